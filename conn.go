@@ -1,0 +1,200 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// ProtocolError reports a malformed or unexpected frame from a peer. It
+// closes that one connection.
+type ProtocolError = wire.ProtocolError
+
+// wireLimits bounds every frame a peer may send us.
+var wireLimits = wire.Limits{MaxChunk: MaxChunkSize}
+
+const (
+	ctrlQueue   = 1024             // control frames queued per connection
+	maxServe    = 32               // requests from one peer queued for upload
+	idleTimeout = 30 * time.Second // a connection silent this long is dead
+	pingEvery   = 10 * time.Second
+)
+
+// conn is one connection to another peer for one stream. Its reader
+// goroutine decodes frames and updates the stream; its writer goroutine
+// sends control frames first, then chunks, from two bounded queues.
+type conn struct {
+	s      *Stream
+	nc     net.Conn
+	r      *wire.Reader
+	id     PeerID
+	addr   string // the peer's listen address, as it says
+	source bool   // the peer publishes the stream
+	dialer PeerID // who dialled: decides which of two duplicate connections survives
+
+	ctrl chan wire.Message // control frames; never blocks the sender
+	data chan uint64       // seqs of chunks to upload
+	done chan struct{}     // closed when the connection shuts down
+	once sync.Once
+	err  error // why it closed; set once before done closes
+
+	// Guarded by s.mu.
+	has      map[uint64]struct{}  // chunks the peer holds
+	inflight map[uint64]time.Time // our requests to the peer, by send time
+	queued   map[uint64]struct{}  // uploads queued in data and still wanted
+	limit    int                  // requests we keep in flight to the peer
+	rate     float64              // measured chunk bytes per second from the peer
+	lastRecv time.Time
+	lastSent time.Time
+	sentUp   int64
+}
+
+func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer PeerID) *conn {
+	return &conn{
+		s:        s,
+		nc:       nc,
+		r:        r,
+		id:       PeerID(hs.Peer),
+		addr:     hs.ListenAddr,
+		source:   hs.Source,
+		dialer:   dialer,
+		ctrl:     make(chan wire.Message, ctrlQueue),
+		data:     make(chan uint64, 2*maxServe), // cancelled seqs stay in the channel
+		done:     make(chan struct{}),
+		has:      make(map[uint64]struct{}),
+		inflight: make(map[uint64]time.Time),
+		queued:   make(map[uint64]struct{}),
+		limit:    4,
+		lastRecv: time.Now(),
+	}
+}
+
+func (c *conn) String() string {
+	return fmt.Sprintf("peer %s at %s", c.id.String()[:8], c.nc.RemoteAddr())
+}
+
+// close shuts the connection down once; err says why (nil for a normal close).
+func (c *conn) close(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues a control frame. It never blocks: a peer that lets 1024
+// control frames pile up is too slow or hostile, and is dropped.
+func (c *conn) send(m wire.Message) {
+	select {
+	case c.ctrl <- m:
+	default:
+		c.close(errors.New("p2pstream: peer too slow: control queue full"))
+	}
+}
+
+// readLoop decodes frames until the connection fails.
+func (c *conn) readLoop() {
+	for {
+		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
+		m, err := c.r.ReadMessage()
+		if err != nil {
+			c.close(err)
+			return
+		}
+		if err := c.s.handle(c, m); err != nil {
+			c.close(err)
+			return
+		}
+	}
+}
+
+// writeLoop sends queued frames: control frames first, chunks when no control
+// frame waits. Chunk data is read from the store when it is sent, so queues
+// hold seqs, not bytes.
+func (c *conn) writeLoop(ctx context.Context) {
+	bw := bufio.NewWriterSize(c.nc, 32<<10)
+	var buf []byte
+	write := func(m wire.Message) bool {
+		buf = wire.AppendFrame(buf[:0], m)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
+		_, err := bw.Write(buf)
+		if err == nil && len(c.ctrl) == 0 {
+			err = bw.Flush()
+		}
+		if err != nil {
+			c.close(err)
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case m := <-c.ctrl:
+			if !write(m) {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case m := <-c.ctrl:
+			if !write(m) {
+				return
+			}
+		case seq := <-c.data:
+			ch, ok := c.s.chunkToSend(c, seq)
+			if !ok {
+				continue
+			}
+			buf = wire.AppendFrame(buf[:0], chunkMessage(ch))
+			if err := c.writeLimited(ctx, bw, buf); err != nil {
+				c.close(err)
+				return
+			}
+			c.s.sent(c, len(ch.Data))
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// writeLimited writes a chunk frame in pieces, each allowed by the peer's
+// upload limiter, then flushes.
+func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, b []byte) error {
+	lim := c.s.peer.limiter
+	for len(b) > 0 {
+		n := min(len(b), uploadBurst)
+		if lim != nil {
+			if err := lim.WaitN(ctx, n); err != nil {
+				return err
+			}
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
+		if _, err := bw.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return bw.Flush()
+}
+
+func chunkMessage(c Chunk) *wire.Chunk {
+	return &wire.Chunk{Seq: c.Seq, Timestamp: c.Timestamp, Flags: uint8(c.Flags), Sig: c.Sig, Data: c.Data}
+}

@@ -1,0 +1,160 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"time"
+)
+
+// playout tracks the delivery position and the play clock of a stream, and
+// counts what quality-of-experience statistics need. Guarded by Stream.mu.
+//
+// Live deadlines come from the publisher's timestamps: the first chunk is
+// handed to the sink at t0; a chunk stamped ts is due at
+// t0 + (ts - ts0) + delay. Because only differences of the publisher's
+// timestamps are used, clock skew does not matter, and a publisher that
+// stalls does not make the chunks after the stall late.
+type playout struct {
+	joined   time.Time // Join was called
+	first    time.Time // the first chunk went to the sink
+	started  bool      // the live start point is chosen
+	base     uint64    // live: newest chunk advertised when joining
+	haveBase bool
+	ended    bool   // the last chunk was delivered (or the sink failed)
+	next     uint64 // next seq for the sink
+	t0       time.Time
+	ts0      int64 // timestamp of the first chunk, Unix µs
+	lastTS   int64 // timestamp of the last chunk delivered
+	avgDur   time.Duration
+	lag      time.Duration
+	due      int64
+	onTime   int64
+	skipped  int64
+}
+
+// startLocked sets the live start point.
+func (s *Stream) startLocked(seq uint64) {
+	s.play.started = true
+	s.play.next = seq
+	s.log.Debug("starting playback", "seq", seq)
+}
+
+// deadline returns when chunk seq is due, if the play clock runs. For a chunk
+// not yet held it extrapolates from the last delivered one.
+func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, bool) {
+	if p.t0.IsZero() || seq < p.next {
+		return time.Time{}, false
+	}
+	avg := p.avgDur
+	if avg == 0 {
+		avg = dur
+	}
+	est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.next+1)*avg
+	return p.t0.Add(est + delay), true
+}
+
+// account updates the play clock and counters for a live chunk handed to
+// the sink at now.
+func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
+	p.due++
+	p.lag = now.Sub(time.UnixMicro(c.Timestamp))
+	if p.t0.IsZero() {
+		p.first, p.t0, p.ts0, p.lastTS = now, now, c.Timestamp, c.Timestamp
+		p.onTime++
+		return
+	}
+	due := p.t0.Add(time.Duration(c.Timestamp-p.ts0)*time.Microsecond + delay)
+	if !now.After(due) {
+		p.onTime++
+	}
+	if gap := time.Duration(c.Timestamp-p.lastTS) * time.Microsecond; gap > 0 && gap < 10*time.Second {
+		if p.avgDur == 0 {
+			p.avgDur = gap
+		} else {
+			p.avgDur = (7*p.avgDur + gap) / 8
+		}
+	}
+	p.lastTS = c.Timestamp
+}
+
+// nextChunkLocked returns the next chunk for the sink, if one is ready. A
+// live chunk that is past its deadline while a later chunk is held is
+// skipped.
+func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
+	p := &s.play
+	if s.st == nil || p.ended {
+		return Chunk{}, false
+	}
+	if !s.st.live() {
+		c, ok := s.st.get(p.next)
+		if !ok {
+			return Chunk{}, false
+		}
+		if p.first.IsZero() {
+			p.first = now
+		}
+		p.next++
+		p.due++
+		p.onTime++
+		return c, true
+	}
+	if !p.started {
+		return Chunk{}, false
+	}
+	dur, delay := s.chunkDuration(), s.peer.delay(s.chunkDuration())
+	for {
+		if c, ok := s.st.get(p.next); ok {
+			p.next++
+			p.account(c, now, delay)
+			return c, true
+		}
+		if p.next < s.st.oldest && s.st.len() > 0 {
+			// Fell out of the window (the sink was too slow): jump ahead.
+			p.skipped += int64(s.st.oldest - p.next)
+			p.due += int64(s.st.oldest - p.next)
+			p.next = s.st.oldest
+			continue
+		}
+		dl, ok := p.deadline(p.next, dur, delay)
+		if !ok || now.Before(dl) || s.st.len() == 0 || s.st.newest <= p.next {
+			return Chunk{}, false
+		}
+		p.next++
+		p.due++
+		p.skipped++
+	}
+}
+
+// deliverLoop hands chunks to the sink in order, from one goroutine.
+func (s *Stream) deliverLoop() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			c, ok := s.nextChunkLocked(time.Now())
+			s.mu.Unlock()
+			if !ok {
+				break
+			}
+			if s.sink != nil {
+				if err := s.sink.WriteChunk(c); err != nil {
+					s.log.Warn("sink failed; no longer delivering", "err", err)
+					s.mu.Lock()
+					s.play.ended = true
+					s.mu.Unlock()
+					break
+				}
+			}
+			s.mu.Lock()
+			if c.Flags&FlagEnd != 0 || s.st.complete() && s.play.next == uint64(s.st.manifest.Chunks()) {
+				s.play.ended = true
+				s.markDoneLocked()
+			}
+			s.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,304 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// maxAhead bounds how far past the newest chunk we hold a live
+// advertisement may point; further ones are ignored as lies.
+const maxAheadWindows = 4
+
+// handle applies one frame from c. An error closes the connection.
+func (s *Stream) handle(c *conn, m wire.Message) error {
+	if m, ok := m.(*wire.Chunk); ok {
+		return s.receive(c, m)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	c.lastRecv = now
+	switch m := m.(type) {
+	case *wire.Have:
+		if err := s.noteHaveLocked(c, m.Seq, now); err != nil {
+			return err
+		}
+		s.scheduleLocked(now)
+	case *wire.BufferMap:
+		if uint64(m.N) > s.maxBufferMap() {
+			return &ProtocolError{Frame: wire.TypeBufferMap, Reason: fmt.Sprintf("covers %d chunks, more than %d", m.N, s.maxBufferMap())}
+		}
+		for i := uint64(0); i < uint64(m.N); i++ {
+			if m.Has(m.Base + i) {
+				if err := s.noteHaveLocked(c, m.Base+i, now); err != nil {
+					return err
+				}
+			}
+		}
+		s.scheduleLocked(now)
+	case *wire.Request:
+		s.serveLocked(c, m.Seq)
+	case *wire.Cancel:
+		delete(c.queued, m.Seq)
+	case *wire.Reject:
+		if _, ok := c.inflight[m.Seq]; ok {
+			delete(c.inflight, m.Seq)
+			delete(c.has, m.Seq)
+			if s.pending[m.Seq] == c {
+				delete(s.pending, m.Seq)
+			}
+			s.scheduleLocked(now)
+		}
+	case *wire.ManifestRequest:
+		if s.manifest != nil {
+			c.send(&wire.Manifest{Data: s.manifest})
+		}
+	case *wire.Manifest:
+		return s.gotManifestLocked(c, m.Data)
+	case *wire.Ping:
+		c.send(&wire.Pong{Nonce: m.Nonce})
+	case *wire.Pong:
+		// Any frame proves the connection alive.
+	default:
+		return &ProtocolError{Frame: m.Type(), Reason: "unexpected frame"}
+	}
+	return nil
+}
+
+// maxBufferMap bounds one buffer map: a live window, or an on-demand file.
+func (s *Stream) maxBufferMap() uint64 {
+	if s.st != nil && !s.st.live() {
+		return uint64(s.st.manifest.Chunks())
+	}
+	if s.info.Kind == KindVOD {
+		return maxManifestChunks
+	}
+	return uint64(s.peer.window(s.chunkDuration()))
+}
+
+// noteHaveLocked records that c holds chunk seq.
+func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
+	if s.info.Kind == KindVOD {
+		if s.st != nil && seq >= uint64(s.st.manifest.Chunks()) || seq >= maxManifestChunks {
+			return &ProtocolError{Frame: wire.TypeHave, Reason: fmt.Sprintf("chunk %d is past the end of the file", seq)}
+		}
+		c.has[seq] = struct{}{}
+		return nil
+	}
+	if s.st.len() > 0 {
+		w := s.st.window
+		if seq < s.st.oldest || seq > s.st.newest+maxAheadWindows*w {
+			return nil // outside any window we care about
+		}
+	}
+	c.has[seq] = struct{}{}
+	if _, ok := s.seen[seq]; !ok {
+		s.seen[seq] = now
+	}
+	if seq > s.known || !s.knownValid {
+		s.known, s.knownValid = seq, true
+	}
+	return nil
+}
+
+// serveLocked queues an upload of chunk seq to c, or rejects the request.
+func (s *Stream) serveLocked(c *conn, seq uint64) {
+	if s.st == nil || !s.st.has(seq) || len(c.queued) >= maxServe {
+		c.send(&wire.Reject{Seq: seq})
+		return
+	}
+	if _, ok := c.queued[seq]; ok {
+		return // asked twice; one copy is enough
+	}
+	select {
+	case c.data <- seq:
+		c.queued[seq] = struct{}{}
+	default:
+		c.send(&wire.Reject{Seq: seq})
+	}
+}
+
+// chunkToSend returns the chunk the writer of c should send next, unless the
+// peer cancelled it or it left the window.
+func (s *Stream) chunkToSend(c *conn, seq uint64) (Chunk, bool) {
+	s.mu.Lock()
+	if _, ok := c.queued[seq]; !ok {
+		s.mu.Unlock()
+		return Chunk{}, false
+	}
+	delete(c.queued, seq)
+	c.has[seq] = struct{}{}
+	st := s.st
+	if st.file != nil {
+		s.mu.Unlock()
+		return st.get(seq) // a seeder reads its file without the lock
+	}
+	ch, ok := st.get(seq)
+	s.mu.Unlock()
+	return ch, ok
+}
+
+// sent records an upload.
+func (s *Stream) sent(c *conn, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters.up += int64(n)
+	c.sentUp += int64(n)
+	c.lastSent = time.Now()
+}
+
+// receive verifies and stores a chunk. A chunk that fails verification bans
+// its sender.
+func (s *Stream) receive(c *conn, m *wire.Chunk) error {
+	ch := Chunk{Seq: m.Seq, Timestamp: m.Timestamp, Flags: ChunkFlags(m.Flags), Data: m.Data, Sig: m.Sig}
+	now := time.Now()
+	s.mu.Lock()
+	c.lastRecv = now
+	sentAt, requested := c.inflight[ch.Seq]
+	if requested {
+		delete(c.inflight, ch.Seq)
+		if s.pending[ch.Seq] == c {
+			delete(s.pending, ch.Seq)
+		}
+	}
+	st := s.st
+	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source)
+	s.mu.Unlock()
+	if !need {
+		s.mu.Lock()
+		s.counters.wasted += int64(len(ch.Data))
+		s.mu.Unlock()
+		return nil
+	}
+	var err error
+	if st.live() {
+		err = verifyLiveChunk(s.id, ch)
+	} else {
+		err = st.manifest.verify(ch)
+	}
+	if err != nil {
+		s.ban(c, err)
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if requested {
+		c.limit = min(c.limit+1, maxInflight)
+		if d := now.Sub(sentAt).Seconds(); d > 0 {
+			r := float64(len(ch.Data)) / d
+			if c.rate == 0 {
+				c.rate = r
+			} else {
+				c.rate = 0.7*c.rate + 0.3*r
+			}
+		}
+	}
+	s.storeLocked(ch, c, now)
+	return nil
+}
+
+// storeLocked keeps a verified chunk, cancels duplicate requests for it,
+// tells the other peers, and (at a live source) pushes it to a few peers.
+func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time) {
+	if s.st.has(ch.Seq) {
+		return
+	}
+	s.st.put(ch)
+	if from != nil {
+		if from.source {
+			s.counters.fromSource += int64(len(ch.Data))
+		} else {
+			s.counters.fromPeers += int64(len(ch.Data))
+		}
+	}
+	if p, ok := s.pending[ch.Seq]; ok {
+		delete(s.pending, ch.Seq)
+		delete(p.inflight, ch.Seq)
+		p.send(&wire.Cancel{Seq: ch.Seq})
+	}
+	if s.st.live() {
+		if _, ok := s.seen[ch.Seq]; !ok {
+			s.seen[ch.Seq] = now
+		}
+		if ch.Seq > s.known || !s.knownValid {
+			s.known, s.knownValid = ch.Seq, true
+		}
+	}
+	if s.source && s.st.live() {
+		s.pushLocked(ch.Seq)
+	}
+	have := &wire.Have{Seq: ch.Seq}
+	for _, c := range s.conns {
+		if c == from {
+			continue
+		}
+		if _, ok := c.has[ch.Seq]; !ok {
+			c.send(have)
+		}
+	}
+	s.cond.Broadcast()
+	s.wakeDelivery()
+	if s.st.complete() && s.sink == nil {
+		s.markDoneLocked()
+	}
+	s.scheduleLocked(now)
+}
+
+// pushLocked sends a fresh live chunk, unasked, to Fanout peers chosen at
+// random (map order). The rest of the swarm gets it from them, which keeps
+// the source's upload near Fanout copies of the stream.
+func (s *Stream) pushLocked(seq uint64) {
+	n := 0
+	for _, c := range s.conns {
+		if n >= s.fanout {
+			return
+		}
+		if len(c.queued) >= maxServe {
+			continue
+		}
+		select {
+		case c.data <- seq:
+			c.queued[seq] = struct{}{}
+			c.has[seq] = struct{}{}
+			n++
+		default:
+		}
+	}
+}
+
+// gotManifestLocked checks a manifest against the stream ID and, if it is
+// the first, sets the stream up to fetch chunks.
+func (s *Stream) gotManifestLocked(c *conn, data []byte) error {
+	if s.st != nil {
+		return nil
+	}
+	if sha256.Sum256(data) != s.id {
+		err := fmt.Errorf("%w: manifest does not hash to the stream ID", ErrBadChunk)
+		s.banLocked(c, err)
+		return err
+	}
+	var m Manifest
+	if err := m.UnmarshalBinary(data); err != nil {
+		s.banLocked(c, err) // it hashed right, so the publisher made it: unusable
+		return err
+	}
+	for _, cc := range s.conns {
+		for seq := range cc.has {
+			if seq >= uint64(m.Chunks()) {
+				delete(cc.has, seq)
+			}
+		}
+	}
+	s.manifest = data
+	s.st = newVODStore(&m, nil)
+	s.info = m.Info()
+	close(s.ready)
+	s.cond.Broadcast()
+	s.scheduleLocked(time.Now())
+	return nil
+}

@@ -1,0 +1,163 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Join joins the stream id: it asks the tracker for the stream and its
+// peers, connects to them, fetches and verifies chunks, serves them on to
+// other peers and hands them in order to sink (which may be nil). A live
+// viewer starts at the newest keyframe chunk. For an on-demand stream Join
+// waits until the manifest has arrived from a peer; read the file with
+// Stream.Reader. ctx bounds only the joining.
+func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error) {
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	a := Announce{Stream: id, Peer: p.id, Addr: p.ln.Addr().String()}
+	p.mu.Unlock()
+	resp, err := p.tracker.Announce(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("p2pstream: join %s: %w", id.Short(), err)
+	}
+	if resp.Info == nil || resp.Info.ID != id {
+		return nil, fmt.Errorf("p2pstream: join %s: %w", id.Short(), ErrStreamNotFound)
+	}
+	s := newStream(p, *resp.Info, sink, false)
+	switch resp.Info.Kind {
+	case KindLive:
+		s.st = newLiveStore(p.window(s.chunkDuration()))
+		close(s.ready)
+	case KindVOD:
+		// The store is made when the manifest arrives.
+	default:
+		return nil, fmt.Errorf("p2pstream: join %s: unknown stream kind %q", id.Short(), resp.Info.Kind)
+	}
+	s.interval = resp.Interval
+	if err := p.addStream(s); err != nil {
+		return nil, err
+	}
+	s.run(resp.Peers)
+	select {
+	case <-s.ready:
+		return s, nil
+	case <-ctx.Done():
+		s.Close()
+		return nil, fmt.Errorf("p2pstream: join %s: waiting for the manifest from a peer: %w", id.Short(), ctx.Err())
+	}
+}
+
+// start listens and starts accepting peers, once.
+func (p *Peer) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.startLocked()
+}
+
+// Defaults for live streams.
+const (
+	defaultWindow = 30 * time.Second
+	minWindow     = 8 // chunks
+)
+
+// window returns how many live chunks a stream keeps.
+func (p *Peer) window(chunk time.Duration) int {
+	w := p.Window
+	if w <= 0 {
+		w = defaultWindow
+	}
+	return max(minWindow, int(w/chunk))
+}
+
+// delay returns the playout delay of a live stream.
+func (p *Peer) delay(chunk time.Duration) time.Duration {
+	if p.Delay > 0 {
+		return p.Delay
+	}
+	return 2 * chunk
+}
+
+// announceLoop tells the tracker about the stream every interval, and dials
+// new peers from its answers. It keeps trying while the tracker is down,
+// while the stream goes on with the peers it has.
+func (s *Stream) announceLoop() {
+	interval := s.interval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	wait := interval
+	if s.source {
+		wait = 0 // register the stream at once
+	}
+	failures := 0
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			s.announceStopped()
+			return
+		case <-s.redial:
+			t.Stop()
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		resp, err := s.peer.tracker.Announce(ctx, s.announcement(""))
+		cancel()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				continue
+			}
+			failures++
+			if failures == 1 {
+				s.log.Warn("tracker unreachable; streaming on with known peers", "err", err)
+			}
+			wait = min(time.Second<<min(failures, 4), interval)
+			continue
+		}
+		if failures > 0 {
+			s.log.Info("tracker reachable again")
+			failures = 0
+		}
+		if resp.Interval > 0 {
+			interval = resp.Interval
+		}
+		wait = interval
+		s.mu.Lock()
+		if resp.Info != nil && !s.source && resp.Info.ID == s.id && resp.Info.Kind == s.info.Kind {
+			s.info.Bitrate = resp.Info.Bitrate
+			if s.info.Name == "" {
+				s.info.Name = resp.Info.Name
+			}
+		}
+		s.mu.Unlock()
+		s.connectPeers(resp.Peers)
+		// Do not redial more than once a second.
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// announcement is this peer's announce for the stream.
+func (s *Stream) announcement(event string) Announce {
+	a := Announce{Stream: s.id, Peer: s.peer.id, Addr: s.peer.ln.Addr().String(), Stats: s.Stats(), Event: event}
+	if s.source {
+		info := s.Info()
+		a.Info = &info
+	}
+	return a
+}
+
+// announceStopped tells the tracker the peer left, best effort.
+func (s *Stream) announceStopped() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = s.peer.tracker.Announce(ctx, s.announcement("stopped"))
+}

@@ -1,0 +1,249 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+	"github.com/p2pstream/p2pstream/transport"
+)
+
+// Peer is one participant in the swarm: it publishes streams, joins streams,
+// and serves the chunks it holds to other peers. Set its fields before the
+// first call to Publish, PublishFile or Join; the zero value uses TCP, the
+// tracker at http://127.0.0.1:7070 and a random port. Close stops everything.
+type Peer struct {
+	// Tracker is the tracker's base URL; if empty, http://127.0.0.1:7070.
+	Tracker string
+	// Transport carries peer connections and tracker requests; if nil, TCP.
+	Transport Transport
+	// ListenAddr is where the peer accepts connections from other peers;
+	// if empty, ":0" (a free port on every interface).
+	ListenAddr string
+	// UploadLimit caps the chunk bytes per second sent to all peers; if zero,
+	// unlimited.
+	UploadLimit int64
+	// MaxPeers is how many peers each stream dials; if zero, 8. Each stream
+	// also accepts up to 4*MaxPeers incoming connections.
+	MaxPeers int
+	// Window is how much of a live stream each peer keeps to serve others;
+	// if zero, 30 s (and at least 8 chunks).
+	Window time.Duration
+	// Delay is how long after a live chunk's predecessor it may arrive before
+	// it is late; a late chunk is skipped once a later one is held. If zero,
+	// two chunk durations.
+	Delay time.Duration
+	// Logger receives diagnostics; if nil, they are discarded.
+	Logger *slog.Logger
+
+	mu      sync.Mutex // guards the fields below
+	started bool
+	closed  bool
+	id      PeerID
+	ln      net.Listener
+	streams map[StreamID]*Stream
+	limiter *rate.Limiter
+	tracker *TrackerClient
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the accept loop and incoming handshakes
+}
+
+const (
+	defaultTracker  = "http://127.0.0.1:7070"
+	defaultMaxPeers = 8
+	handshakeWait   = 5 * time.Second
+)
+
+// start listens and starts the accept loop, once. Called with p.mu held.
+func (p *Peer) startLocked() error {
+	if p.closed {
+		return ErrClosed
+	}
+	if p.started {
+		return nil
+	}
+	if _, err := rand.Read(p.id[:]); err != nil {
+		return err
+	}
+	addr := p.ListenAddr
+	if addr == "" {
+		addr = ":0"
+	}
+	ln, err := p.transport().Listen(addr)
+	if err != nil {
+		return fmt.Errorf("p2pstream: listen for peers: %w", err)
+	}
+	p.ln = ln
+	p.streams = make(map[StreamID]*Stream)
+	if p.UploadLimit > 0 {
+		p.limiter = rate.NewLimiter(rate.Limit(p.UploadLimit), uploadBurst)
+	}
+	url := p.Tracker
+	if url == "" {
+		url = defaultTracker
+	}
+	p.tracker = &TrackerClient{URL: url, Transport: p.Transport}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.started = true
+	p.wg.Add(1)
+	go p.acceptLoop()
+	return nil
+}
+
+// uploadBurst is the upload limiter's burst; chunks are written in pieces of
+// at most this size so a cap holds even for multi-megabyte chunks.
+const uploadBurst = 64 << 10
+
+func (p *Peer) transport() Transport {
+	if p.Transport == nil {
+		return transport.TCP{}
+	}
+	return p.Transport
+}
+
+func (p *Peer) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+func (p *Peer) maxPeers() int {
+	if p.MaxPeers <= 0 {
+		return defaultMaxPeers
+	}
+	return p.MaxPeers
+}
+
+// ID returns the peer's random ID (zero before the peer starts).
+func (p *Peer) ID() PeerID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.id
+}
+
+// Addr returns the address the peer listens on, or nil before it starts.
+func (p *Peer) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return nil
+	}
+	return p.ln.Addr()
+}
+
+// addStream starts the peer if needed and registers a new stream.
+func (p *Peer) addStream(s *Stream) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.startLocked(); err != nil {
+		return err
+	}
+	if _, ok := p.streams[s.id]; ok {
+		return fmt.Errorf("p2pstream: stream %s is already open on this peer", s.id.Short())
+	}
+	p.streams[s.id] = s
+	return nil
+}
+
+func (p *Peer) removeStream(s *Stream) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.streams[s.id] == s {
+		delete(p.streams, s.id)
+	}
+}
+
+func (p *Peer) stream(id StreamID) *Stream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.streams[id]
+}
+
+func (p *Peer) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		nc, err := p.ln.Accept()
+		if err != nil {
+			if p.ctx.Err() == nil {
+				p.logger().Error("accept failed; no longer accepting peers", "err", err)
+			}
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.handleIncoming(nc)
+		}()
+	}
+}
+
+// handleIncoming reads the dialer's handshake and hands the connection to
+// the stream it names.
+func (p *Peer) handleIncoming(nc net.Conn) {
+	_ = nc.SetDeadline(time.Now().Add(handshakeWait))
+	r := wire.NewReader(nc, wireLimits)
+	m, err := r.ReadMessage()
+	if err != nil {
+		p.logger().Debug("incoming handshake failed", "remote", nc.RemoteAddr(), "err", err)
+		nc.Close()
+		return
+	}
+	hs, ok := m.(*wire.Handshake)
+	if !ok {
+		p.logger().Debug("incoming connection did not start with a handshake", "remote", nc.RemoteAddr())
+		nc.Close()
+		return
+	}
+	s := p.stream(StreamID(hs.Stream))
+	if s == nil {
+		p.logger().Debug("incoming connection for unknown stream", "stream", StreamID(hs.Stream).Short())
+		nc.Close()
+		return
+	}
+	s.accept(nc, r, hs)
+}
+
+// Close closes every stream and the listener, and waits for all goroutines.
+// It is idempotent.
+func (p *Peer) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	started := p.started
+	streams := make([]*Stream, 0, len(p.streams))
+	for _, s := range p.streams {
+		streams = append(streams, s)
+	}
+	p.mu.Unlock()
+	if !started {
+		return nil
+	}
+	p.cancel()
+	p.ln.Close()
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Close()
+		}()
+	}
+	wg.Wait()
+	p.wg.Wait()
+	p.tracker.Close()
+	return nil
+}

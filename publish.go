@@ -1,0 +1,173 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/ts"
+)
+
+// PublishOptions configure Publish and PublishFile. Zero fields mean the
+// documented defaults.
+type PublishOptions struct {
+	// Name is shown by the tracker; if empty, "live" or the file's base name.
+	Name string
+	// ChunkDuration is the target length of a live chunk; if zero, 1 s.
+	ChunkDuration time.Duration
+	// ChunkSize is the size of an on-demand chunk; if zero, 256 KiB.
+	ChunkSize int
+	// Key signs live chunks; its public half is the stream ID. If nil, a new
+	// key is made, so each Publish is a new stream.
+	Key ed25519.PrivateKey
+	// Fanout is how many peers each fresh live chunk is pushed to; the rest
+	// fetch it from them. If zero, 2.
+	Fanout int
+}
+
+// Publish starts a live stream read from src, an MPEG-TS byte stream such as
+// a file, a pipe from ffmpeg or os.Stdin. It paces src in real time by its
+// PCR (a source that already arrives in real time is not delayed), cuts it
+// into chunks of about ChunkDuration at keyframes, signs them, and offers
+// them to the swarm. The stream ends after src's EOF; closing the stream
+// stops reading (and closes src if it is an io.Closer, to unblock a Read).
+func (p *Peer) Publish(ctx context.Context, src io.Reader, opts PublishOptions) (*Stream, error) {
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	key := opts.Key
+	if key == nil {
+		var err error
+		if _, key, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			return nil, err
+		}
+	}
+	var id StreamID
+	copy(id[:], key.Public().(ed25519.PublicKey))
+	info := StreamInfo{ID: id, Kind: KindLive, Name: opts.Name, ChunkDuration: opts.ChunkDuration}
+	if info.Name == "" {
+		info.Name = "live"
+	}
+	if info.ChunkDuration <= 0 {
+		info.ChunkDuration = time.Second
+	}
+	s := newStream(p, info, nil, true)
+	s.key = key
+	s.fanout = opts.Fanout
+	if s.fanout <= 0 {
+		s.fanout = 2
+	}
+	s.st = newLiveStore(p.window(info.ChunkDuration))
+	close(s.ready)
+	if err := p.addStream(s); err != nil {
+		return nil, err
+	}
+	s.run(nil)
+	s.goFunc(func() { s.publishLoop(src) })
+	if c, ok := src.(io.Closer); ok {
+		s.goFunc(func() {
+			<-s.ctx.Done()
+			c.Close()
+		})
+	}
+	return s, ctx.Err()
+}
+
+// publishLoop cuts src into signed chunks until EOF or Close.
+func (s *Stream) publishLoop(src io.Reader) {
+	seg := ts.NewSegmenter(ts.Pace(s.ctx, src), s.info.ChunkDuration)
+	var seq uint64
+	for {
+		sg, err := seg.Next()
+		if len(sg.Data) > 0 {
+			var flags ChunkFlags
+			if sg.Keyframe {
+				flags |= FlagKeyframe
+			}
+			s.publishChunk(Chunk{Seq: seq, Flags: flags, Data: sg.Data})
+			seq++
+		}
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			if !errors.Is(err, io.EOF) {
+				s.log.Error("reading the source failed; ending the stream", "err", err)
+			}
+			s.publishChunk(Chunk{Seq: seq, Flags: FlagEnd})
+			s.log.Info("source ended", "chunks", seq)
+			return
+		}
+	}
+}
+
+// publishChunk stamps, signs and stores a fresh chunk.
+func (s *Stream) publishChunk(c Chunk) {
+	now := time.Now()
+	c.Timestamp = now.UnixMicro()
+	signChunk(s.key, &c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.Seq > 0 && len(c.Data) > 0 {
+		// Estimate the bitrate over the window for the tracker and viewers.
+		if first, ok := s.st.get(s.st.oldest); ok && first.Timestamp < c.Timestamp {
+			var bytes int64
+			for seq := s.st.oldest; seq < c.Seq; seq++ {
+				if ch, ok := s.st.get(seq); ok {
+					bytes += int64(len(ch.Data))
+				}
+			}
+			s.info.Bitrate = bytes * 8 * 1e6 / (c.Timestamp - first.Timestamp)
+		}
+	}
+	s.storeLocked(c, nil, now)
+	if c.Flags&FlagEnd != 0 {
+		s.markDoneLocked()
+	}
+}
+
+// PublishFile publishes a file on demand. Viewers can read it as an
+// io.ReadSeeker while it downloads (Stream.Reader). The file is hashed once
+// into a Manifest, whose SHA-256 is the stream ID, and then read as peers
+// request chunks; closing the stream closes the file.
+func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions) (*Stream, error) {
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("p2pstream: publish: %w", err)
+	}
+	name := opts.Name
+	if name == "" {
+		name = filepath.Base(path)
+	}
+	m, err := NewManifest(name, f, opts.ChunkSize)
+	if err == nil && m.Size == 0 {
+		err = errors.New("p2pstream: publish: the file is empty")
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := newStream(p, m.Info(), nil, true)
+	s.st = newVODStore(m, f)
+	s.manifest, _ = m.MarshalBinary()
+	s.closers = append(s.closers, f)
+	close(s.ready)
+	s.markDoneLocked()
+	if err := p.addStream(s); err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.run(nil)
+	return s, ctx.Err()
+}

@@ -1,0 +1,239 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// Scheduling: which chunk to request from whom, and when.
+//
+// Live: once the start point is chosen, every missing chunk from the
+// delivery position to the newest advertised one is wanted, earliest
+// deadline first. Each goes to the connected peer that has it and would
+// deliver it soonest (requests in flight divided by measured rate). The
+// source is asked only when no other peer has the chunk and the chunk is
+// urgent or has been advertised for a while, so fresh chunks spread from the
+// few peers the source pushed them to.
+//
+// On demand: the chunks just after the reader's (or sink's) position are
+// wanted first, in order; then the rest, rarest first, with a per-peer
+// random tie-break so peers fetch different chunks and can trade.
+//
+// Every peer has a window of requests in flight that grows by one per chunk
+// received and halves on a timeout; a timed-out request is cancelled and
+// asked elsewhere.
+
+const (
+	maxInflight  = 16 // requests in flight to one peer, at most
+	maxJoinProbe = 8  // chunks searched backwards for a keyframe when joining
+	urgentAhead  = 8  // on demand: chunks after the read position fetched in order
+)
+
+// scheduleLocked sends requests for wanted chunks to peers with free slots.
+func (s *Stream) scheduleLocked(now time.Time) {
+	if s.st == nil || s.closed || s.source {
+		return
+	}
+	free := false
+	for _, c := range s.conns {
+		for seq, at := range c.inflight {
+			if now.Sub(at) > s.requestTimeout(c) {
+				delete(c.inflight, seq)
+				if s.pending[seq] == c {
+					delete(s.pending, seq)
+				}
+				c.send(&wire.Cancel{Seq: seq})
+				c.limit = max(1, c.limit/2)
+			}
+		}
+		free = free || len(c.inflight) < c.limit
+	}
+	if !free {
+		return
+	}
+	for _, seq := range s.wantedLocked() {
+		if _, ok := s.pending[seq]; ok {
+			continue
+		}
+		c := s.pickPeerLocked(seq, now)
+		if c == nil {
+			continue
+		}
+		c.inflight[seq] = now
+		s.pending[seq] = c
+		c.send(&wire.Request{Seq: seq})
+	}
+}
+
+// requestTimeout is how long a request to c may take before it is asked
+// elsewhere: two chunk durations live; on demand, four times what the chunks
+// queued at c should take at its measured rate, and at least five seconds.
+func (s *Stream) requestTimeout(c *conn) time.Duration {
+	if s.st.live() {
+		return max(2*s.chunkDuration(), time.Second)
+	}
+	t := 5 * time.Second
+	if c.rate > 0 {
+		queued := float64(len(c.inflight)+1) * float64(s.st.manifest.ChunkSize)
+		t = max(t, time.Duration(4*queued/c.rate*float64(time.Second)))
+	}
+	return t
+}
+
+// wantedLocked lists missing chunks in the order they should be requested.
+func (s *Stream) wantedLocked() []uint64 {
+	if !s.st.live() {
+		return s.wantedVODLocked()
+	}
+	if !s.play.started {
+		return s.joinProbesLocked()
+	}
+	if !s.knownValid || s.play.ended {
+		return nil
+	}
+	var out []uint64
+	last := min(s.known, s.play.next+s.st.window-1)
+	for seq := s.play.next; seq <= last; seq++ {
+		if !s.st.has(seq) {
+			out = append(out, seq)
+		}
+	}
+	return out
+}
+
+// joinProbesLocked picks where a new live viewer starts: the newest keyframe
+// chunk at or below the newest chunk advertised when the viewer joined. It
+// returns the chunks to fetch to find it, or starts playback.
+func (s *Stream) joinProbesLocked() []uint64 {
+	if !s.knownValid {
+		return nil
+	}
+	if !s.play.haveBase {
+		s.play.base, s.play.haveBase = s.known, true
+	}
+	base := s.play.base
+	var probes []uint64
+	for i := uint64(0); i < maxJoinProbe && i <= base; i++ {
+		seq := base - i
+		if c, ok := s.st.get(seq); ok {
+			if c.Keyframe() {
+				s.startLocked(seq)
+				return s.wantedLocked()
+			}
+			continue
+		}
+		if s.anyoneHasLocked(seq) {
+			probes = append(probes, seq)
+			if len(probes) == 2 {
+				return probes
+			}
+		}
+	}
+	if len(probes) == 0 {
+		// Searched as far as we go and found no keyframe: start at the base.
+		s.startLocked(base)
+		return s.wantedLocked()
+	}
+	return probes
+}
+
+func (s *Stream) anyoneHasLocked(seq uint64) bool {
+	for _, c := range s.conns {
+		if _, ok := c.has[seq]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// wantedVODLocked lists missing on-demand chunks: those right after the read
+// position first, in order, then the rest rarest first.
+func (s *Stream) wantedVODLocked() []uint64 {
+	n := uint64(s.st.manifest.Chunks())
+	pos := s.readPos
+	if s.sink != nil && !s.ended {
+		pos = min(pos, s.play.next)
+	}
+	var urgent, rest []uint64
+	for seq := pos; seq < n && len(urgent) < urgentAhead; seq++ {
+		if !s.st.has(seq) {
+			urgent = append(urgent, seq)
+		}
+	}
+	count := make(map[uint64]int)
+	for _, c := range s.conns {
+		for seq := range c.has {
+			if !s.st.has(seq) {
+				count[seq]++
+			}
+		}
+	}
+	for seq := range count {
+		if seq < pos || seq >= pos+urgentAhead {
+			rest = append(rest, seq)
+		}
+	}
+	salt := s.peer.id[0]
+	slices.SortFunc(rest, func(a, b uint64) int {
+		if c := cmp.Compare(count[a], count[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(mix(a, salt), mix(b, salt))
+	})
+	return append(urgent, rest...)
+}
+
+// mix scrambles seq so peers break rarity ties in different orders.
+func mix(seq uint64, salt byte) uint64 {
+	x := seq ^ uint64(salt)*0x9e3779b97f4a7c15
+	x ^= x >> 31
+	x *= 0xbf58476d1ce4e5b9
+	return x ^ x>>29
+}
+
+// pickPeerLocked chooses who to ask for seq: the peer that would deliver it
+// soonest. A live source is asked only as a last resort.
+func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
+	var best, source *conn
+	bestETA := 0.0
+	for _, c := range s.conns {
+		if len(c.inflight) >= c.limit || c.closed() {
+			continue
+		}
+		if _, ok := c.has[seq]; !ok {
+			continue
+		}
+		if c.source && s.st.live() {
+			source = c
+			continue
+		}
+		eta := float64(len(c.inflight)+1) / max(c.rate, 64<<10)
+		if best == nil || eta < bestETA || c.source == false && best.source && eta <= 2*bestETA {
+			best, bestETA = c, eta
+		}
+	}
+	if best != nil {
+		return best
+	}
+	if source != nil && s.sourceAllowedLocked(seq, now) {
+		return source
+	}
+	return nil
+}
+
+// sourceAllowedLocked reports whether a live chunk may be requested from the
+// source: it is urgent, or it was advertised long enough ago that the peers
+// the source pushed it to should have passed it on.
+func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
+	grace := min(s.chunkDuration()/2, 500*time.Millisecond)
+	if seen, ok := s.seen[seq]; !ok || now.Sub(seen) >= grace {
+		return true
+	}
+	dl, ok := s.play.deadline(seq, s.chunkDuration(), s.peer.delay(s.chunkDuration()))
+	return ok && dl.Sub(now) < s.chunkDuration()
+}

@@ -1,0 +1,117 @@
+package p2pstream
+
+import (
+	"net/http"
+	"sync"
+)
+
+// HTTPSink is a Sink that serves the stream over HTTP as one endless MPEG-TS
+// response per client, so VLC, mpv or ffplay can open it. Any number of
+// clients may connect; each starts at the next keyframe chunk and has a
+// bounded queue: a client that falls more than 64 chunks behind is dropped.
+// The zero value is ready to use.
+type HTTPSink struct {
+	mu      sync.Mutex // guards the fields below
+	clients map[*httpClient]struct{}
+	closed  bool
+	done    chan struct{} // closed by Close
+}
+
+type httpClient struct {
+	queue   chan []byte
+	started bool // has seen a keyframe chunk; guarded by HTTPSink.mu
+}
+
+const httpClientQueue = 64
+
+func (s *HTTPSink) doneChan() chan struct{} {
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
+
+// WriteChunk queues c for every connected client.
+func (s *HTTPSink) WriteChunk(c Chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for cl := range s.clients {
+		if !cl.started && !c.Keyframe() {
+			continue
+		}
+		cl.started = true
+		select {
+		case cl.queue <- c.Data:
+		default: // too slow: drop the client rather than stall the stream
+			close(cl.queue)
+			delete(s.clients, cl)
+		}
+	}
+	return nil
+}
+
+// Close ends every response. It is idempotent.
+func (s *HTTPSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.doneChan())
+	}
+	return nil
+}
+
+// Clients returns the number of connected clients.
+func (s *HTTPSink) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// ServeHTTP streams chunks to the client until it disconnects or the sink
+// closes.
+func (s *HTTPSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cl := &httpClient{queue: make(chan []byte, httpClientQueue)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "stream ended", http.StatusGone)
+		return
+	}
+	if s.clients == nil {
+		s.clients = make(map[*httpClient]struct{})
+	}
+	s.clients[cl] = struct{}{}
+	done := s.doneChan()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.clients, cl)
+		s.mu.Unlock()
+	}()
+
+	w.Header().Set("Content-Type", "video/mp2t")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	for {
+		select {
+		case data, ok := <-cl.queue:
+			if !ok {
+				return
+			}
+			if _, err := w.Write(data); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		case <-done:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}

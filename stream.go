@@ -1,0 +1,287 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Stream is one stream at one peer: published there or joined. It holds a
+// window of verified chunks, exchanges them with other peers, hands them in
+// order to its Sink and reports Stats. Close leaves the swarm.
+type Stream struct {
+	peer   *Peer
+	id     StreamID
+	log    *slog.Logger
+	source bool               // this peer publishes the stream
+	key    ed25519.PrivateKey // the publisher's signing key (live source only)
+	fanout int                // live source: peers each fresh chunk is pushed to
+	sink   Sink
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // every goroutine of the stream
+	once     sync.Once      // Close
+	done     chan struct{}  // closed when a live stream ends or an on-demand one is complete
+	ready    chan struct{}  // closed when the store exists (on demand: the manifest arrived)
+	interval time.Duration  // announce interval from the first tracker answer
+	closers  []io.Closer    // closed after the goroutines end (a seeder's file)
+	wake     chan struct{}  // wakes the delivery loop
+	redial   chan struct{}  // wakes the announce loop to find more peers
+
+	mu         sync.Mutex // guards everything below
+	cond       *sync.Cond // on mu; broadcast when chunks arrive or the stream closes
+	closed     bool
+	info       StreamInfo
+	st         *store // nil until an on-demand stream's manifest arrives
+	manifest   []byte // encoded manifest (on demand)
+	conns      map[PeerID]*conn
+	dialing    map[string]bool // listen addresses being dialled
+	banned     map[PeerID]bool
+	bannedAt   map[string]bool      // banned listen addresses
+	pending    map[uint64]*conn     // chunk -> the connection it is requested from
+	seen       map[uint64]time.Time // live: when a chunk was first advertised to us
+	known      uint64               // live: highest seq advertised by any peer
+	knownValid bool                 // known is set
+	play       playout              // delivery position, deadlines, QoE counters
+	ended      bool                 // done is closed
+	readPos    uint64               // on demand: where the reader is; scheduled first
+	pushNext   int                  // live source: round-robin position for pushes
+	counters   streamCounters
+}
+
+type streamCounters struct {
+	fromPeers, fromSource, up int64
+	bans                      int
+	wasted                    int64 // chunk bytes received but not needed
+}
+
+func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
+	ctx, cancel := context.WithCancel(p.ctx)
+	s := &Stream{
+		peer:     p,
+		id:       info.ID,
+		log:      p.logger().With("stream", info.ID.Short()),
+		source:   source,
+		sink:     sink,
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		redial:   make(chan struct{}, 1),
+		info:     info,
+		conns:    make(map[PeerID]*conn),
+		dialing:  make(map[string]bool),
+		banned:   make(map[PeerID]bool),
+		bannedAt: make(map[string]bool),
+		pending:  make(map[uint64]*conn),
+		seen:     make(map[uint64]time.Time),
+	}
+	s.cond = sync.NewCond(&s.mu)
+	s.play.joined = time.Now()
+	return s
+}
+
+// go runs f as one of the stream's goroutines.
+func (s *Stream) goFunc(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// run starts the stream's long-lived goroutines.
+func (s *Stream) run(peers []PeerAddr) {
+	s.goFunc(s.announceLoop)
+	s.goFunc(s.tickLoop)
+	s.goFunc(s.deliverLoop)
+	s.connectPeers(peers)
+}
+
+// ID returns the stream's ID.
+func (s *Stream) ID() StreamID { return s.id }
+
+// Info returns what is known about the stream.
+func (s *Stream) Info() StreamInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Done is closed when a live stream has ended (its last chunk was delivered)
+// or an on-demand stream is complete at this peer.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Close leaves the swarm: it tells the tracker, closes every connection and
+// the sink, and waits for the stream's goroutines. It is idempotent.
+func (s *Stream) Close() error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.cond.Broadcast()
+		s.cancel()
+		for _, c := range s.conns {
+			c.close(errStreamClosed)
+		}
+		s.mu.Unlock()
+		// Closing the sink first unblocks a WriteChunk stuck on a slow reader.
+		if s.sink != nil {
+			if err := s.sink.Close(); err != nil {
+				s.log.Warn("closing sink", "err", err)
+			}
+		}
+		s.wg.Wait() // the announce loop says "stopped" on its way out
+		for _, c := range s.closers {
+			c.Close()
+		}
+		s.peer.removeStream(s)
+	})
+	return nil
+}
+
+// wakeDelivery nudges the delivery loop.
+func (s *Stream) wakeDelivery() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// markDoneLocked closes done once.
+func (s *Stream) markDoneLocked() {
+	if !s.ended {
+		s.ended = true
+		close(s.done)
+	}
+}
+
+// tickLoop expires slow requests, applies deadlines, prunes old state and
+// pings idle connections.
+func (s *Stream) tickLoop() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			s.pruneLocked()
+			s.pingIdleLocked(now)
+			s.scheduleLocked(now)
+			s.mu.Unlock()
+			s.wakeDelivery()
+		}
+	}
+}
+
+// pruneLocked forgets advertisements of live chunks that left the window.
+func (s *Stream) pruneLocked() {
+	if s.st == nil || !s.st.live() {
+		return
+	}
+	oldest := s.st.oldest
+	for seq := range s.seen {
+		if seq < oldest {
+			delete(s.seen, seq)
+		}
+	}
+	for _, c := range s.conns {
+		for seq := range c.has {
+			if seq < oldest {
+				delete(c.has, seq)
+			}
+		}
+	}
+}
+
+// Stats returns a snapshot of the stream's statistics.
+func (s *Stream) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &s.play
+	st := Stats{
+		Source:          s.source,
+		ChunksDue:       p.due,
+		ChunksOnTime:    p.onTime,
+		ChunksSkipped:   p.skipped,
+		Continuity:      1,
+		Lag:             p.lag,
+		Delivered:       p.next,
+		BytesFromPeers:  s.counters.fromPeers,
+		BytesFromSource: s.counters.fromSource,
+		BytesUp:         s.counters.up,
+		Peers:           len(s.conns),
+		Bans:            s.counters.bans,
+	}
+	if !p.first.IsZero() {
+		st.StartupDelay = p.first.Sub(p.joined)
+	}
+	if p.due > 0 {
+		st.Continuity = float64(p.onTime) / float64(p.due)
+	}
+	if s.st != nil {
+		st.Buffered = s.bufferedLocked()
+		if !s.st.live() {
+			st.Have, st.Chunks = s.st.len(), s.st.manifest.Chunks()
+		}
+	}
+	return st
+}
+
+// bufferedLocked estimates how much stream lies ready ahead of the sink.
+func (s *Stream) bufferedLocked() time.Duration {
+	n := 0
+	for seq := s.play.next; s.st.has(seq) && n < 10000; seq++ {
+		n++
+	}
+	if s.st.live() {
+		return time.Duration(n) * s.chunkDuration()
+	}
+	if s.info.Bitrate > 0 {
+		return time.Duration(int64(n) * int64(s.st.manifest.ChunkSize) * 8 * int64(time.Second) / s.info.Bitrate)
+	}
+	return 0
+}
+
+func (s *Stream) chunkDuration() time.Duration {
+	if s.info.ChunkDuration > 0 {
+		return s.info.ChunkDuration
+	}
+	return time.Second
+}
+
+// ban drops a peer that sent a bad chunk or a malformed frame, and refuses
+// it from now on.
+func (s *Stream) ban(c *conn, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.banLocked(c, err)
+}
+
+func (s *Stream) banLocked(c *conn, err error) {
+	if !s.banned[c.id] {
+		s.banned[c.id] = true
+		if c.addr != "" {
+			s.bannedAt[c.addr] = true
+		}
+		s.counters.bans++
+		s.log.Warn("banned peer", "peer", c.String(), "err", err)
+	}
+}
+
+// errStreamClosed is the close reason of connections of a closed stream.
+var errStreamClosed = fmt.Errorf("stream closing: %w", ErrClosed)
+
+func isQuietClose(err error) bool {
+	return err == nil || errors.Is(err, ErrClosed)
+}

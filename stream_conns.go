@@ -1,0 +1,228 @@
+//go:build p2pengine
+
+package p2pstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// handshake returns this peer's handshake for the stream.
+func (s *Stream) handshake() *wire.Handshake {
+	return &wire.Handshake{
+		Version:    wire.Version,
+		Source:     s.source,
+		Stream:     s.id,
+		Peer:       s.peer.id,
+		ListenAddr: s.peer.ln.Addr().String(),
+	}
+}
+
+// accept answers an incoming connection whose handshake named this stream.
+func (s *Stream) accept(nc net.Conn, r *wire.Reader, hs *wire.Handshake) {
+	if err := s.admit(PeerID(hs.Peer), hs.ListenAddr, true); err != nil {
+		s.log.Debug("refused incoming peer", "remote", nc.RemoteAddr(), "err", err)
+		nc.Close()
+		return
+	}
+	if err := wire.WriteMessage(nc, s.handshake()); err != nil {
+		nc.Close()
+		return
+	}
+	s.register(newConn(s, nc, r, hs, PeerID(hs.Peer)))
+}
+
+// dial connects to a peer found through the tracker.
+func (s *Stream) dial(addr string) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.dialing, addr)
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(s.ctx, handshakeWait)
+	defer cancel()
+	nc, err := s.peer.transport().Dial(ctx, addr)
+	if err != nil {
+		s.log.Debug("dial failed", "addr", addr, "err", err)
+		return
+	}
+	hs, r, err := s.clientHandshake(nc)
+	if err != nil {
+		s.log.Debug("handshake failed", "addr", addr, "err", err)
+		nc.Close()
+		return
+	}
+	if err := s.admit(PeerID(hs.Peer), addr, false); err != nil {
+		nc.Close()
+		return
+	}
+	s.register(newConn(s, nc, r, hs, s.peer.id))
+}
+
+func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, error) {
+	_ = nc.SetDeadline(time.Now().Add(handshakeWait))
+	if err := wire.WriteMessage(nc, s.handshake()); err != nil {
+		return nil, nil, err
+	}
+	r := wire.NewReader(nc, wireLimits)
+	m, err := r.ReadMessage()
+	if err != nil {
+		return nil, nil, err
+	}
+	hs, ok := m.(*wire.Handshake)
+	if !ok {
+		return nil, nil, fmt.Errorf("p2pstream: peer answered with %v, not a handshake", m.Type())
+	}
+	if StreamID(hs.Stream) != s.id {
+		return nil, nil, errors.New("p2pstream: peer answered for another stream")
+	}
+	return hs, r, nil
+}
+
+// maxConns bounds the connections of one stream.
+func (s *Stream) maxConns() int { return 4 * s.peer.maxPeers() }
+
+// admit decides whether a peer may connect.
+func (s *Stream) admit(id PeerID, addr string, incoming bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case id == s.peer.id:
+		return errors.New("connected to self")
+	case s.banned[id] || s.bannedAt[addr]:
+		return errors.New("banned")
+	case incoming && len(s.conns) >= s.maxConns():
+		return fmt.Errorf("too many peers (%d)", len(s.conns))
+	}
+	return nil
+}
+
+// register adds an established connection and starts its goroutines. Of two
+// connections between the same pair of peers (both dialled at once), the one
+// dialled by the smaller peer ID survives, on both sides.
+func (s *Stream) register(c *conn) {
+	_ = c.nc.SetDeadline(time.Time{})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.close(errStreamClosed)
+		return
+	}
+	if old, ok := s.conns[c.id]; ok {
+		if old.dialer != c.dialer && lessID(old.dialer, c.dialer) {
+			s.mu.Unlock()
+			c.close(errors.New("duplicate connection"))
+			return
+		}
+		old.close(errors.New("duplicate connection"))
+		s.dropLocked(old)
+	}
+	s.conns[c.id] = c
+	if bm := s.bufferMapLocked(); bm != nil {
+		c.send(bm)
+	}
+	if s.st == nil {
+		c.send(&wire.ManifestRequest{})
+	}
+	s.mu.Unlock()
+	s.log.Debug("connected", "peer", c.String(), "source", c.source)
+	s.goFunc(func() {
+		c.readLoop()
+		s.removeConn(c)
+	})
+	s.goFunc(func() { c.writeLoop(s.ctx) })
+}
+
+func lessID(a, b PeerID) bool { return string(a[:]) < string(b[:]) }
+
+// removeConn forgets a closed connection and re-requests what it owed us.
+func (s *Stream) removeConn(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[c.id] != c {
+		return
+	}
+	s.dropLocked(c)
+	if !isQuietClose(c.err) && !errors.Is(c.err, net.ErrClosed) {
+		s.log.Debug("disconnected", "peer", c.String(), "err", c.err)
+	}
+	if !s.closed {
+		s.scheduleLocked(time.Now())
+		select {
+		case s.redial <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dropLocked removes c from the stream and releases its requests.
+func (s *Stream) dropLocked(c *conn) {
+	if s.conns[c.id] == c {
+		delete(s.conns, c.id)
+	}
+	for seq := range c.inflight {
+		if s.pending[seq] == c {
+			delete(s.pending, seq)
+		}
+	}
+	clear(c.inflight)
+}
+
+// connectPeers dials peers from a tracker answer, up to MaxPeers outgoing
+// connections. The source is always dialled: it is everyone's last resort.
+func (s *Stream) connectPeers(peers []PeerAddr) {
+	if s.source {
+		return // the publisher waits to be dialled
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	out := len(s.dialing)
+	for _, c := range s.conns {
+		if c.dialer == s.peer.id {
+			out++
+		}
+	}
+	for _, pa := range peers {
+		if pa.ID == s.peer.id || s.banned[pa.ID] || s.bannedAt[pa.Addr] || s.dialing[pa.Addr] {
+			continue
+		}
+		if _, ok := s.conns[pa.ID]; ok {
+			continue
+		}
+		if !pa.Source && out >= s.peer.maxPeers() {
+			continue
+		}
+		s.dialing[pa.Addr] = true
+		out++
+		addr := pa.Addr
+		s.goFunc(func() { s.dial(addr) })
+	}
+}
+
+// bufferMapLocked describes the chunks this peer holds, or nil if none.
+func (s *Stream) bufferMapLocked() *wire.BufferMap {
+	if s.st == nil {
+		return nil
+	}
+	lo, hi := s.st.bounds()
+	if hi <= lo {
+		return nil
+	}
+	bm := wire.NewBufferMap(lo, uint32(hi-lo))
+	for seq := lo; seq < hi; seq++ {
+		if s.st.has(seq) {
+			bm.Set(seq)
+		}
+	}
+	return bm
+}
