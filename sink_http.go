@@ -14,7 +14,6 @@ type HTTPSink struct {
 	mu      sync.Mutex // guards the fields below
 	clients map[*httpClient]struct{}
 	closed  bool
-	done    chan struct{} // closed by Close
 }
 
 type httpClient struct {
@@ -23,13 +22,6 @@ type httpClient struct {
 }
 
 const httpClientQueue = 64
-
-func (s *HTTPSink) doneChan() chan struct{} {
-	if s.done == nil {
-		s.done = make(chan struct{})
-	}
-	return s.done
-}
 
 // WriteChunk queues c for every connected client.
 func (s *HTTPSink) WriteChunk(c Chunk) error {
@@ -53,13 +45,15 @@ func (s *HTTPSink) WriteChunk(c Chunk) error {
 	return nil
 }
 
-// Close ends every response. It is idempotent.
+// Close ends every response once its queued chunks are sent. It is
+// idempotent.
 func (s *HTTPSink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.doneChan())
+	s.closed = true
+	for cl := range s.clients {
+		close(cl.queue)
+		delete(s.clients, cl)
 	}
 	return nil
 }
@@ -85,11 +79,10 @@ func (s *HTTPSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.clients = make(map[*httpClient]struct{})
 	}
 	s.clients[cl] = struct{}{}
-	done := s.doneChan()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.clients, cl)
+		delete(s.clients, cl) // no-op if WriteChunk or Close removed it
 		s.mu.Unlock()
 	}()
 
@@ -108,8 +101,6 @@ func (s *HTTPSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			_ = rc.Flush()
-		case <-done:
-			return
 		case <-r.Context().Done():
 			return
 		}

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
 // Stream is one stream at one peer: published there or joined. It holds a
@@ -53,8 +55,8 @@ type Stream struct {
 	play       playout              // delivery position, deadlines, QoE counters
 	ended      bool                 // done is closed
 	readPos    uint64               // on demand: where the reader is; scheduled first
-	pushNext   int                  // live source: round-robin position for pushes
 	counters   streamCounters
+	lastPing   time.Time // last keepalive round
 }
 
 type streamCounters struct {
@@ -284,4 +286,16 @@ var errStreamClosed = fmt.Errorf("stream closing: %w", ErrClosed)
 
 func isQuietClose(err error) bool {
 	return err == nil || errors.Is(err, ErrClosed)
+}
+
+// pingIdleLocked keeps quiet connections alive: the peer's idle timeout
+// closes a connection that has been silent for idleTimeout.
+func (s *Stream) pingIdleLocked(now time.Time) {
+	if now.Sub(s.lastPing) < pingEvery {
+		return
+	}
+	s.lastPing = now
+	for _, c := range s.conns {
+		c.send(&wire.Ping{Nonce: uint64(now.UnixNano())})
+	}
 }

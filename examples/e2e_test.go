@@ -1,0 +1,124 @@
+// Package examples_test runs the example programs as separate processes on
+// loopback TCP, as users run them.
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// build compiles the named example programs into a temp dir.
+func build(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, n := range names {
+		args = append(args, "./"+n)
+	}
+	out, err := exec.Command("go", args...).CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return dir
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// start runs a program until the test ends, logging its output on failure.
+func start(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(bin), out.String())
+		}
+	})
+	return cmd
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", url)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "nothing listens on %s", url)
+}
+
+// TestProgramsLiveOverTCP runs tracker, broadcaster and two peers as
+// processes; the second peer writes 15 s of the stream to a file that ffprobe
+// must read as H.264 + AAC MPEG-TS covering at least 10 s.
+func TestProgramsLiveOverTCP(t *testing.T) {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
+	}
+	bin := build(t, "tracker", "broadcaster", "peer")
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	url := "http://" + addr
+	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
+	waitHTTP(t, addr)
+	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0")
+	start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0")
+
+	out := filepath.Join(t.TempDir(), "out.ts")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	peer := exec.CommandContext(ctx, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0", "-out", out, "-duration", "15s")
+	log, err := peer.CombinedOutput()
+	require.NoError(t, err, "peer: %s", log)
+
+	probe, err := exec.Command("ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", out).Output()
+	require.NoError(t, err)
+	var info struct {
+		Format struct {
+			FormatName string `json:"format_name"`
+			Duration   string `json:"duration"`
+		} `json:"format"`
+		Streams []struct {
+			CodecType string `json:"codec_type"`
+			CodecName string `json:"codec_name"`
+		} `json:"streams"`
+	}
+	require.NoError(t, json.Unmarshal(probe, &info))
+	codecs := map[string]string{}
+	for _, s := range info.Streams {
+		codecs[s.CodecType] = s.CodecName
+	}
+	assert.Equal(t, "mpegts", info.Format.FormatName)
+	assert.Equal(t, "h264", codecs["video"])
+	assert.Equal(t, "aac", codecs["audio"])
+	d, err := strconv.ParseFloat(info.Format.Duration, 64)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, d, 10.0, "the file covers at least 10 s")
+	fmt.Fprintf(os.Stderr, "peer wrote %s covering %.1f s\n", out, d)
+}

@@ -1,0 +1,197 @@
+// Command peer is a headless p2pstream viewer: it joins a stream, fetches it
+// from other peers, serves it on to others, and writes it to a file, stdout
+// or an HTTP endpoint that VLC, mpv or ffplay can open. It never links a GUI,
+// so it runs on servers.
+//
+//	go run ./examples/peer                      # join the first stream, show status
+//	go run ./examples/peer -http :8081          # then: vlc http://127.0.0.1:8081/
+//	go run ./examples/peer -out - | ffplay -    # play from stdout
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/p2pstream/p2pstream"
+	"github.com/p2pstream/p2pstream/internal/cli"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "peer:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("peer", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: go run ./examples/peer [flags]
+
+Joins a p2pstream stream (the first one the tracker lists, unless -stream is
+given), fetches it from other peers, serves it on to others, and prints a
+status line each second. The stream can be written to a file or stdout, or
+served over HTTP for VLC, mpv or ffplay.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	tracker := fs.String("tracker", "http://127.0.0.1:7070", "tracker `URL`")
+	streamID := fs.String("stream", "", "stream `ID` (64 hex digits) to join; default: the first stream the tracker lists")
+	listen := fs.String("listen", ":0", "`ADDR` where this peer serves other peers")
+	out := fs.String("out", "", "write the stream to `FILE`; - writes to stdout (e.g. | ffplay -)")
+	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay")
+	duration := fs.Duration("duration", 0, "stop after `D` (e.g. 30s); for an on-demand stream with -out, stop when the file is complete; 0 runs until interrupted")
+	upload := fs.String("upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
+	verbose := fs.Bool("v", false, "log debug messages")
+	fs.Parse(os.Args[1:])
+
+	log := cli.Logger(*verbose)
+	limit, err := cli.ParseRate(*upload)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+
+	tc := &p2pstream.TrackerClient{URL: *tracker}
+	defer tc.Close()
+	id, err := cli.PickStream(ctx, tc, *streamID, log)
+	if err != nil {
+		return err
+	}
+
+	sinks, closeSinks, err := openSinks(*out, *httpAddr, log)
+	if err != nil {
+		return err
+	}
+	defer closeSinks()
+
+	peer := &p2pstream.Peer{Tracker: *tracker, ListenAddr: *listen, UploadLimit: limit, Logger: log}
+	defer peer.Close()
+	joinCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	stream, err := peer.Join(joinCtx, id, sinks)
+	cancel()
+	if err != nil {
+		return err
+	}
+	info := stream.Info()
+	log.Info("joined", "stream", id.String(), "name", info.Name, "kind", info.Kind, "listen", peer.Addr())
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping", "status", cli.StatusLine(stream.Stats()))
+			return nil
+		case <-stream.Done():
+			if info.Kind == p2pstream.KindLive {
+				log.Info("the stream ended", "status", cli.StatusLine(stream.Stats()))
+				return nil
+			}
+			if *out != "" {
+				log.Info("download complete", "file", *out, "status", cli.StatusLine(stream.Stats()))
+				return stream.Close() // flushes and closes the file
+			}
+			// Complete, nothing to write: keep seeding until stopped.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		case <-tick.C:
+			fmt.Fprintln(os.Stderr, cli.StatusLine(stream.Stats()))
+		}
+	}
+}
+
+// openSinks builds the sinks -out and -http ask for.
+func openSinks(out, httpAddr string, log interface{ Info(string, ...any) }) (p2pstream.Sink, func(), error) {
+	var sinks multiSink
+	var closers []func()
+	if out != "" {
+		var w io.WriteCloser = os.Stdout
+		if out != "-" {
+			f, err := os.Create(out)
+			if err != nil {
+				return nil, nil, err
+			}
+			w = f
+		} else {
+			w = nopCloser{os.Stdout}
+		}
+		sinks = append(sinks, p2pstream.WriterSink(w))
+	}
+	if httpAddr != "" {
+		hs := &p2pstream.HTTPSink{}
+		ln, err := net.Listen("tcp", httpAddr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-http: %w", err)
+		}
+		srv := &http.Server{Handler: hs}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fmt.Fprintln(os.Stderr, "peer: http:", err)
+			}
+		}()
+		closers = append(closers, func() { srv.Close() })
+		url := "http://" + displayAddr(ln.Addr())
+		log.Info("serving the stream over HTTP", "url", url)
+		fmt.Fprintf(os.Stderr, "\n  open it with:  vlc %s   |   mpv %s   |   ffplay %s\n\n", url, url, url)
+		sinks = append(sinks, hs)
+	}
+	return sinks, func() {
+		for _, c := range closers {
+			c()
+		}
+	}, nil
+}
+
+// displayAddr turns a listener address into one a player can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil || host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// multiSink hands each chunk to several sinks.
+type multiSink []p2pstream.Sink
+
+func (m multiSink) WriteChunk(c p2pstream.Chunk) error {
+	for _, s := range m {
+		if err := s.WriteChunk(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m multiSink) Close() error {
+	var errs []error
+	for _, s := range m {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

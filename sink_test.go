@@ -1,0 +1,81 @@
+package p2pstream
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWriterSink(t *testing.T) {
+	pr, pw := io.Pipe()
+	s := WriterSink(pw)
+	go func() {
+		_ = s.WriteChunk(Chunk{Data: []byte("hello ")})
+		_ = s.WriteChunk(Chunk{Data: []byte("world")})
+		_ = s.Close()
+		_ = s.Close() // idempotent
+	}()
+	got, err := io.ReadAll(pr)
+	require.NoError(t, err)
+	assert.Equal(t, "hello world", string(got))
+}
+
+func TestSinkFunc(t *testing.T) {
+	var seqs []uint64
+	s := SinkFunc(func(c Chunk) error { seqs = append(seqs, c.Seq); return nil })
+	require.NoError(t, s.WriteChunk(Chunk{Seq: 3}))
+	require.NoError(t, s.WriteChunk(Chunk{Seq: 4}))
+	require.NoError(t, s.Close())
+	assert.Equal(t, []uint64{3, 4}, seqs)
+	assert.ErrorIs(t, SinkFunc(func(Chunk) error { return errTest }).WriteChunk(Chunk{}), errTest)
+}
+
+func TestHTTPSink(t *testing.T) {
+	sink := &HTTPSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+
+	type client struct {
+		resp *http.Response
+		r    *bufio.Reader
+	}
+	connect := func() client {
+		resp, err := http.Get(srv.URL)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "video/mp2t", resp.Header.Get("Content-Type"))
+		return client{resp, bufio.NewReader(resp.Body)}
+	}
+	a := connect()
+	require.Eventually(t, func() bool { return sink.Clients() == 1 }, 5e9, 1e7)
+	// A client starts at the first keyframe chunk.
+	require.NoError(t, sink.WriteChunk(Chunk{Seq: 1, Data: []byte("AAAA")}))
+	require.NoError(t, sink.WriteChunk(Chunk{Seq: 2, Flags: FlagKeyframe, Data: []byte("BBBB")}))
+	b := connect()
+	require.Eventually(t, func() bool { return sink.Clients() == 2 }, 5e9, 1e7)
+	require.NoError(t, sink.WriteChunk(Chunk{Seq: 3, Data: []byte("CCCC")}))
+	require.NoError(t, sink.WriteChunk(Chunk{Seq: 4, Flags: FlagKeyframe, Data: []byte("DDDD")}))
+	require.NoError(t, sink.Close())
+
+	gotA, err := io.ReadAll(a.r)
+	require.NoError(t, err)
+	assert.Equal(t, "BBBBCCCCDDDD", string(gotA))
+	gotB, err := io.ReadAll(b.r)
+	require.NoError(t, err)
+	assert.Equal(t, "DDDD", string(gotB))
+	a.resp.Body.Close()
+	b.resp.Body.Close()
+
+	assert.ErrorIs(t, sink.WriteChunk(Chunk{}), ErrClosed)
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusGone, resp.StatusCode)
+	_ = bytes.MinRead
+}

@@ -1,0 +1,170 @@
+//go:build p2pengine
+
+package p2pstream_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream"
+	"github.com/p2pstream/p2pstream/internal/ts"
+	"github.com/p2pstream/p2pstream/transport"
+)
+
+// swarm is a tracker and peers on one in-memory network.
+type swarm struct {
+	t       *testing.T
+	net     *transport.Mem
+	tracker *p2pstream.Tracker
+	url     string
+	hosts   int
+}
+
+const trackerHost = "10.0.0.1"
+
+func newSwarm(t *testing.T) *swarm {
+	t.Helper()
+	sw := &swarm{t: t, net: transport.NewMem(), url: "http://" + trackerHost + ":7070"}
+	sw.startTracker()
+	t.Cleanup(func() {
+		sw.tracker.Close()
+		sw.net.Close()
+	})
+	return sw
+}
+
+// startTracker starts a fresh tracker on the tracker's address.
+func (sw *swarm) startTracker() {
+	ln, err := sw.net.Host(trackerHost).Listen(":7070")
+	require.NoError(sw.t, err)
+	sw.tracker = &p2pstream.Tracker{Interval: 500 * time.Millisecond, TTL: 3 * time.Second}
+	tr := sw.tracker
+	go tr.Serve(ln)
+}
+
+// peer returns a new peer on its own host.
+func (sw *swarm) peer() *p2pstream.Peer {
+	sw.hosts++
+	p := &p2pstream.Peer{
+		Tracker:   sw.url,
+		Transport: sw.net.Host("10.0.1." + strconv.Itoa(sw.hosts)),
+	}
+	sw.t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// collector is a Sink that keeps everything it is given.
+type collector struct {
+	mu     sync.Mutex
+	chunks []p2pstream.Chunk
+	closed bool
+}
+
+func (c *collector) WriteChunk(ch p2pstream.Chunk) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.chunks = append(c.chunks, ch)
+	return nil
+}
+
+func (c *collector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
+}
+
+func (c *collector) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b []byte
+	for _, ch := range c.chunks {
+		b = append(b, ch.Data...)
+	}
+	return b
+}
+
+func (c *collector) snapshot() []p2pstream.Chunk {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]p2pstream.Chunk(nil), c.chunks...)
+}
+
+func waitDone(t *testing.T, s *p2pstream.Stream, d time.Duration) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(d):
+		t.Fatalf("stream %s not done after %v: %+v", s.ID().Short(), d, s.Stats())
+	}
+}
+
+// checkLive asserts a viewer got exactly the source's bytes from a keyframe
+// chunk on, with consecutive sequence numbers.
+func checkLive(t *testing.T, src []byte, c *collector) {
+	t.Helper()
+	chunks := c.snapshot()
+	require.NotEmpty(t, chunks)
+	assert.True(t, chunks[0].Keyframe(), "first chunk starts at a keyframe")
+	for i := 1; i < len(chunks); i++ {
+		require.Equal(t, chunks[i-1].Seq+1, chunks[i].Seq, "no chunk skipped")
+	}
+	got := c.bytes()
+	require.True(t, bytes.HasSuffix(src, got), "viewer bytes are the tail of the source (%d of %d bytes)", len(got), len(src))
+}
+
+func TestLiveSwarm(t *testing.T) {
+	sw := newSwarm(t)
+	src := ts.Synthetic(8*time.Second, 1_000_000, 250*time.Millisecond)
+	pub := sw.peer()
+	// Two chunks per keyframe interval: some chunks start without a keyframe.
+	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 200 * time.Millisecond})
+	require.NoError(t, err)
+
+	const viewers = 20
+	sinks := make([]*collector, viewers)
+	streams := make([]*p2pstream.Stream, viewers)
+	for i := range viewers {
+		sinks[i] = &collector{}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		streams[i], err = sw.peer().Join(ctx, stream.ID(), sinks[i])
+		cancel()
+		require.NoError(t, err)
+	}
+	for i, s := range streams {
+		waitDone(t, s, 30*time.Second)
+		checkLive(t, src, sinks[i])
+	}
+	var fromPeers, fromSource int64
+	var minCont float64 = 1
+	for _, s := range streams {
+		st := s.Stats()
+		fromPeers += st.BytesFromPeers
+		fromSource += st.BytesFromSource
+		minCont = min(minCont, st.Continuity)
+	}
+	up := stream.Stats().BytesUp
+	t.Logf("source uploaded %.2f copies of the stream to %d viewers; P2P ratio %.2f; min continuity %.3f",
+		float64(up)/float64(len(src)), viewers, float64(fromPeers)/float64(fromPeers+fromSource), minCont)
+	assert.Less(t, up, int64(6*len(src)), "the source uploads far less than one copy per viewer")
+}
+
+func TestJoinUnknownStream(t *testing.T) {
+	sw := newSwarm(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := sw.peer().Join(ctx, p2pstream.StreamID{1}, nil)
+	require.ErrorIs(t, err, p2pstream.ErrStreamNotFound)
+}
+
+var _ net.Conn // keep net imported for helpers below
+var _ = fmt.Sprint

@@ -1,0 +1,129 @@
+//go:build p2pengine
+
+package p2pstream_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream"
+)
+
+// randomFile writes n deterministic pseudo-random bytes to a temp file.
+func randomFile(t *testing.T, n int) (string, []byte) {
+	t.Helper()
+	data := make([]byte, n)
+	r := rand.NewChaCha8([32]byte{7})
+	_, _ = r.Read(data)
+	path := filepath.Join(t.TempDir(), "movie.ts")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	return path, data
+}
+
+func TestVODSwarm(t *testing.T) {
+	sw := newSwarm(t)
+	path, data := randomFile(t, 32<<20)
+	seeder, err := sw.peer().PublishFile(context.Background(), path, p2pstream.PublishOptions{})
+	require.NoError(t, err)
+	info := seeder.Info()
+	assert.Equal(t, p2pstream.KindVOD, info.Kind)
+	assert.Equal(t, int64(len(data)), info.Size)
+
+	const peers = 5
+	want := sha256.Sum256(data)
+	results := make(chan error, peers)
+	streams := make([]*p2pstream.Stream, peers)
+	for i := range peers {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err := sw.peer().Join(ctx, seeder.ID(), nil)
+		cancel()
+		require.NoError(t, err)
+		streams[i] = s
+		go func() {
+			r, err := s.Reader()
+			if err != nil {
+				results <- err
+				return
+			}
+			h := sha256.New()
+			if _, err := io.Copy(h, r); err != nil {
+				results <- err
+				return
+			}
+			if got := [32]byte(h.Sum(nil)); got != want {
+				results <- assert.AnError
+				return
+			}
+			results <- nil
+		}()
+	}
+	for range peers {
+		select {
+		case err := <-results:
+			require.NoError(t, err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("on-demand download did not finish in 60 s")
+		}
+	}
+	var fromPeers int64
+	for _, s := range streams {
+		waitDone(t, s, 10*time.Second)
+		st := s.Stats()
+		assert.Equal(t, st.Chunks, st.Have)
+		fromPeers += st.BytesFromPeers
+	}
+	t.Logf("seeder uploaded %.2f copies for %d peers; peers traded %.1f MiB",
+		float64(seeder.Stats().BytesUp)/float64(len(data)), peers, float64(fromPeers)/(1<<20))
+}
+
+func TestVODSeek(t *testing.T) {
+	sw := newSwarm(t)
+	path, data := randomFile(t, 8<<20)
+	seeder, err := sw.peer().PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 64 << 10})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := sw.peer().Join(ctx, seeder.ID(), nil)
+	require.NoError(t, err)
+	r, err := s.Reader()
+	require.NoError(t, err)
+	defer r.Close()
+
+	for _, off := range []int64{5<<20 + 12345, 100, int64(len(data)) - 10, 3 << 20} {
+		pos, err := r.Seek(off, io.SeekStart)
+		require.NoError(t, err)
+		require.Equal(t, off, pos)
+		buf := make([]byte, 200_000)
+		n, err := io.ReadFull(r, buf)
+		if off+int64(len(buf)) > int64(len(data)) {
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+		} else {
+			require.NoError(t, err)
+		}
+		require.Equal(t, data[off:off+int64(n)], buf[:n], "bytes at offset %d", off)
+	}
+	end, err := r.Seek(0, io.SeekEnd)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(data)), end)
+	_, err = r.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestLiveReaderIsNotVOD(t *testing.T) {
+	sw := newSwarm(t)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	s, err := sw.peer().Publish(context.Background(), pr, p2pstream.PublishOptions{})
+	require.NoError(t, err)
+	_, err = s.Reader()
+	require.ErrorIs(t, err, p2pstream.ErrNotVOD)
+}
