@@ -25,12 +25,12 @@ import (
 // request with a bad one: corrupted data under a copied signature, or data
 // signed with another key.
 type hostile struct {
-	ln      net.Listener
-	stream  p2pstream.StreamID
-	forge   bool // sign with another key instead of corrupting data
-	served  atomic.Int64
-	key     ed25519.PrivateKey
-	id      [16]byte
+	ln     net.Listener
+	stream p2pstream.StreamID
+	forge  bool // sign with another key instead of corrupting data
+	served atomic.Int64
+	key    ed25519.PrivateKey
+	id     [16]byte
 }
 
 func startHostile(t *testing.T, sw *swarm, stream p2pstream.StreamID, forge bool) *hostile {
