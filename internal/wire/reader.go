@@ -1,0 +1,132 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+)
+
+// growStep is the largest payload read into a buffer of its final size at
+// once; it fits typical chunks (256 KiB on demand, under 1 MiB for a second
+// of live video). A larger payload starts in a buffer this big that doubles
+// as its bytes arrive, so a peer that announces a 4 MiB frame and sends
+// five bytes costs 1 MiB, not 4 MiB, until the read times out.
+const growStep = 1 << 20
+
+// Reader decodes frames from a connection. It is not safe for concurrent
+// use: one goroutine reads each connection.
+type Reader struct {
+	br  *bufio.Reader
+	lim Limits
+	err error // sticky: once a read fails, the stream is out of sync
+
+	// scratch holds each frame header, and the payloads of frames whose
+	// messages keep no bytes (Handshake copies its address into a string),
+	// so reading them allocates nothing but the message.
+	scratch [handshakeFixed + maxListenAddr]byte
+}
+
+// NewReader returns a Reader of frames from r, which it wraps in a
+// bufio.Reader (r itself if it already is a large enough one). lim bounds
+// what it accepts; zero fields mean the defaults.
+func NewReader(r io.Reader, lim Limits) *Reader {
+	return &Reader{br: bufio.NewReader(r), lim: lim.withDefaults()}
+}
+
+// ReadMessage reads and decodes the next frame.
+//
+// It returns io.EOF only when the input ends cleanly between frames. Input
+// that ends inside a frame gives a *ProtocolError wrapping
+// io.ErrUnexpectedEOF; a malformed frame gives a *ProtocolError; other
+// errors from the underlying reader (timeouts, resets) are returned as they
+// are. After any error the Reader returns the same error forever.
+//
+// Every message returned owns its memory: Chunk, BufferMap and Manifest
+// frames are read into a fresh buffer their byte slices alias, so the caller
+// may keep them.
+func (r *Reader) ReadMessage() (Message, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	m, err := r.readMessage()
+	if err != nil {
+		r.err = err
+	}
+	return m, err
+}
+
+func (r *Reader) readMessage() (Message, error) {
+	hdr := r.scratch[:4] // a local array would escape to the heap
+	if _, err := io.ReadFull(r.br, hdr); err != nil {
+		if err == io.EOF {
+			return nil, io.EOF
+		}
+		return nil, truncated(0, err)
+	}
+	size := binary.BigEndian.Uint32(hdr)
+	if size == 0 {
+		return nil, errorf(0, "frame length 0")
+	}
+	if size > r.lim.MaxFrame {
+		return nil, errorf(0, "frame length %d exceeds limit of %d", size, r.lim.MaxFrame)
+	}
+	b, err := r.br.ReadByte()
+	if err != nil {
+		return nil, truncated(0, err)
+	}
+	t := Type(b)
+	lo, hi, ok := payloadBounds(t, r.lim)
+	if !ok {
+		return nil, errorf(t, "unknown frame type 0x%02x", b)
+	}
+	n := int(size - 1)
+	if err := checkPayloadSize(t, n, lo, hi); err != nil {
+		return nil, err
+	}
+	payload, err := r.readPayload(t, n)
+	if err != nil {
+		return nil, truncated(t, err)
+	}
+	return ParseMessage(t, payload, r.lim)
+}
+
+// readPayload reads the n-byte payload of a frame of type t, whose size
+// has been checked against the limits.
+func (r *Reader) readPayload(t Type, n int) ([]byte, error) {
+	switch t {
+	case TypeChunk, TypeBufferMap, TypeManifest:
+		// Their messages alias the payload, so it must be fresh.
+	default:
+		p := r.scratch[:n]
+		_, err := io.ReadFull(r.br, p)
+		return p, err
+	}
+	if n <= growStep {
+		p := make([]byte, n)
+		_, err := io.ReadFull(r.br, p)
+		return p, err
+	}
+	p := make([]byte, 0, growStep)
+	for len(p) < n {
+		if len(p) == cap(p) {
+			p = append(make([]byte, 0, min(2*cap(p), n)), p...)
+		}
+		k, err := io.ReadFull(r.br, p[len(p):cap(p)])
+		p = p[:len(p)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// truncated turns an error met inside a frame into the error ReadMessage
+// returns: the end of input becomes a *ProtocolError wrapping
+// io.ErrUnexpectedEOF; anything else is the transport's and passes through.
+func truncated(t Type, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &ProtocolError{Frame: t, Reason: "input ended inside a frame", Err: io.ErrUnexpectedEOF}
+	}
+	return err
+}

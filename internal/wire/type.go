@@ -1,0 +1,45 @@
+package wire
+
+import "fmt"
+
+// Type is a frame's type byte.
+type Type uint8
+
+// Frame types. Zero is not a frame type; a [ProtocolError] uses it when the
+// type is not known yet.
+const (
+	TypeHandshake       Type = 0x01
+	TypeBufferMap       Type = 0x02
+	TypeHave            Type = 0x03
+	TypeRequest         Type = 0x04
+	TypeCancel          Type = 0x05
+	TypeChunk           Type = 0x06
+	TypeReject          Type = 0x07
+	TypeManifestRequest Type = 0x08
+	TypeManifest        Type = 0x09
+	TypePing            Type = 0x0A
+	TypePong            Type = 0x0B
+)
+
+var typeNames = [...]string{
+	TypeHandshake:       "Handshake",
+	TypeBufferMap:       "BufferMap",
+	TypeHave:            "Have",
+	TypeRequest:         "Request",
+	TypeCancel:          "Cancel",
+	TypeChunk:           "Chunk",
+	TypeReject:          "Reject",
+	TypeManifestRequest: "ManifestRequest",
+	TypeManifest:        "Manifest",
+	TypePing:            "Ping",
+	TypePong:            "Pong",
+}
+
+// String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for
+// a byte that is not a frame type.
+func (t Type) String() string {
+	if int(t) < len(typeNames) && typeNames[t] != "" {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("Type(0x%02x)", uint8(t))
+}
