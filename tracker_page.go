@@ -1,0 +1,126 @@
+package p2pstream
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+)
+
+// The status page: every stream, its health and its peers. html/template
+// escapes everything peers announce (names, addresses).
+
+//go:embed tracker_page.html
+var trackerPageHTML string
+
+var trackerPage = template.Must(template.New("tracker").Funcs(template.FuncMap{
+	"pct":    func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"dur":    formatDuration,
+	"bytes":  formatBytes,
+	"rate":   formatRate,
+	"short":  func(id PeerID) string { return id.String()[:8] },
+	"age":    func(now, t time.Time) string { return formatDuration(now.Sub(t)) + " ago" },
+	"health": health,
+}).Parse(trackerPageHTML))
+
+// Page settings.
+const (
+	pageRefresh = 2  // seconds between reloads
+	maxPageRows = 50 // peers shown per stream; the JSON API has them all
+)
+
+// pageData is what the status page template shows.
+type pageData struct {
+	Now     time.Time
+	Refresh int
+	Peers   int // over all streams
+	Streams []pageStream
+}
+
+// pageStream is one stream on the status page.
+type pageStream struct {
+	StreamStatus
+	Rows []PeerStatus // the first maxPageRows peers
+	More int          // peers not shown
+}
+
+// handlePage serves GET /, the HTML status page.
+func (t *Tracker) handlePage(w http.ResponseWriter, r *http.Request) {
+	list, err := t.statuses(r, true)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	data := pageData{Now: t.clock(), Refresh: pageRefresh, Streams: make([]pageStream, 0, len(list))}
+	for _, st := range list {
+		rows := st.PeerList
+		st.PeerList = nil
+		data.Streams = append(data.Streams, pageStream{
+			StreamStatus: st,
+			Rows:         rows[:min(len(rows), maxPageRows)],
+			More:         max(0, len(rows)-maxPageRows),
+		})
+		data.Peers += st.Peers
+	}
+
+	// Render to memory first so that a template error is a clean 500, not
+	// half a page.
+	var buf bytes.Buffer
+	if err := trackerPage.Execute(&buf, data); err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = buf.WriteTo(w)
+}
+
+// health names the CSS class for a continuity: good, warn or bad.
+func health(continuity float64) string {
+	switch {
+	case continuity >= 0.99:
+		return "good"
+	case continuity >= 0.9:
+		return "warn"
+	default:
+		return "bad"
+	}
+}
+
+// formatDuration prints d short: "350 ms", "4.2 s", "3 min".
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+}
+
+// formatBytes prints n in binary units: "512 B", "3.4 MiB".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// formatRate prints a bit rate: "800 kbit/s", "2.5 Mbit/s".
+func formatRate(bps int64) string {
+	if bps < 1_000_000 {
+		return fmt.Sprintf("%d kbit/s", bps/1000)
+	}
+	return fmt.Sprintf("%.1f Mbit/s", float64(bps)/1e6)
+}
