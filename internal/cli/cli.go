@@ -34,8 +34,10 @@ func PickStream(ctx context.Context, tc *p2pstream.TrackerClient, id string, log
 	waiting := false
 	for {
 		streams, err := tc.Streams(ctx)
-		if err == nil && len(streams) > 0 {
-			return streams[0].Info.ID, nil
+		for _, st := range streams {
+			if st.Registered() { // skip streams only viewers have announced
+				return st.Info.ID, nil
+			}
 		}
 		if !waiting {
 			if err != nil {
