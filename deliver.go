@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream
 
 import (
@@ -82,10 +80,13 @@ func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 // skipped.
 func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 	p := &s.play
-	if s.st == nil || p.ended {
+	if s.st == nil || p.ended || s.source {
 		return Chunk{}, false
 	}
 	if !s.st.live() {
+		if s.sink == nil {
+			return Chunk{}, false // nothing to deliver to; readers read the store
+		}
 		c, ok := s.st.get(p.next)
 		if !ok {
 			return Chunk{}, false

@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream_test
 
 import (
@@ -129,7 +127,9 @@ func TestBadPeersAreBanned(t *testing.T) {
 			}
 			t.Logf("hostile peer served %d bad chunks; %d viewers banned it", h.served.Load(), bans)
 			assert.Positive(t, h.served.Load(), "the hostile peer was asked")
-			assert.Equal(t, int(h.served.Load()) <= bans*2, true, "each viewer banned it after at most a couple of bad chunks")
+			// A viewer bans on the first bad chunk; only the requests it had
+			// already pipelined (4 at first) can be answered before that.
+			assert.LessOrEqual(t, h.served.Load(), int64(4*bans), "each viewer banned it at its first bad chunk")
 			assert.Positive(t, bans)
 		})
 	}

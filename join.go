@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream
 
 import (
@@ -91,9 +89,6 @@ func (s *Stream) announceLoop() {
 		interval = 5 * time.Second
 	}
 	wait := interval
-	if s.source {
-		wait = 0 // register the stream at once
-	}
 	failures := 0
 	for {
 		t := time.NewTimer(wait)
@@ -143,6 +138,21 @@ func (s *Stream) announceLoop() {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// registerStream announces a newly published stream, so viewers can join as soon
+// as Publish returns. A tracker that cannot be reached is retried by the
+// announce loop.
+func (s *Stream) registerStream(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := s.peer.tracker.Announce(ctx, s.announcement(""))
+	if err != nil {
+		s.log.Warn("tracker unreachable; will keep trying", "err", err)
+		s.interval = time.Second
+		return
+	}
+	s.interval = resp.Interval
 }
 
 // announcement is this peer's announce for the stream.

@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream
 
 import (
@@ -39,6 +37,8 @@ type PublishOptions struct {
 // into chunks of about ChunkDuration at keyframes, signs them, and offers
 // them to the swarm. The stream ends after src's EOF; closing the stream
 // stops reading (and closes src if it is an io.Closer, to unblock a Read).
+// ctx bounds the first announce to the tracker; if the tracker cannot be
+// reached, the stream is announced later.
 func (p *Peer) Publish(ctx context.Context, src io.Reader, opts PublishOptions) (*Stream, error) {
 	if err := p.start(); err != nil {
 		return nil, err
@@ -70,6 +70,7 @@ func (p *Peer) Publish(ctx context.Context, src io.Reader, opts PublishOptions) 
 	if err := p.addStream(s); err != nil {
 		return nil, err
 	}
+	s.registerStream(ctx)
 	s.run(nil)
 	s.goFunc(func() { s.publishLoop(src) })
 	if c, ok := src.(io.Closer); ok {
@@ -78,7 +79,7 @@ func (p *Peer) Publish(ctx context.Context, src io.Reader, opts PublishOptions) 
 			c.Close()
 		})
 	}
-	return s, ctx.Err()
+	return s, nil
 }
 
 // publishLoop cuts src into signed chunks until EOF or Close.
@@ -134,10 +135,23 @@ func (s *Stream) publishChunk(c Chunk) {
 	}
 }
 
+// ctxReader stops reading when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // PublishFile publishes a file on demand. Viewers can read it as an
 // io.ReadSeeker while it downloads (Stream.Reader). The file is hashed once
 // into a Manifest, whose SHA-256 is the stream ID, and then read as peers
-// request chunks; closing the stream closes the file.
+// request chunks; closing the stream closes the file. ctx bounds the hashing.
 func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions) (*Stream, error) {
 	if err := p.start(); err != nil {
 		return nil, err
@@ -150,7 +164,7 @@ func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions
 	if name == "" {
 		name = filepath.Base(path)
 	}
-	m, err := NewManifest(name, f, opts.ChunkSize)
+	m, err := NewManifest(name, ctxReader{ctx, f}, opts.ChunkSize)
 	if err == nil && m.Size == 0 {
 		err = errors.New("p2pstream: publish: the file is empty")
 	}
@@ -168,6 +182,7 @@ func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions
 		f.Close()
 		return nil, err
 	}
+	s.registerStream(ctx)
 	s.run(nil)
-	return s, ctx.Err()
+	return s, nil
 }

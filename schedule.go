@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream
 
 import (
@@ -110,13 +108,18 @@ func (s *Stream) wantedLocked() []uint64 {
 // chunk at or below the newest chunk advertised when the viewer joined. It
 // returns the chunks to fetch to find it, or starts playback.
 func (s *Stream) joinProbesLocked() []uint64 {
-	if !s.knownValid {
-		return nil
-	}
 	if !s.play.haveBase {
-		s.play.base, s.play.haveBase = s.known, true
+		base, ok := s.joinBaseLocked()
+		if !ok {
+			return nil
+		}
+		s.play.base, s.play.haveBase = base, true
 	}
 	base := s.play.base
+	if !s.st.has(base) && !s.anyoneHasLocked(base) {
+		s.play.haveBase = false // whoever advertised it is gone (or lied)
+		return nil
+	}
 	var probes []uint64
 	for i := uint64(0); i < maxJoinProbe && i <= base; i++ {
 		seq := base - i
@@ -140,6 +143,32 @@ func (s *Stream) joinProbesLocked() []uint64 {
 		return s.wantedLocked()
 	}
 	return probes
+}
+
+// joinBaseLocked returns the newest chunk to start searching from: the
+// newest the source advertises, or, without a connection to the source, the
+// newest any peer advertises. Trusting the source first keeps a lying peer
+// from sending a new viewer to chunks that do not exist.
+func (s *Stream) joinBaseLocked() (uint64, bool) {
+	var best uint64
+	found := false
+	for _, c := range s.conns {
+		if !c.source {
+			continue
+		}
+		for seq := range c.has {
+			if !found || seq > best {
+				best, found = seq, true
+			}
+		}
+	}
+	if found {
+		return best, true
+	}
+	if time.Since(s.play.joined) < time.Second {
+		return 0, false // give the connection to the source a moment
+	}
+	return s.known, s.knownValid
 }
 
 func (s *Stream) anyoneHasLocked(seq uint64) bool {

@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream
 
 import (

@@ -1,5 +1,3 @@
-//go:build p2pengine
-
 package p2pstream_test
 
 import (
@@ -19,7 +17,7 @@ import (
 )
 
 // randomFile writes n deterministic pseudo-random bytes to a temp file.
-func randomFile(t *testing.T, n int) (string, []byte) {
+func randomFile(t testing.TB, n int) (string, []byte) {
 	t.Helper()
 	data := make([]byte, n)
 	r := rand.NewChaCha8([32]byte{7})

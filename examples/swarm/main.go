@@ -1,0 +1,143 @@
+// Command swarm is the swarm lab: it runs a tracker, a broadcaster and N
+// viewers in one process over an in-memory network with shaped links, then
+// the client-server baseline under the same source upload cap, and prints
+// both side by side.
+//
+//	go run ./examples/swarm                         # 100 viewers, 60 s
+//	go run ./examples/swarm -peers 1000 -bitrate 500k
+//	go run ./examples/swarm -vod 256M -peers 8      # on-demand swarm
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/lab"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("swarm", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: go run ./examples/swarm [flags]
+
+Runs a whole p2pstream swarm in one process (tracker, broadcaster, viewers)
+over transport.Mem with link shaping, measures startup delay, continuity,
+lag, the source's upload, the P2P ratio, CPU and memory, then measures a
+client-server baseline (every viewer fetching from the source over HTTP
+under the same upload cap), and prints both.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	var cfg lab.Config
+	fs.IntVar(&cfg.Peers, "peers", 100, "number of viewers")
+	bitrate := fs.String("bitrate", "2M", "live stream `bitrate` in bits/s (k, M suffixes)")
+	fs.DurationVar(&cfg.Chunk, "chunk", time.Second, "live chunk `duration`")
+	fs.Float64Var(&cfg.Upload, "upload", 1.5, "each viewer's upload cap as a `multiple` of the bitrate (on demand: of -seeder-rate)")
+	fs.Float64Var(&cfg.SourceUpload, "source-upload", 4, "the broadcaster's upload cap as a `multiple` of the bitrate")
+	fs.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "one-way link `latency` (with 25% jitter)")
+	fs.Float64Var(&cfg.Loss, "loss", 0, "`probability` a write is lost and retransmitted")
+	fs.Float64Var(&cfg.Churn, "churn", 0, "`fraction` of viewers leaving (and new ones joining) per minute")
+	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured `duration` of the live run")
+	vod := fs.String("vod", "", "run an on-demand swarm of this `SIZE` (e.g. 256M) instead of a live one")
+	seeder := fs.String("seeder-rate", "20M", "on demand: the seeder's upload cap in `bytes/s` (powers of 1024: k, M, G)")
+	noBaseline := fs.Bool("no-baseline", false, "skip the client-server baseline")
+	jsonOut := fs.Bool("json", false, "print the results as JSON instead of a table")
+	plotOut := fs.String("plot", "", "write a PNG plot of continuity, lag and source upload over time to `FILE`")
+	fs.Parse(os.Args[1:])
+
+	var err error
+	if cfg.Bitrate, err = parseSize(*bitrate, 1000); err != nil {
+		return fmt.Errorf("-bitrate: %w", err)
+	}
+	if cfg.SeederRate, err = parseSize(*seeder, 1024); err != nil {
+		return fmt.Errorf("-seeder-rate: %w", err)
+	}
+	cfg.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	fmt.Fprintf(os.Stderr, "machine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+
+	var results []lab.Result
+	if *vod != "" {
+		if cfg.VODSize, err = parseSize(*vod, 1024); err != nil {
+			return fmt.Errorf("-vod: %w", err)
+		}
+		r, err := lab.RunVOD(cfg)
+		if err != nil {
+			return err
+		}
+		bound := time.Duration(float64(cfg.Peers) * float64(cfg.VODSize) / float64(cfg.SeederRate) * float64(time.Second))
+		fmt.Fprintf(os.Stderr, "on demand: %d viewers x %d MiB complete in %v; the seeder alone would need %v (ratio %.2f)\n",
+			cfg.Peers, cfg.VODSize>>20, r.CompletionTime.Round(time.Millisecond), bound, r.CompletionTime.Seconds()/bound.Seconds())
+		results = append(results, r)
+	} else {
+		fmt.Fprintf(os.Stderr, "live: %d viewers, %s bit/s, %v chunks, upload %.1fx, source %.1fx, latency %v, loss %g, churn %g/min, %v\n",
+			cfg.Peers, *bitrate, cfg.Chunk, cfg.Upload, cfg.SourceUpload, cfg.Latency, cfg.Loss, cfg.Churn, cfg.Duration)
+		r, err := lab.RunLive(cfg)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+		if !*noBaseline {
+			b, err := lab.RunClientServer(cfg)
+			if err != nil {
+				return err
+			}
+			results = append(results, b)
+		}
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	fmt.Println(lab.Header)
+	for _, r := range results {
+		fmt.Println(r)
+	}
+	if *plotOut != "" {
+		title := fmt.Sprintf("%d viewers, %s bit/s", cfg.Peers, *bitrate)
+		if err := lab.Plot(*plotOut, title, results...); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "wrote", *plotOut)
+	}
+	return nil
+}
+
+// parseSize parses "500k", "2M", "1.5G" with the given unit base.
+func parseSize(s string, base float64) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty size")
+	}
+	mult := 1.0
+	switch strings.ToLower(s[len(s)-1:]) {
+	case "k":
+		mult = base
+	case "m":
+		mult = base * base
+	case "g":
+		mult = base * base * base
+	}
+	if mult != 1 {
+		s = s[:len(s)-1]
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(v * mult), nil
+}

@@ -1,0 +1,225 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/ts"
+	"github.com/p2pstream/p2pstream/transport"
+)
+
+// chunkLog is the baseline server's list of chunks, appended by the
+// segmenter and read by every client's handler.
+type chunkLog struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	chunks []logChunk
+	done   bool
+}
+
+type logChunk struct {
+	ts   int64 // cut time, Unix µs
+	data []byte
+}
+
+func (l *chunkLog) add(c logChunk) {
+	l.mu.Lock()
+	l.chunks = append(l.chunks, c)
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+func (l *chunkLog) finish() {
+	l.mu.Lock()
+	l.done = true
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+// wait returns chunk i once it exists; ok is false after the end.
+func (l *chunkLog) wait(i int) (logChunk, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i >= len(l.chunks) && !l.done {
+		l.cond.Wait()
+	}
+	if i >= len(l.chunks) {
+		return logChunk{}, false
+	}
+	return l.chunks[i], true
+}
+
+func (l *chunkLog) newest() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.chunks) - 1
+}
+
+// RunClientServer measures the baseline: every viewer fetches the live
+// stream from the source over HTTP, under the same source upload cap and
+// link shaping as the p2p run. A chunk counts as on time by the same rule
+// as p2pstream's playout: due at t0 + (ts - ts0) + 2 chunk durations.
+func RunClientServer(cfg Config) (Result, error) {
+	cfg = cfg.withDefaults()
+	network := transport.NewMem()
+	defer network.Close()
+	network.SetDefaultLink(transport.Link{Latency: cfg.Latency, Jitter: cfg.Latency / 4, Loss: cfg.Loss})
+	srcHost := network.Host("10.254.0.1")
+	srcHost.SetUpload(int64(cfg.SourceUpload * float64(cfg.Bitrate/8)))
+	ln, err := srcHost.Listen(":80")
+	if err != nil {
+		return Result{}, err
+	}
+	cpu0 := cpuTime()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	log := &chunkLog{}
+	log.cond = sync.NewCond(&log.mu)
+	go func() {
+		defer log.finish()
+		seg := ts.NewSegmenter(ts.Pace(ctx, bytes.NewReader(ts.Synthetic(cfg.Duration+5*time.Second, cfg.Bitrate, cfg.Chunk))), cfg.Chunk)
+		for {
+			s, err := seg.Next()
+			if len(s.Data) > 0 {
+				log.add(logChunk{ts: time.Now().UnixMicro(), data: s.Data})
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var sent int64
+	var sentMu sync.Mutex
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		for i := max(log.newest(), 0); ; i++ {
+			c, ok := log.wait(i)
+			if !ok || r.Context().Err() != nil {
+				return
+			}
+			var hdr [12]byte
+			binary.BigEndian.PutUint64(hdr[:], uint64(c.ts))
+			binary.BigEndian.PutUint32(hdr[8:], uint32(len(c.data)))
+			if _, err := w.Write(append(hdr[:], c.data...)); err != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+			sentMu.Lock()
+			sent += int64(len(c.data))
+			sentMu.Unlock()
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for log.newest() < 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	stats := make([]clientStats, cfg.Peers)
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(cfg.Duration)
+	for i := range cfg.Peers {
+		h := network.Host(fmt.Sprintf("10.253.%d.%d", i>>8&255, i&255))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stats[i] = runClient(ctx, h, deadline, cfg.Chunk)
+		}()
+	}
+	wg.Wait()
+	cancel()
+
+	var res Result
+	res.Mode, res.Peers = "client-server", cfg.Peers
+	var due, onTime int64
+	var startups, lags []time.Duration
+	for _, s := range stats {
+		due += s.due
+		onTime += s.onTime
+		if s.startup > 0 {
+			startups = append(startups, s.startup)
+		}
+		lags = append(lags, s.lags...)
+	}
+	res.Continuity = ratio(onTime, due)
+	res.StartupP50, res.StartupP95 = percentile(startups, 0.5), percentile(startups, 0.95)
+	res.LagP50, res.LagP95 = percentile(lags, 0.5), percentile(lags, 0.95)
+	published := int64(cfg.Duration.Seconds() * float64(cfg.Bitrate) / 8)
+	sentMu.Lock()
+	res.SourceUpload = float64(sent) / float64(published)
+	sentMu.Unlock()
+	res.CPUSeconds = cpuTime() - cpu0
+	res.HeapPerPeer = heapPerPeer(cfg.Peers)
+	return res, nil
+}
+
+type clientStats struct {
+	startup     time.Duration
+	due, onTime int64
+	lags        []time.Duration
+}
+
+// runClient reads the baseline stream until the deadline.
+func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk time.Duration) (st clientStats) {
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return h.Dial(ctx, addr)
+	}}}
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://10.254.0.1:80/", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return st
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	var t0 time.Time
+	var ts0 int64
+	lastSample := time.Time{}
+	defer func() {
+		// Chunks that never arrived were due too: every chunk whose deadline
+		// passed before the end.
+		if !t0.IsZero() {
+			if expected := int64((until.Sub(t0)-2*chunk)/chunk) + 1; expected > st.due {
+				st.due = expected
+			}
+		}
+	}()
+	for {
+		var hdr [12]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return st
+		}
+		ts := int64(binary.BigEndian.Uint64(hdr[:]))
+		n := binary.BigEndian.Uint32(hdr[8:])
+		if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
+			return st
+		}
+		now := time.Now()
+		st.due++
+		if t0.IsZero() {
+			t0, ts0 = now, ts
+			st.startup = now.Sub(start)
+			st.onTime++
+		} else if !now.After(t0.Add(time.Duration(ts-ts0)*time.Microsecond + 2*chunk)) {
+			st.onTime++
+		}
+		if now.Sub(lastSample) >= time.Second {
+			st.lags = append(st.lags, now.Sub(time.UnixMicro(ts)))
+			lastSample = now
+		}
+	}
+}

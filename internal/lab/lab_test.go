@@ -1,0 +1,64 @@
+package lab
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestSmallLiveSwarm runs the lab at a small size and checks that every
+// figure is measured and the swarm carried the stream.
+func TestSmallLiveSwarm(t *testing.T) {
+	cfg := Config{Peers: 10, Bitrate: 500_000, Chunk: 500 * time.Millisecond, Duration: 6 * time.Second, Logf: t.Logf}
+	p2p, err := RunLive(cfg)
+	require.NoError(t, err)
+	t.Log(Header)
+	t.Log(p2p)
+	assert.Equal(t, "p2p", p2p.Mode)
+	assert.Len(t, p2p.Series, 12)
+	assert.Greater(t, p2p.Continuity, 0.5)
+	assert.Positive(t, p2p.StartupP50)
+	assert.Positive(t, p2p.SourceUpload)
+	assert.Positive(t, p2p.HeapPerPeer)
+
+	cs, err := RunClientServer(cfg)
+	require.NoError(t, err)
+	t.Log(cs)
+	assert.Equal(t, "client-server", cs.Mode)
+	// Ten viewers cannot all be served by a source that uploads four copies.
+	assert.Greater(t, cs.SourceUpload, p2p.SourceUpload)
+}
+
+func TestPlot(t *testing.T) {
+	r := Result{Mode: "p2p", Series: []Sample{{T: time.Second, Continuity: 1, LagP50: time.Second, SourceUpload: 1.2}, {T: 2 * time.Second, Continuity: 0.9, LagP50: 2 * time.Second, SourceUpload: 1.1}}}
+	path := t.TempDir() + "/plot.png"
+	require.NoError(t, Plot(path, "test", r, Result{Mode: "client-server", Series: r.Series}))
+	assert.FileExists(t, path)
+}
+
+// BenchmarkSwarm runs a 30-viewer live swarm for 10 s and reports the lab's
+// figures, with the client-server baseline's continuity beside them.
+//
+//	go test -run '^$' -bench Swarm -benchtime 1x ./internal/lab
+func BenchmarkSwarm(b *testing.B) {
+	cfg := Config{Peers: 30, Bitrate: 1_000_000, Duration: 10 * time.Second}
+	for b.Loop() {
+		p2p, err := RunLive(cfg)
+		require.NoError(b, err)
+		cs, err := RunClientServer(cfg)
+		require.NoError(b, err)
+		b.ReportMetric(p2p.Continuity, "continuity")
+		b.ReportMetric(cs.Continuity, "cs-continuity")
+		b.ReportMetric(p2p.SourceUpload, "source-up-x")
+		b.ReportMetric(cs.SourceUpload, "cs-source-up-x")
+		b.ReportMetric(p2p.StartupP95.Seconds(), "startup-p95-s")
+		b.ReportMetric(p2p.LagP95.Seconds(), "lag-p95-s")
+		b.ReportMetric(p2p.P2PRatio, "p2p-ratio")
+		b.ReportMetric(float64(p2p.HeapPerPeer), "heap-B/peer")
+	}
+}

@@ -1,0 +1,268 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/p2pstream/p2pstream"
+	"github.com/p2pstream/p2pstream/internal/ts"
+	"github.com/p2pstream/p2pstream/transport"
+)
+
+// swarm is the p2p side of a run: a tracker, a source and viewers on one
+// shaped in-memory network.
+type swarm struct {
+	cfg     Config
+	net     *transport.Mem
+	tracker *p2pstream.Tracker
+	url     string
+	hosts   int
+
+	mu      sync.Mutex // guards hosts, viewers and gone
+	viewers []*viewer
+	gone    []p2pstream.Stats // final stats of viewers that left
+}
+
+type viewer struct {
+	peer   *p2pstream.Peer
+	stream *p2pstream.Stream
+}
+
+func newSwarm(cfg Config) (*swarm, error) {
+	sw := &swarm{cfg: cfg, net: transport.NewMem()}
+	sw.net.SetDefaultLink(transport.Link{Latency: cfg.Latency, Jitter: cfg.Latency / 4, Loss: cfg.Loss})
+	ln, err := sw.net.Host("10.255.0.1").Listen(":7070")
+	if err != nil {
+		return nil, err
+	}
+	sw.url = "http://10.255.0.1:7070"
+	sw.tracker = &p2pstream.Tracker{Interval: 2 * time.Second, TTL: 10 * time.Second}
+	go sw.tracker.Serve(ln)
+	return sw, nil
+}
+
+func (sw *swarm) close() {
+	sw.mu.Lock()
+	vs := sw.viewers
+	sw.viewers = nil
+	sw.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, v := range vs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.peer.Close()
+		}()
+	}
+	wg.Wait()
+	sw.tracker.Close()
+	sw.net.Close()
+}
+
+// host returns a new host with the given upload cap in bytes per second.
+// Called with sw.mu held.
+func (sw *swarm) host(upload int64) *transport.MemHost {
+	sw.hosts++
+	h := sw.net.Host(fmt.Sprintf("10.%d.%d.%d", sw.hosts>>16&255, sw.hosts>>8&255, sw.hosts&255))
+	h.SetUpload(upload)
+	return h
+}
+
+// join adds a viewer of id.
+func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
+	sw.mu.Lock()
+	h := sw.host(upload)
+	sw.mu.Unlock()
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := p.Join(ctx, id, nil)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	v := &viewer{peer: p, stream: s}
+	sw.mu.Lock()
+	sw.viewers = append(sw.viewers, v)
+	sw.mu.Unlock()
+	return v, nil
+}
+
+// leave closes a random viewer, keeping its final statistics.
+func (sw *swarm) leave(r *rand.Rand) {
+	sw.mu.Lock()
+	if len(sw.viewers) == 0 {
+		sw.mu.Unlock()
+		return
+	}
+	i := r.IntN(len(sw.viewers))
+	v := sw.viewers[i]
+	sw.viewers = append(sw.viewers[:i], sw.viewers[i+1:]...)
+	sw.gone = append(sw.gone, v.stream.Stats())
+	sw.mu.Unlock()
+	v.peer.Close()
+}
+
+func (sw *swarm) stats() []p2pstream.Stats {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	out := make([]p2pstream.Stats, 0, len(sw.viewers)+len(sw.gone))
+	for _, v := range sw.viewers {
+		out = append(out, v.stream.Stats())
+	}
+	return out
+}
+
+// RunLive runs a live p2p swarm and returns what it measured.
+func RunLive(cfg Config) (Result, error) {
+	cfg = cfg.withDefaults()
+	sw, err := newSwarm(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer sw.close()
+	cpu0 := cpuTime()
+	bytesPerSec := cfg.Bitrate / 8
+
+	src := ts.Synthetic(cfg.Duration+5*time.Second, cfg.Bitrate, cfg.Chunk)
+	sw.mu.Lock()
+	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
+	sw.mu.Unlock()
+	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost}
+	defer srcPeer.Close()
+	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk})
+	if err != nil {
+		return Result{}, err
+	}
+	// Let the first chunk exist, then the crowd arrives at once.
+	time.Sleep(cfg.Chunk + 100*time.Millisecond)
+	start := time.Now()
+	upload := int64(cfg.Upload * float64(bytesPerSec))
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.Peers)
+	for range cfg.Peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := sw.join(live.ID(), upload); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return Result{}, fmt.Errorf("joining: %w", err)
+	}
+	cfg.Logf("p2p: %d viewers joined in %v", cfg.Peers, time.Since(start).Round(time.Millisecond))
+
+	r := rand.New(rand.NewPCG(1, 2))
+	var res Result
+	var lags []time.Duration
+	var churnDebt float64
+	prevDue, prevOnTime := int64(0), int64(0)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for t := time.Second; t <= cfg.Duration; t += time.Second {
+		<-tick.C
+		churnDebt += cfg.Churn * float64(cfg.Peers) / 60
+		for ; churnDebt >= 1; churnDebt-- {
+			sw.leave(r)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := sw.join(live.ID(), upload); err != nil {
+					cfg.Logf("churn: join failed: %v", err)
+				}
+			}()
+		}
+		all := sw.stats()
+		var due, onTime int64
+		var now []time.Duration
+		for _, st := range all {
+			due += st.ChunksDue
+			onTime += st.ChunksOnTime
+			if st.StartupDelay > 0 {
+				now = append(now, st.Lag)
+			}
+		}
+		lags = append(lags, now...)
+		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
+		if d := due - prevDue; d > 0 {
+			sample.Continuity = float64(onTime-prevOnTime) / float64(d)
+		}
+		prevDue, prevOnTime = due, onTime
+		published := live.Stats()
+		if sent := publishedBytes(live, t, cfg); sent > 0 {
+			sample.SourceUpload = float64(published.BytesUp) / float64(sent)
+		}
+		res.Series = append(res.Series, sample)
+		if t%(10*time.Second) == 0 {
+			cfg.Logf("p2p: t=%v viewers=%d continuity(1s)=%.3f lag50=%v source-up=%.2fx",
+				t, len(all), sample.Continuity, sample.LagP50.Round(10*time.Millisecond), sample.SourceUpload)
+		}
+	}
+	wg.Wait()
+
+	all := sw.stats()
+	sw.mu.Lock()
+	all = append(all, sw.gone...)
+	sw.mu.Unlock()
+	var due, onTime, fromPeers, fromSource int64
+	var startups []time.Duration
+	for _, st := range all {
+		due += st.ChunksDue
+		onTime += st.ChunksOnTime
+		fromPeers += st.BytesFromPeers
+		fromSource += st.BytesFromSource
+		if st.StartupDelay > 0 {
+			startups = append(startups, st.StartupDelay)
+		}
+	}
+	res.Mode, res.Peers = "p2p", cfg.Peers
+	res.Continuity = ratio(onTime, due)
+	res.StartupP50, res.StartupP95 = percentile(startups, 0.5), percentile(startups, 0.95)
+	res.LagP50, res.LagP95 = percentile(lags, 0.5), percentile(lags, 0.95)
+	res.P2PRatio = ratio(fromPeers, fromPeers+fromSource)
+	if n := len(res.Series); n > 0 {
+		res.SourceUpload = res.Series[n-1].SourceUpload
+	}
+	res.CPUSeconds = cpuTime() - cpu0
+	res.HeapPerPeer = heapPerPeer(cfg.Peers)
+	return res, nil
+}
+
+// publishedBytes estimates the bytes of stream published by time t.
+func publishedBytes(_ *p2pstream.Stream, t time.Duration, cfg Config) int64 {
+	return int64((t + cfg.Chunk).Seconds() * float64(cfg.Bitrate) / 8)
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 1
+	}
+	return float64(a) / float64(b)
+}
+
+// cpuTime returns the process's user+system CPU seconds.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// heapPerPeer returns the live heap after a GC divided by n.
+func heapPerPeer(n int) int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc) / int64(max(n, 1))
+}
