@@ -9,7 +9,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vgimg"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Plot draws continuity, lag and source upload over time for each result
