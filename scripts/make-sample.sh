@@ -15,6 +15,6 @@ ffmpeg -hide_banner -loglevel error -y \
   -c:v libx264 -preset veryfast -profile:v main -b:v 800k -maxrate 900k -bufsize 800k \
   -x264-params keyint=25:min-keyint=25:scenecut=0 -bf 0 -fflags +bitexact \
   -c:a aac -b:a 96k -ac 2 -ar 48000 \
-  -f mpegts -mpegts_flags +resend_headers -muxrate 1200k \
+  -f mpegts -mpegts_flags +resend_headers \
   internal/sample/sample.ts
 ls -l internal/sample/sample.ts

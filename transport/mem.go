@@ -190,6 +190,9 @@ func (h *MemHost) Listen(addr string) (net.Listener, error) {
 
 // Dial connects to a listener of the network.
 func (h *MemHost) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m := h.m
 	m.mu.Lock()
 	if m.closed {

@@ -24,8 +24,9 @@ type Segment struct {
 // Rules: a segment holds whole packets only (input is resynchronised on sync
 // bytes, so garbage is dropped); once a segment spans the target by PCR, it
 // is cut before the next keyframe (a packet of the PCR PID that starts a PES
-// with random_access_indicator set), or before the PAT and PMT packets that
-// directly precede that keyframe; it is cut regardless at twice the target
+// with random_access_indicator set), or before the PAT, PMT, SDT, null and
+// payload-less packets that directly precede that keyframe ("at the target"
+// allows 1/8 of it early, for PCR jitter); it is cut regardless at twice the target
 // or at 2 MiB. Without PCR, time is the wall clock of arrival. A PCR that
 // goes backwards or jumps more than 10 s (a looped file) keeps the elapsed
 // time instead of jumping.
@@ -81,13 +82,15 @@ func (s *Segmenter) add(p Packet) (Segment, bool) {
 		}
 	}
 	s.advance(p, pid)
-	isPSI := pid == 0 || pid == s.pmtPID
+	// Packets a decoder can start before: tables, padding, and
+	// adaptation-only packets (a PCR ahead of the keyframe).
+	isPSI := pid == 0 || pid == s.pmtPID || pid == 0x11 || pid == 0x1fff || p.payload() == nil
 	key := pid == s.pcrPID && p.PUSI() && p.RandomAccess()
 
 	var seg Segment
 	cutNow := false
 	switch {
-	case key && len(s.cur) > 0 && s.elapsed >= s.target:
+	case key && len(s.cur) > 0 && s.elapsed >= s.target-s.target/8:
 		at := len(s.cur)
 		if s.psiStart >= 0 {
 			at = s.psiStart
