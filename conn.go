@@ -2,6 +2,7 @@ package p2pstream
 
 import (
 	"bufio"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -107,14 +108,38 @@ func (c *conn) send(m wire.Message) {
 	}
 }
 
-// readLoop decodes frames until the connection fails.
+// readLoop decodes frames until the connection fails. Chunks go to a
+// second goroutine for verification (SHA-256 or ed25519), so hashing one
+// chunk overlaps with reading the next.
 func (c *conn) readLoop() {
+	chunks := make(chan *wire.Chunk, 4)
+	verified := make(chan struct{})
+	go func() {
+		defer close(verified)
+		for m := range chunks {
+			if err := c.s.receive(c, m); err != nil {
+				c.close(err)
+			}
+		}
+	}()
+	defer func() {
+		close(chunks)
+		<-verified
+	}()
 	for {
 		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
 		m, err := c.r.ReadMessage()
 		if err != nil {
 			c.close(err)
 			return
+		}
+		if ch, ok := m.(*wire.Chunk); ok {
+			select {
+			case chunks <- ch:
+			case <-c.done:
+				return
+			}
+			continue
 		}
 		if err := c.s.handle(c, m); err != nil {
 			c.close(err)
@@ -161,8 +186,8 @@ func (c *conn) writeLoop(ctx context.Context) {
 			if !ok {
 				continue
 			}
-			buf = wire.AppendFrame(buf[:0], chunkMessage(ch))
-			if err := c.writeLimited(ctx, bw, buf); err != nil {
+			buf = chunkHeader(buf[:0], ch)
+			if err := c.writeLimited(ctx, bw, buf, ch.Data); err != nil {
 				c.close(err)
 				return
 			}
@@ -173,11 +198,14 @@ func (c *conn) writeLoop(ctx context.Context) {
 	}
 }
 
-// writeLimited writes a chunk frame in pieces, each allowed by the peer's
-// upload limiter, then flushes.
-func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, b []byte) error {
+// writeLimited writes a chunk frame (header, then data) in pieces, each
+// allowed by the peer's upload limiter, then flushes.
+func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, hdr, data []byte) error {
+	if _, err := bw.Write(hdr); err != nil {
+		return err
+	}
 	lim := c.s.peer.limiter
-	for len(b) > 0 {
+	for b := data; len(b) > 0; {
 		n := min(len(b), uploadBurst)
 		if lim != nil {
 			if err := lim.WaitN(ctx, n); err != nil {
@@ -193,6 +221,12 @@ func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, b []byte) err
 	return bw.Flush()
 }
 
-func chunkMessage(c Chunk) *wire.Chunk {
-	return &wire.Chunk{Seq: c.Seq, Timestamp: c.Timestamp, Flags: uint8(c.Flags), Sig: c.Sig, Data: c.Data}
+// chunkHeader appends a Chunk frame up to its data: the frame without data,
+// with its length grown by len(c.Data). Sending the data from the store
+// directly saves copying every chunk into a frame buffer.
+func chunkHeader(b []byte, c Chunk) []byte {
+	start := len(b)
+	b = wire.AppendFrame(b, &wire.Chunk{Seq: c.Seq, Timestamp: c.Timestamp, Flags: uint8(c.Flags), Sig: c.Sig})
+	binary.BigEndian.PutUint32(b[start:], binary.BigEndian.Uint32(b[start:])+uint32(len(c.Data)))
+	return b
 }

@@ -34,16 +34,52 @@ type vodReader struct {
 }
 
 func (r *vodReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	data, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, data)
+	r.mu.Lock()
+	r.off += int64(n)
+	r.mu.Unlock()
+	return n, nil
+}
+
+// WriteTo writes the rest of the file to w as chunks arrive, without
+// copying them through a buffer (io.Copy uses it).
+func (r *vodReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		data, err := r.next()
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+		n, err := w.Write(data)
+		total += int64(n)
+		r.mu.Lock()
+		r.off += int64(n)
+		r.mu.Unlock()
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// next waits for the chunk at the read position and returns the rest of it.
+func (r *vodReader) next() ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed.Load() {
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
 	if r.off >= r.size {
-		return 0, io.EOF
-	}
-	if len(p) == 0 {
-		return 0, nil
+		return nil, io.EOF
 	}
 	s := r.s
 	seq := uint64(r.off / r.chunk)
@@ -55,12 +91,10 @@ func (r *vodReader) Read(p []byte) (int, error) {
 	}
 	for {
 		if s.closed || r.closed.Load() {
-			return 0, ErrClosed
+			return nil, ErrClosed
 		}
 		if c, ok := s.st.get(seq); ok {
-			n := copy(p, c.Data[r.off-int64(seq)*r.chunk:])
-			r.off += int64(n)
-			return n, nil
+			return c.Data[r.off-int64(seq)*r.chunk:], nil
 		}
 		s.cond.Wait()
 	}
