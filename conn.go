@@ -2,8 +2,8 @@ package p2pstream
 
 import (
 	"bufio"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -21,10 +21,13 @@ type ProtocolError = wire.ProtocolError
 var wireLimits = wire.Limits{MaxChunk: MaxChunkSize}
 
 const (
-	ctrlQueue   = 1024             // control frames queued per connection
-	maxServe    = 32               // requests from one peer queued for upload
-	idleTimeout = 30 * time.Second // a connection silent this long is dead
-	pingEvery   = 10 * time.Second
+	ctrlQueue = 1024 // control frames queued per connection
+	maxServe  = 32   // requests from one peer queued for upload
+	// liveUploadSlots bounds the live uploads queued at a peer (the source
+	// has Fanout more).
+	liveUploadSlots = 3
+	idleTimeout     = 30 * time.Second // a connection silent this long is dead
+	pingEvery       = 10 * time.Second
 )
 
 // conn is one connection to another peer for one stream. Its reader
@@ -46,14 +49,15 @@ type conn struct {
 	err  error // why it closed; set once before done closes
 
 	// Guarded by s.mu.
-	has      map[uint64]struct{}  // chunks the peer holds
-	inflight map[uint64]time.Time // our requests to the peer, by send time
-	queued   map[uint64]struct{}  // uploads queued in data and still wanted
-	limit    int                  // requests we keep in flight to the peer
-	rate     float64              // measured chunk bytes per second from the peer
-	lastRecv time.Time
-	lastSent time.Time
-	sentUp   int64
+	has       map[uint64]struct{}  // chunks the peer holds
+	inflight  map[uint64]time.Time // our requests to the peer, by send time
+	queued    map[uint64]struct{}  // uploads queued in data and still wanted
+	limit     int                  // requests we keep in flight to the peer
+	rate      float64              // measured chunk bytes per second from the peer
+	busyUntil time.Time            // the peer rejected a request: do not ask before this
+	lastRecv  time.Time
+	lastSent  time.Time
+	sentUp    int64
 }
 
 func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer PeerID) *conn {

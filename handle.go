@@ -45,8 +45,9 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		delete(c.queued, m.Seq)
 	case *wire.Reject:
 		if _, ok := c.inflight[m.Seq]; ok {
+			// The peer is busy (or lied): ask others for a while.
 			delete(c.inflight, m.Seq)
-			delete(c.has, m.Seq)
+			c.busyUntil = now.Add(s.busyBackoff())
 			if s.pending[m.Seq] == c {
 				delete(s.pending, m.Seq)
 			}
@@ -106,7 +107,7 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 
 // serveLocked queues an upload of chunk seq to c, or rejects the request.
 func (s *Stream) serveLocked(c *conn, seq uint64) {
-	if s.st == nil || !s.st.has(seq) || len(c.queued) >= maxServe {
+	if s.st == nil || !s.st.has(seq) || len(c.queued) >= maxServe || s.uploadsFullLocked() {
 		c.send(&wire.Reject{Seq: seq})
 		return
 	}
@@ -119,6 +120,32 @@ func (s *Stream) serveLocked(c *conn, seq uint64) {
 	default:
 		c.send(&wire.Reject{Seq: seq})
 	}
+}
+
+// uploadsFullLocked reports whether a live stream has as many uploads
+// queued as it should: a longer queue only makes every chunk late, so
+// further requests are rejected and go to other peers at once.
+func (s *Stream) uploadsFullLocked() bool {
+	if !s.st.live() {
+		return false
+	}
+	slots := liveUploadSlots
+	if s.source {
+		slots += s.fanout
+	}
+	n := 0
+	for _, c := range s.conns {
+		n += len(c.queued)
+	}
+	return n >= slots
+}
+
+// busyBackoff is how long a peer that rejected a request is not asked.
+func (s *Stream) busyBackoff() time.Duration {
+	if s.st != nil && s.st.live() {
+		return s.chunkDuration() / 4
+	}
+	return 100 * time.Millisecond
 }
 
 // chunkToSend returns the chunk the writer of c should send next, unless the

@@ -231,7 +231,7 @@ func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
 	var best, source *conn
 	bestETA := 0.0
 	for _, c := range s.conns {
-		if len(c.inflight) >= c.limit || c.closed() {
+		if len(c.inflight) >= c.limit || c.closed() || now.Before(c.busyUntil) {
 			continue
 		}
 		if _, ok := c.has[seq]; !ok {
