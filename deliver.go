@@ -13,21 +13,19 @@ import (
 // timestamps are used, clock skew does not matter, and a publisher that
 // stalls does not make the chunks after the stall late.
 type playout struct {
-	joined   time.Time // Join was called
-	first    time.Time // the first chunk went to the sink
-	started  bool      // the live start point is chosen
-	base     uint64    // live: newest chunk advertised when joining
-	haveBase bool
-	ended    bool   // the last chunk was delivered (or the sink failed)
-	next     uint64 // next seq for the sink
-	t0       time.Time
-	ts0      int64 // timestamp of the first chunk, Unix µs
-	lastTS   int64 // timestamp of the last chunk delivered
-	avgDur   time.Duration
-	lag      time.Duration
-	due      int64
-	onTime   int64
-	skipped  int64
+	joined  time.Time // Join was called
+	first   time.Time // the first chunk went to the sink
+	started bool      // the live start point is chosen
+	ended   bool      // the last chunk was delivered (or the sink failed)
+	next    uint64    // next seq for the sink
+	t0      time.Time
+	ts0     int64 // timestamp of the first chunk, Unix µs
+	lastTS  int64 // timestamp of the last chunk delivered
+	avgDur  time.Duration
+	lag     time.Duration
+	due     int64
+	onTime  int64
+	skipped int64
 }
 
 // startLocked sets the live start point.

@@ -46,6 +46,7 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	case *wire.Reject:
 		if _, ok := c.inflight[m.Seq]; ok {
 			// The peer is busy (or lied): ask others for a while.
+			s.log.Debug("rejected", "seq", m.Seq, "peer", c.String())
 			delete(c.inflight, m.Seq)
 			c.busyUntil = now.Add(s.busyBackoff())
 			if s.pending[m.Seq] == c {
@@ -123,7 +124,7 @@ func (s *Stream) serveLocked(c *conn, seq uint64) {
 }
 
 // uploadsFullLocked reports whether a live stream has as many uploads
-// queued as it should: a longer queue only makes every chunk late, so
+// queued or under way as it should: a longer queue only makes every chunk late, so
 // further requests are rejected and go to other peers at once.
 func (s *Stream) uploadsFullLocked() bool {
 	if !s.st.live() {
@@ -133,7 +134,7 @@ func (s *Stream) uploadsFullLocked() bool {
 	if s.source {
 		slots += s.fanout
 	}
-	n := 0
+	n := s.uploading
 	for _, c := range s.conns {
 		n += len(c.queued)
 	}
@@ -158,20 +159,34 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (Chunk, bool) {
 	}
 	delete(c.queued, seq)
 	c.has[seq] = struct{}{}
+	s.uploading++ // until sent
 	st := s.st
 	if st.file != nil {
 		s.mu.Unlock()
-		return st.get(seq) // a seeder reads its file without the lock
+		ch, ok := st.get(seq) // a seeder reads its file without the lock
+		if !ok {
+			s.mu.Lock()
+			s.uploading--
+			s.mu.Unlock()
+		}
+		return ch, ok
 	}
 	ch, ok := st.get(seq)
+	if !ok {
+		s.uploading--
+	}
 	s.mu.Unlock()
 	return ch, ok
 }
 
-// sent records an upload.
-func (s *Stream) sent(c *conn, n int) {
+// sent records the end of an upload; ok is false if it failed.
+func (s *Stream) sent(c *conn, n int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.uploading--
+	if !ok {
+		return
+	}
 	s.counters.up += int64(n)
 	c.sentUp += int64(n)
 	c.lastSent = time.Now()

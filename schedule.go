@@ -65,6 +65,7 @@ func (s *Stream) scheduleLocked(now time.Time) {
 		c.inflight[seq] = now
 		s.pending[seq] = c
 		c.send(&wire.Request{Seq: seq})
+		s.log.Debug("request", "seq", seq, "peer", c.String(), "source", c.source)
 	}
 }
 
@@ -108,16 +109,13 @@ func (s *Stream) wantedLocked() []uint64 {
 // chunk at or below the newest chunk advertised when the viewer joined. It
 // returns the chunks to fetch to find it, or starts playback.
 func (s *Stream) joinProbesLocked() []uint64 {
-	if !s.play.haveBase {
-		base, ok := s.joinBaseLocked()
-		if !ok {
-			return nil
-		}
-		s.play.base, s.play.haveBase = base, true
+	// Follow the live edge while joining: the newest chunk is the one the
+	// swarm is passing around right now, so it arrives soonest.
+	base, ok := s.joinBaseLocked()
+	if !ok {
+		return nil
 	}
-	base := s.play.base
 	if !s.st.has(base) && !s.anyoneHasLocked(base) {
-		s.play.haveBase = false // whoever advertised it is gone (or lied)
 		return nil
 	}
 	var probes []uint64

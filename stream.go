@@ -54,6 +54,7 @@ type Stream struct {
 	ended      bool                 // done is closed
 	readPos    uint64               // on demand: where the reader is; scheduled first
 	counters   streamCounters
+	uploading  int       // chunks being written to peers now
 	lastPing   time.Time // last keepalive round
 }
 
