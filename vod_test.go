@@ -125,3 +125,30 @@ func TestLiveReaderIsNotVOD(t *testing.T) {
 	_, err = s.Reader()
 	require.ErrorIs(t, err, p2pstream.ErrNotVOD)
 }
+
+// TestUploadLimit checks a seeder's UploadLimit: bytes sent can only be
+// fewer on a slow machine, so an upper bound on bytes per elapsed time is
+// safe to assert.
+func TestUploadLimit(t *testing.T) {
+	sw := newSwarm(t)
+	path, _ := randomFile(t, 4<<20)
+	seederPeer := sw.peer()
+	seederPeer.UploadLimit = 1 << 20 // 1 MiB/s
+	seeder, err := seederPeer.PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 64 << 10})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	s, err := sw.peer().Join(ctx, seeder.ID(), nil)
+	require.NoError(t, err)
+	r, err := s.Reader()
+	require.NoError(t, err)
+	_, err = io.CopyN(io.Discard, r, 2<<20)
+	require.NoError(t, err)
+	elapsed := time.Since(start)
+	up := seeder.Stats().BytesUp
+	t.Logf("seeder sent %d bytes in %v (%.2f MiB/s, limit 1 MiB/s)", up, elapsed, float64(up)/elapsed.Seconds()/(1<<20))
+	// The limiter allows a 64 KiB burst, and a chunk in flight may finish.
+	assert.LessOrEqual(t, float64(up), elapsed.Seconds()*(1<<20)+2*64<<10)
+	assert.GreaterOrEqual(t, elapsed, 1500*time.Millisecond, "2 MiB at 1 MiB/s takes at least ~2 s")
+}
