@@ -110,15 +110,7 @@ func TestBadPeersAreBanned(t *testing.T) {
 			h := startHostile(t, sw, stream.ID(), forge)
 
 			const viewers = 5
-			sinks := make([]*collector, viewers)
-			streams := make([]*p2pstream.Stream, viewers)
-			for i := range viewers {
-				sinks[i] = &collector{}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				streams[i], err = sw.peer().Join(ctx, stream.ID(), sinks[i])
-				cancel()
-				require.NoError(t, err)
-			}
+			sinks, streams := sw.join(stream.ID(), viewers)
 			bans := 0
 			for i, s := range streams {
 				waitDone(t, s, 30*time.Second)

@@ -3,8 +3,6 @@ package p2pstream_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -58,6 +56,22 @@ func (sw *swarm) peer() *p2pstream.Peer {
 	}
 	sw.t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// join adds n viewers of id, each with its own collector.
+func (sw *swarm) join(id p2pstream.StreamID, n int) ([]*collector, []*p2pstream.Stream) {
+	sw.t.Helper()
+	sinks := make([]*collector, n)
+	streams := make([]*p2pstream.Stream, n)
+	for i := range n {
+		sinks[i] = &collector{}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err := sw.peer().Join(ctx, id, sinks[i])
+		cancel()
+		require.NoError(sw.t, err)
+		streams[i] = s
+	}
+	return sinks, streams
 }
 
 // collector is a Sink that keeps everything it is given.
@@ -129,15 +143,7 @@ func TestLiveSwarm(t *testing.T) {
 	require.NoError(t, err)
 
 	const viewers = 20
-	sinks := make([]*collector, viewers)
-	streams := make([]*p2pstream.Stream, viewers)
-	for i := range viewers {
-		sinks[i] = &collector{}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		streams[i], err = sw.peer().Join(ctx, stream.ID(), sinks[i])
-		cancel()
-		require.NoError(t, err)
-	}
+	sinks, streams := sw.join(stream.ID(), viewers)
 	for i, s := range streams {
 		waitDone(t, s, 30*time.Second)
 		checkLive(t, src, sinks[i])
@@ -163,6 +169,3 @@ func TestJoinUnknownStream(t *testing.T) {
 	_, err := sw.peer().Join(ctx, p2pstream.StreamID{1}, nil)
 	require.ErrorIs(t, err, p2pstream.ErrStreamNotFound)
 }
-
-var _ net.Conn // keep net imported for helpers below
-var _ = fmt.Sprint

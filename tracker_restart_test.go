@@ -22,15 +22,7 @@ func TestTrackerRestart(t *testing.T) {
 	require.NoError(t, err)
 
 	const viewers = 3
-	sinks := make([]*collector, viewers)
-	streams := make([]*p2pstream.Stream, viewers)
-	for i := range viewers {
-		sinks[i] = &collector{}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		streams[i], err = sw.peer().Join(ctx, stream.ID(), sinks[i])
-		cancel()
-		require.NoError(t, err)
-	}
+	sinks, streams := sw.join(stream.ID(), viewers)
 
 	require.NoError(t, sw.tracker.Close())
 	// With the tracker gone, every viewer still receives new chunks.
