@@ -75,7 +75,11 @@ func patPMTPID(p Packet) (uint16, bool) {
 	if !p.PUSI() || len(pl) < 1 {
 		return 0, false
 	}
-	pl = pl[1+int(pl[0]):] // pointer field
+	skip := 1 + int(pl[0]) // pointer field
+	if skip >= len(pl) {
+		return 0, false
+	}
+	pl = pl[skip:]
 	if len(pl) < 8 || pl[0] != 0 {
 		return 0, false
 	}

@@ -136,6 +136,17 @@ func TestPaceLoopAndCancel(t *testing.T) {
 	})
 }
 
+// TestPATPointerPastEnd is a regression test for a crash the fuzzer found: a
+// PAT whose pointer field points past the packet.
+func TestPATPointerPastEnd(t *testing.T) {
+	p := make(Packet, PacketSize)
+	p[0], p[1], p[3], p[4] = SyncByte, 0x40, 0x10, 0xff
+	_, ok := patPMTPID(p)
+	assert.False(t, ok)
+	segs := segments(t, p, time.Second)
+	assert.Len(t, segs, 1)
+}
+
 func FuzzSegmenter(f *testing.F) {
 	f.Add(Synthetic(300*time.Millisecond, 500_000, 100*time.Millisecond))
 	f.Add(sample.TS[:PacketSize*20])
