@@ -205,27 +205,36 @@ func (c *conn) writeLoop(ctx context.Context) {
 	}
 }
 
-// writeLimited writes a chunk frame (header, then data) in pieces, each
-// allowed by the peer's upload limiter, then flushes.
+// writeLimited writes a chunk frame (header, then data) straight to the
+// connection, after flushing queued control frames, so the data is not copied
+// through the buffer. With an upload limit it goes in pieces, each allowed by
+// the limiter.
 func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, hdr, data []byte) error {
-	if _, err := bw.Write(hdr); err != nil {
+	if err := bw.Flush(); err != nil {
 		return err
 	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
 	lim := c.s.peer.limiter
+	if lim == nil {
+		bufs := net.Buffers{hdr, data}
+		_, err := bufs.WriteTo(c.nc)
+		return err
+	}
+	if _, err := c.nc.Write(hdr); err != nil {
+		return err
+	}
 	for b := data; len(b) > 0; {
 		n := min(len(b), uploadBurst)
-		if lim != nil {
-			if err := lim.WaitN(ctx, n); err != nil {
-				return err
-			}
+		if err := lim.WaitN(ctx, n); err != nil {
+			return err
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
-		if _, err := bw.Write(b[:n]); err != nil {
+		if _, err := c.nc.Write(b[:n]); err != nil {
 			return err
 		}
 		b = b[n:]
 	}
-	return bw.Flush()
+	return nil
 }
 
 // chunkHeader appends a Chunk frame up to its data: the frame without data,
