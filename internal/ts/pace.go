@@ -7,99 +7,102 @@ import (
 )
 
 // Pace returns a reader that delivers r's packets no faster than real time
-// by their PCR: a packet with PCR t is released at start + (t - t0). Data
-// that already arrives in real time is not delayed further. A PCR that goes
-// backwards or jumps more than 10 s (a looped file) restarts the schedule
-// from the previous packet's time. Without PCR, data passes through. The
-// reader stops with ctx's error when ctx ends.
+// by their PCR: a packet carrying the PCR at stream time t (counted as the
+// [Segmenter] counts it) is released at start + t, start being the wall
+// clock when the first PCR arrived; packets between PCRs follow the one
+// before them. The schedule never moves, so data that already
+// arrives in real time (ffmpeg -re writing to a pipe) is passed on as it
+// arrives, except when it comes early by its own PCR. Discontinuities (a
+// PCR backwards or more than 10 s ahead, as when a file is looped) keep
+// the schedule going by one PCR interval instead of stalling or rushing.
+// Without a PCR, packets pass through unpaced.
+//
+// The reader delivers whole packets, resynchronised like the Segmenter
+// reads them, and returns ctx's error once ctx is done, also while it
+// waits. A Read blocked in r is not interrupted: close r to end it.
 func Pace(ctx context.Context, r io.Reader) io.Reader {
 	return &pacer{ctx: ctx, pr: newPacketReader(r)}
 }
 
+// pacer is the reader Pace returns; it is not safe for concurrent use.
 type pacer struct {
-	ctx     context.Context
-	pr      *packetReader
-	pending []byte
-	pcrPID  int
-	start   time.Time     // wall time of the schedule's origin
-	origin  time.Duration // PCR at start
-	last    time.Duration
-	started bool
+	ctx    context.Context
+	pr     *packetReader
+	tables Tables
+	time   timeline
+	start  time.Time // wall clock at stream time 0, once a PCR arrived
+
+	buf    [PacketSize]byte
+	out    []byte    // what is left to deliver of the packet in buf
+	outDue time.Time // when that packet is due
 }
 
+// Read waits until the next packet is due and fills b with it and the
+// packets after it that are already buffered and due. It never blocks on r
+// once it has something to return.
 func (p *pacer) Read(b []byte) (int, error) {
 	if err := p.ctx.Err(); err != nil {
 		return 0, err
 	}
-	if len(p.pending) == 0 {
+	if len(p.out) == 0 {
 		pkt, err := p.pr.next()
 		if err != nil {
 			return 0, err
 		}
-		if err := p.wait(pkt); err != nil {
-			return 0, err
-		}
-		p.pending = pkt
+		p.load(pkt)
 	}
-	n := copy(b, p.pending)
-	p.pending = p.pending[n:]
-	return n, nil
-}
-
-// wait sleeps until pkt's PCR is due.
-func (p *pacer) wait(pkt Packet) error {
-	pcr, ok := pkt.PCR()
-	if !ok {
-		return nil
-	}
-	pid := int(pkt.PID())
-	now := time.Now()
-	if !p.started {
-		p.started, p.pcrPID = true, pid
-		p.start, p.origin, p.last = now, pcr, pcr
-		return nil
-	}
-	if pid != p.pcrPID {
-		return nil
-	}
-	if d := pcr - p.last; d < 0 || d > 10*time.Second {
-		// Discontinuity: continue the schedule from the previous packet.
-		p.start = p.start.Add(p.last - p.origin)
-		p.origin = pcr
-	}
-	p.last = pcr
-	due := p.start.Add(pcr - p.origin)
-	if d := due.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-p.ctx.Done():
-			return p.ctx.Err()
-		}
-	}
-	return nil
-}
-
-// Loop returns a reader that repeats data until ctx ends.
-func Loop(ctx context.Context, data []byte) io.Reader {
-	return &looper{ctx: ctx, data: data}
-}
-
-type looper struct {
-	ctx  context.Context
-	data []byte
-	off  int
-}
-
-func (l *looper) Read(b []byte) (int, error) {
-	if err := l.ctx.Err(); err != nil {
+	if err := p.wait(p.outDue); err != nil {
 		return 0, err
 	}
-	if len(l.data) == 0 {
-		return 0, io.EOF
+	n := copy(b, p.out)
+	p.out = p.out[n:]
+	for len(p.out) == 0 && len(b)-n >= PacketSize {
+		next := p.pr.buffered()
+		if next == nil {
+			break
+		}
+		p.load(next)
+		p.pr.discard()
+		if p.outDue.After(time.Now()) {
+			break // it waits for the next Read
+		}
+		n += copy(b[n:], p.out)
+		p.out = nil
 	}
-	n := copy(b, l.data[l.off:])
-	l.off = (l.off + n) % len(l.data)
 	return n, nil
+}
+
+// load makes pkt the packet to deliver next.
+func (p *pacer) load(pkt Packet) {
+	p.out = p.buf[:copy(p.buf[:], pkt)]
+	p.outDue = p.due(p.out)
+}
+
+// due adds pkt to what the pacer knows and returns when it may be
+// delivered; the zero time means at once.
+func (p *pacer) due(pkt Packet) time.Time {
+	p.tables.Add(pkt)
+	if !p.time.add(pkt, &p.tables) {
+		return time.Time{}
+	}
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	return p.start.Add(p.time.now)
+}
+
+// wait sleeps until due or until ctx is done.
+func (p *pacer) wait(due time.Time) error {
+	d := time.Until(due)
+	if due.IsZero() || d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
 }

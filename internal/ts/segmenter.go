@@ -1,58 +1,88 @@
 package ts
 
 import (
-	"errors"
 	"io"
 	"time"
 )
 
-// maxSegment bounds one segment's size, well below the 4 MiB chunk limit.
-const maxSegment = 2 << 20
+// MaxSegmentSize bounds the data of one segment: the most whole packets
+// that fit in 4 MiB less one byte, so a segment always fits in one chunk
+// of the peer protocol (at most 4 MiB).
+const MaxSegmentSize = (4<<20 - 1) / PacketSize * PacketSize
 
-// Segment is a run of whole packets: one chunk of a live stream.
+// Segment is a run of whole packets cut from a stream: one chunk of a live
+// stream.
 type Segment struct {
+	// Data holds whole packets. The Segmenter never touches it again.
 	Data []byte
-	// Duration is the PCR time (or, without PCR, the arrival time) it spans.
+	// Start is the stream time (see Segmenter) at which the segment
+	// begins: 0 for the first, then the previous segment's Start plus its
+	// Duration. It only increases, across discontinuities too.
+	Start time.Duration
+	// Duration is the stream time the segment spans, up to the start of
+	// the next one (for the last segment, up to its last PCR or packet).
 	Duration time.Duration
-	// Keyframe reports that the segment starts at a video keyframe (with the
-	// PAT and PMT that directly precede it, if any).
+	// Keyframe reports that the segment starts at a video keyframe, or at
+	// table and padding packets directly followed by one.
 	Keyframe bool
 }
 
-// Segmenter cuts an MPEG-TS stream into segments of about a target duration.
+// Segmenter cuts an MPEG-TS stream into segments of about a target
+// duration, each starting at a keyframe when the stream allows, so a
+// viewer can join at any keyframe segment. The rules:
 //
-// Rules: a segment holds whole packets only (input is resynchronised on sync
-// bytes, so garbage is dropped); once a segment spans the target by PCR, it
-// is cut before the next keyframe (a packet of the PCR PID that starts a PES
-// with random_access_indicator set), or before the PAT, PMT, SDT, null and
-// payload-less packets that directly precede that keyframe ("at the target"
-// allows 1/8 of it early, for PCR jitter); it is cut regardless at twice the target
-// or at 2 MiB. Without PCR, time is the wall clock of arrival. A PCR that
-// goes backwards or jumps more than 10 s (a looped file) keeps the elapsed
-// time instead of jumping.
+//   - Input is read as whole 188-byte packets, resynchronised on the sync
+//     byte: bytes outside packets are dropped, and so is a partial packet
+//     at the end. Segments hold whole packets only, and their
+//     concatenation is exactly the packets read.
+//   - A segment is cut before a keyframe (see [Tables.Keyframe]) once it
+//     spans at least the target less 1/8 (the slack absorbs PCR jitter,
+//     so a keyframe every target is not missed by a few milliseconds).
+//     The cut goes before the run of table and padding packets (PAT, PMT,
+//     SDT, null, and packets without payload) directly preceding the
+//     keyframe, so a viewer starting at the segment gets the PAT and PMT
+//     first.
+//   - A segment is cut regardless, before the current packet, once it
+//     spans twice the target, or when one more packet would take it over
+//     MaxSegmentSize; the next segment then does not start at a keyframe
+//     (unless it happens to).
+//   - Time is stream time: 0 at the first PCR of the PCR PID, then moved
+//     on by each PCR step, modulo the PCR's wrap-around (26.5 h). A step
+//     backwards or over 10 s, or a discontinuity_indicator, is a
+//     discontinuity (a looped file, a restarted encoder): time moves on by
+//     the previous PCR step, not by the jump. A stream without PCR is timed
+//     by the wall clock at which packets are read, so a live pipe without
+//     PCR is still cut about every target; once a PCR appears, the PCR
+//     rules.
+//   - At the end of the input, Next returns the last partial segment, then
+//     io.EOF (or the read error).
+//
+// A Segmenter is not safe for concurrent use.
 type Segmenter struct {
 	pr     *packetReader
 	target time.Duration
+	tables Tables
+	time   timeline
+	err    error // the read error, once seen
 
-	cur      []byte
+	cur      []byte        // the segment being built
 	keyframe bool          // cur starts at a keyframe
-	elapsed  time.Duration // time spanned by cur
-	lastPCR  time.Duration
-	havePCR  bool
-	pcrPID   int // -1 until known
-	pmtPID   int // -1 until known
-	psiStart int // offset in cur where a run of PAT/PMT packets began, or -1
-	wallLast time.Time
-	err      error
+	start    time.Duration // stream time at which cur begins
+	now      time.Duration // stream time at the last packet
+	run      int           // offset in cur of the run of table packets at its end, or -1
+
+	wallLast time.Time // wall clock at the last packet, while there is no PCR
 }
 
-// NewSegmenter returns a segmenter reading r.
+// NewSegmenter returns a Segmenter reading r that aims at segments of
+// target duration. A target of zero or less cuts at every keyframe.
 func NewSegmenter(r io.Reader, target time.Duration) *Segmenter {
-	return &Segmenter{pr: newPacketReader(r), target: target, pcrPID: -1, pmtPID: -1, psiStart: -1}
+	return &Segmenter{pr: newPacketReader(r), target: max(target, 0), run: -1}
 }
 
-// Next returns the next segment. At the end it returns the last partial
-// segment with a nil error, then a zero Segment and io.EOF (or the read error).
+// Next returns the next segment. At the end of the input it returns the
+// last segment with a nil error, then a zero Segment and io.EOF, or the
+// read error if reading failed.
 func (s *Segmenter) Next() (Segment, error) {
 	for s.err == nil {
 		p, err := s.pr.next()
@@ -65,95 +95,92 @@ func (s *Segmenter) Next() (Segment, error) {
 		}
 	}
 	if len(s.cur) > 0 {
-		return s.cut(len(s.cur), false), nil
-	}
-	if errors.Is(s.err, io.ErrUnexpectedEOF) {
-		return Segment{}, io.EOF
+		seg := s.cut(len(s.cur), false)
+		return seg, nil
 	}
 	return Segment{}, s.err
 }
 
-// add appends p, first returning a finished segment if p starts a new one.
+// add appends p to the current segment and returns the finished segment
+// if p, or the table run before it, starts a new one.
 func (s *Segmenter) add(p Packet) (Segment, bool) {
-	pid := int(p.PID())
-	if pid == 0 {
-		if v, ok := patPMTPID(p); ok {
-			s.pmtPID = int(v)
-		}
-	}
-	s.advance(p, pid)
-	// Packets a decoder can start before: tables, padding, and
-	// adaptation-only packets (a PCR ahead of the keyframe).
-	isPSI := pid == 0 || pid == s.pmtPID || pid == 0x11 || pid == 0x1fff || p.payload() == nil
-	key := pid == s.pcrPID && p.PUSI() && p.RandomAccess()
+	s.tables.Add(p)
+	s.tick(p)
+	key := s.tables.Keyframe(p)
+	table := s.tables.IsTable(p.PID()) || !p.HasPayload()
 
 	var seg Segment
-	cutNow := false
-	switch {
-	case key && len(s.cur) > 0 && s.elapsed >= s.target-s.target/8:
+	cut := false
+	elapsed := s.now - s.start
+	if key && len(s.cur) > 0 && elapsed >= s.target-s.target/8 {
 		at := len(s.cur)
-		if s.psiStart >= 0 {
-			at = s.psiStart
+		if s.run >= 0 {
+			at = s.run
 		}
-		seg, cutNow = s.cut(at, true), true
-	case s.elapsed >= 2*s.target || len(s.cur)+PacketSize > maxSegment:
-		seg, cutNow = s.cut(len(s.cur), false), true
+		// at is 0 when cur holds only the tables before this keyframe.
+		if at > 0 {
+			seg, cut = s.cut(at, true), true
+		}
 	}
-	if key && (len(s.cur) == 0 || s.psiStart == 0) {
+	long := s.target > 0 && elapsed >= 2*s.target
+	if !cut && len(s.cur) > 0 && (long || len(s.cur)+PacketSize > MaxSegmentSize) {
+		seg, cut = s.cut(len(s.cur), false), true
+	}
+	if key && (len(s.cur) == 0 || s.run == 0) {
 		s.keyframe = true
 	}
-	if isPSI {
-		if s.psiStart < 0 {
-			s.psiStart = len(s.cur)
-		}
-	} else {
-		s.psiStart = -1
+	switch {
+	case !table:
+		s.run = -1
+	case s.run < 0:
+		s.run = len(s.cur)
 	}
 	s.cur = append(s.cur, p...)
-	return seg, cutNow
+	return seg, cut
 }
 
-// advance updates the elapsed time with p's PCR, or the wall clock.
-func (s *Segmenter) advance(p Packet, pid int) {
-	if pcr, ok := p.PCR(); ok {
-		if s.pcrPID < 0 {
-			s.pcrPID = pid
+// tick moves stream time on with p: by its PCR if it carries the PCR, by
+// the wall clock if the stream has shown no PCR yet.
+func (s *Segmenter) tick(p Packet) {
+	before, started := s.time.now, s.time.started()
+	if s.time.add(p, &s.tables) {
+		if !started && s.start == 0 {
+			// Stream time begins at the first PCR: the wall time spent
+			// reading the tables before it would only add noise.
+			s.now = 0
 		}
-		if pid != s.pcrPID {
-			return
-		}
-		if s.havePCR {
-			d := pcr - s.lastPCR
-			if d > 0 && d < 10*time.Second {
-				s.elapsed += d
-			}
-		}
-		s.lastPCR, s.havePCR = pcr, true
+		s.now += s.time.now - before
 		return
 	}
-	if s.havePCR {
+	if started {
 		return
 	}
 	now := time.Now()
 	if !s.wallLast.IsZero() {
-		s.elapsed += now.Sub(s.wallLast)
+		s.now += now.Sub(s.wallLast)
 	}
 	s.wallLast = now
 }
 
-// cut ends the current segment at offset at; what follows starts the next.
-// next reports whether the rest starts at a keyframe.
+// cut ends the current segment at offset at; the rest of cur begins the
+// next segment, at a keyframe if next is set.
 func (s *Segmenter) cut(at int, next bool) Segment {
-	seg := Segment{Data: s.cur[:at:at], Duration: s.elapsed, Keyframe: s.keyframe}
-	rest := append([]byte(nil), s.cur[at:]...)
+	seg := Segment{
+		Data:     s.cur[:at:at],
+		Start:    s.start,
+		Duration: s.now - s.start,
+		Keyframe: s.keyframe,
+	}
+	rest := make([]byte, len(s.cur)-at, max(len(s.cur), 64*PacketSize))
+	copy(rest, s.cur[at:])
 	s.cur = rest
 	s.keyframe = next
-	s.elapsed = 0
-	if s.psiStart >= 0 {
-		s.psiStart -= at
-		if s.psiStart < 0 {
-			s.psiStart = -1
-		}
+	s.start = s.now
+	s.run = -1
+	if len(rest) > 0 {
+		// Only a keyframe cut leaves a rest: the table run before the
+		// keyframe, now at the front of the new segment.
+		s.run = 0
 	}
 	return seg
 }
