@@ -1,0 +1,139 @@
+package player
+
+import (
+	"fmt"
+	"image/color"
+	"strings"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
+	"github.com/hajimehoshi/ebiten/v2/inpututil"
+)
+
+// seekStep is how far the arrow keys seek.
+const seekStep = 10 * time.Second
+
+// window is the state of the ebiten window. Only the game loop uses it,
+// except audioOK, which Stats reads.
+type window struct {
+	started bool
+	img     *ebiten.Image // the picture being shown, at its own size
+	overlay bool
+	audio   audioOut
+	audioOK atomicBool
+	lastErr string
+}
+
+// Run opens a window titled title and plays in it until the user closes
+// it or presses q or Esc. It must be called from the main goroutine.
+func (p *Player) Run(title string) error {
+	ebiten.SetWindowTitle(title)
+	ebiten.SetWindowSize(1280, 720)
+	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
+	ebiten.SetScreenClearedEveryFrame(true)
+	return ebiten.RunGame(p)
+}
+
+// Update handles the keyboard; it is part of ebiten.Game. q or Esc end the
+// game with ebiten.Termination.
+func (p *Player) Update() error {
+	if !p.win.started {
+		p.win.started = true
+		p.dec.setDisplay(true)
+		if !p.opts.Mute {
+			p.win.audioOK.Store(p.win.audio.start(p.dec))
+		}
+	}
+	switch {
+	case inpututil.IsKeyJustPressed(ebiten.KeyQ), inpututil.IsKeyJustPressed(ebiten.KeyEscape):
+		return ebiten.Termination
+	case inpututil.IsKeyJustPressed(ebiten.KeyS):
+		p.win.overlay = !p.win.overlay
+	case inpututil.IsKeyJustPressed(ebiten.KeyF):
+		ebiten.SetFullscreen(!ebiten.IsFullscreen())
+	case inpututil.IsKeyJustPressed(ebiten.KeySpace):
+		p.report(p.SetPause(!p.dec.isPaused()))
+	case inpututil.IsKeyJustPressed(ebiten.KeyLeft):
+		p.report(p.Seek(-seekStep))
+	case inpututil.IsKeyJustPressed(ebiten.KeyRight):
+		p.report(p.Seek(seekStep))
+	}
+	return nil
+}
+
+// report keeps the newest key error for the overlay.
+func (p *Player) report(err error) {
+	if err != nil {
+		p.win.lastErr = err.Error()
+	}
+}
+
+// Draw shows the picture that is due, scaled to the window with its aspect
+// ratio kept, and the overlay; it is part of ebiten.Game.
+func (p *Player) Draw(screen *ebiten.Image) {
+	if f := p.dec.nextFrame(time.Now()); f != nil {
+		if p.win.img == nil || p.win.img.Bounds().Dx() != f.width || p.win.img.Bounds().Dy() != f.height {
+			if p.win.img != nil {
+				p.win.img.Deallocate()
+			}
+			p.win.img = ebiten.NewImage(f.width, f.height)
+		}
+		p.win.img.WritePixels(f.pix)
+		p.dec.releaseFrame(f)
+	}
+	screen.Fill(color.Black)
+	sw, sh := screen.Bounds().Dx(), screen.Bounds().Dy()
+	if p.win.img != nil {
+		iw, ih := p.win.img.Bounds().Dx(), p.win.img.Bounds().Dy()
+		scale := min(float64(sw)/float64(iw), float64(sh)/float64(ih))
+		var op ebiten.DrawImageOptions
+		op.GeoM.Scale(scale, scale)
+		op.GeoM.Translate((float64(sw)-float64(iw)*scale)/2, (float64(sh)-float64(ih)*scale)/2)
+		op.Filter = ebiten.FilterLinear
+		screen.DrawImage(p.win.img, &op)
+	}
+	st := p.Stats()
+	if st.State != StatePlaying && st.State != StatePaused {
+		msg := st.State
+		if st.State == StateBuffering {
+			msg = "buffering…"
+		}
+		ebitenutil.DebugPrintAt(screen, msg, sw/2-len(msg)*3, sh/2)
+	}
+	if p.win.overlay {
+		ebitenutil.DebugPrintAt(screen, p.overlayText(st), 8, 8)
+	}
+}
+
+// overlayText is the statistics overlay: the player's figures and, when
+// known, the swarm's.
+func (p *Player) overlayText(st Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %dx%d  %d fps\n", st.State, st.Width, st.Height, st.FPS)
+	fmt.Fprintf(&b, "frames decoded %d  drawn %d  dropped %d\n", st.FramesDecoded, st.FramesDrawn, st.FramesDropped)
+	audio := "off"
+	if st.AudioAvailable {
+		audio = "on"
+	}
+	fmt.Fprintf(&b, "sound %s  %d Hz x%d  input %.1f MB\n", audio, st.AudioRate, st.AudioChannels, float64(st.InputBytes)/1e6)
+	if p.opts.SwarmStats != nil {
+		s := p.opts.SwarmStats()
+		fmt.Fprintf(&b, "buffer %s  peers %d  p2p %.0f%%  continuity %.1f%%  lag %s\n",
+			s.Buffered.Round(100*time.Millisecond), s.Peers, 100*s.P2PRatio(), 100*s.Continuity, s.Lag.Round(100*time.Millisecond))
+	}
+	if p.win.lastErr != "" {
+		b.WriteString(p.win.lastErr + "\n")
+	}
+	b.WriteString("s overlay  f fullscreen  q quit")
+	if p.Seekable() {
+		b.WriteString("  space pause  <- -> seek 10s")
+	}
+	return b.String()
+}
+
+// Layout uses the window's size as the screen size; it is part of
+// ebiten.Game.
+func (p *Player) Layout(outsideWidth, outsideHeight int) (int, int) {
+	return outsideWidth, outsideHeight
+}

@@ -1,0 +1,237 @@
+// Package player plays an MPEG-TS stream: libVLC decodes it and an ebiten
+// window shows the pictures, plays the sound and draws a statistics overlay.
+//
+// A Player takes its input from an io.Reader (a live stream), an
+// io.ReadSeeker (an on-demand stream, which can then be paused and seeked)
+// or, through Sink, from the chunks of a p2pstream.Stream. It implements
+// ebiten.Game; Run opens the window.
+//
+// Any program that imports this package links ebiten, which panics at
+// start-up on Linux when no display is set (DISPLAY). Headless programs
+// should use p2pstream.HTTPSink or WriterSink instead.
+package player
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/p2pstream/p2pstream"
+)
+
+// States a Player reports in Stats.State. A decoding error is reported as
+// "error: " followed by the reason.
+const (
+	StateIdle      = "idle"      // no input yet
+	StateBuffering = "buffering" // waiting for pictures or sound
+	StatePlaying   = "playing"
+	StatePaused    = "paused"
+	StateEnded     = "ended" // the input ended
+	StateClosed    = "closed"
+)
+
+// Stats describes what a Player has decoded and shown.
+type Stats struct {
+	State          string        // one of the State constants, or "error: ..."
+	Width, Height  int           // size of the newest picture
+	FPS            int           // pictures decoded in the last second
+	FramesDecoded  int64         // pictures libVLC delivered
+	FramesDrawn    int64         // pictures shown in the window
+	FramesDropped  int64         // pictures never shown: late or over the queue bound
+	AudioSamples   int64         // sample frames of sound delivered
+	AudioRate      int           // sample rate of the sound, in Hz
+	AudioChannels  int           // channels of the sound
+	PTS            time.Duration // presentation time of the newest picture
+	InputBytes     int64         // bytes libVLC read from the input
+	AudioAvailable bool          // an audio device is playing the sound
+}
+
+// Options configure a Player. The zero value is ready to use.
+type Options struct {
+	// Caching is libVLC's input buffer. Zero means 500 ms.
+	Caching time.Duration
+	// Mute disables sound output (the sound is still decoded and counted).
+	Mute bool
+	// SwarmStats, if set, is polled by the overlay for the stream's
+	// statistics, typically Stream.Stats.
+	SwarmStats func() p2pstream.Stats
+}
+
+// ErrClosed is returned by the methods of a closed Player.
+var ErrClosed = errors.New("player: closed")
+
+// Player decodes one stream at a time. Its methods are safe for concurrent
+// use; the ebiten.Game methods run on ebiten's goroutine.
+type Player struct {
+	opts Options
+	dec  *decoder
+	win  window // state of the ebiten window, used only by the game loop
+
+	mu       sync.Mutex // guards the fields below
+	sess     *session
+	seekable bool
+	closed   bool
+}
+
+// New starts libVLC and returns an idle Player. It fails if libVLC is not
+// installed. Close releases it.
+func New(opts Options) (*Player, error) {
+	if opts.Caching <= 0 {
+		opts.Caching = 500 * time.Millisecond
+	}
+	if err := acquireVLC(); err != nil {
+		return nil, err
+	}
+	return &Player{opts: opts, dec: newDecoder()}, nil
+}
+
+// Play starts playing a live stream read from r, replacing any previous
+// input. If r is an io.Closer, the Player closes it when it stops.
+func (p *Player) Play(r io.Reader) error { return p.start(newLiveSource(r), false) }
+
+// PlaySeekable starts playing an on-demand stream read from rs, replacing
+// any previous input; it can be paused and seeked. If rs is an io.Closer,
+// the Player closes it when it stops.
+func (p *Player) PlaySeekable(rs io.ReadSeeker) error {
+	return p.start(newSeekableSource(rs), true)
+}
+
+func (p *Player) start(src *source, seekable bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		src.close()
+		return ErrClosed
+	}
+	if p.sess != nil {
+		p.sess.stop()
+		p.sess = nil
+		p.dec.flush()
+	}
+	p.dec.begin()
+	s, err := startSession(p.dec, src, p.opts.Caching)
+	if err != nil {
+		p.dec.fail(err.Error())
+		return err
+	}
+	p.sess, p.seekable = s, seekable
+	return nil
+}
+
+// Sink returns a p2pstream.Sink that plays the chunks written to it as a
+// live stream: pass it to Peer.Join. Its Close ends the input (the Player
+// then reports StateEnded); it does not close the Player.
+func (p *Player) Sink() p2pstream.Sink {
+	pr, pw := io.Pipe()
+	return &sink{p: p, pr: pr, pw: pw}
+}
+
+type sink struct {
+	p       *Player
+	pr      *io.PipeReader
+	pw      *io.PipeWriter
+	once    sync.Once
+	started error
+}
+
+// WriteChunk hands the chunk to libVLC, waiting while libVLC's input
+// buffer is full. The first chunk starts playback.
+func (s *sink) WriteChunk(c p2pstream.Chunk) error {
+	s.once.Do(func() { s.started = s.p.Play(s.pr) })
+	if s.started != nil {
+		return s.started
+	}
+	if _, err := s.pw.Write(c.Data); err != nil {
+		return fmt.Errorf("player: %w", err)
+	}
+	return nil
+}
+
+func (s *sink) Close() error { return s.pw.Close() }
+
+// Stats returns what the Player has decoded and shown so far.
+func (p *Player) Stats() Stats {
+	st := p.dec.snapshot(time.Now())
+	p.mu.Lock()
+	if p.sess != nil {
+		st.InputBytes = p.sess.src.bytes.Load()
+	}
+	p.mu.Unlock()
+	st.AudioAvailable = p.win.audioOK.Load()
+	return st
+}
+
+// LastFrame returns a copy of the newest decoded picture and its
+// presentation time, or nil if none was decoded yet.
+func (p *Player) LastFrame() (*image.RGBA, time.Duration) { return p.dec.lastFrame() }
+
+// Seekable reports whether the current input can be paused and seeked.
+func (p *Player) Seekable() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seekable
+}
+
+// SetPause pauses or resumes an on-demand stream.
+func (p *Player) SetPause(pause bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.seekableLocked(); err != nil {
+		return err
+	}
+	if err := p.sess.setPause(pause); err != nil {
+		return fmt.Errorf("player: pause: %w", err)
+	}
+	p.dec.setPaused(pause)
+	return nil
+}
+
+// Seek moves an on-demand stream by delta (negative: back), within its
+// length. The stream's ReadSeeker is seeked, so a p2pstream download
+// re-targets its requests at the new position.
+func (p *Player) Seek(delta time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.seekableLocked(); err != nil {
+		return err
+	}
+	if err := p.sess.seek(delta); err != nil {
+		return fmt.Errorf("player: seek: %w", err)
+	}
+	p.dec.flush()
+	return nil
+}
+
+func (p *Player) seekableLocked() error {
+	switch {
+	case p.closed:
+		return ErrClosed
+	case p.sess == nil || !p.seekable:
+		return errors.New("player: a live stream cannot be paused or seeked")
+	}
+	return nil
+}
+
+// Close stops playback, closes the input and releases libVLC. It is
+// idempotent.
+func (p *Player) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	sess := p.sess
+	p.sess = nil
+	p.mu.Unlock()
+	if sess != nil {
+		sess.stop()
+	}
+	p.win.closeAudio()
+	p.dec.close()
+	releaseVLC()
+	return nil
+}

@@ -1,0 +1,204 @@
+package player
+
+import (
+	"bytes"
+	"image"
+	"io"
+	"math/rand/v2"
+	"strings"
+
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/p2pstream/p2pstream"
+	"github.com/p2pstream/p2pstream/internal/sample"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitFor polls cond until it holds or a generous deadline passes; libVLC
+// plays in real time, so what it waits for takes seconds.
+func waitFor(t *testing.T, p *Player, what string, cond func(Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := p.Stats()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; stats %+v", what, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newPlayer(t *testing.T) *Player {
+	t.Helper()
+	p, err := New(Options{Mute: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Close()) })
+	return p
+}
+
+// The colour bars at the top of every sample frame (see internal/sample).
+var sampleBars = []struct {
+	name    string
+	r, g, b uint8
+}{
+	{"grey", 190, 190, 190}, {"yellow", 190, 190, 0}, {"cyan", 0, 190, 190},
+	{"green", 0, 190, 0}, {"magenta", 190, 0, 190}, {"red", 190, 0, 0}, {"blue", 0, 0, 190},
+}
+
+func near(a, b uint8) bool { return max(a, b)-min(a, b) <= 16 }
+
+func TestDecodeSample(t *testing.T) {
+	p := newPlayer(t)
+	require.NoError(t, p.PlaySeekable(bytes.NewReader(sample.TS)))
+
+	first := waitFor(t, p, "10 frames", func(s Stats) bool { return s.FramesDecoded >= 10 })
+	img1, pts1 := p.LastFrame()
+	require.NotNil(t, img1)
+	assert.Equal(t, image.Rect(0, 0, 640, 360), img1.Bounds(), "the sample's size")
+
+	for i, bar := range sampleBars {
+		x := i*640/7 + 640/14
+		c := img1.RGBAAt(x, 40)
+		assert.Truef(t, near(c.R, bar.r) && near(c.G, bar.g) && near(c.B, bar.b),
+			"bar %s at x=%d: got %v want (%d,%d,%d)", bar.name, x, c, bar.r, bar.g, bar.b)
+	}
+
+	// One second of media later the counter and the gradient have moved,
+	// the bars have not.
+	last := waitFor(t, p, "a second of media", func(s Stats) bool { return s.PTS >= pts1+time.Second })
+	img2, pts2 := p.LastFrame()
+	require.NotNil(t, img2)
+	assert.Less(t, differing(img1, img2, image.Rect(0, 0, 640, 80)), 64, "static colour bars changed")
+	assert.Greater(t, differing(img1, img2, image.Rect(0, 120, 640, 360)), 1000, "moving pattern did not move")
+
+	// Rates, in media time: 25 pictures and 48000 stereo samples a second.
+	span := (last.PTS - first.PTS).Seconds()
+	fps := float64(last.FramesDecoded-first.FramesDecoded) / span
+	assert.InDelta(t, 25, fps, 3, "frames per media second")
+	assert.Equal(t, 48000, last.AudioRate)
+	assert.Equal(t, 2, last.AudioChannels)
+	rate := float64(last.AudioSamples-first.AudioSamples) / span
+	assert.InDelta(t, 48000, rate, 48000*0.15, "sound samples per media second")
+	assert.Equal(t, StatePlaying, last.State)
+	t.Logf("decoded %d frames (%.1f per media second), %.0f samples/s; pts %v -> %v",
+		last.FramesDecoded, fps, rate, pts1, pts2)
+}
+
+// differing counts the pixels in r that differ clearly between a and b.
+func differing(a, b *image.RGBA, r image.Rectangle) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			ca, cb := a.RGBAAt(x, y), b.RGBAAt(x, y)
+			if !near(ca.R, cb.R) || !near(ca.G, cb.G) || !near(ca.B, cb.B) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Bad input never crashes the player; pictures come back at the next
+// keyframe after garbage or a join in the middle of the stream.
+func TestBadInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	garbage := make([]byte, 300_000)
+	for i := range garbage {
+		garbage[i] = byte(rng.Uint32())
+	}
+	mid := len(sample.TS) / 3 // not on a packet boundary
+	tests := []struct {
+		name   string
+		input  []byte
+		frames bool // pictures must come
+		end    bool // wait for the end (short inputs only: libVLC plays in real time)
+	}{
+		{"mid-stream join", sample.TS[mid+7:], true, false},
+		{"garbage then stream", splice(garbage, sample.TS[mid:]), true, false},
+		{"stream with garbage inside", splice(sample.TS[:200_000], garbage, sample.TS[mid:]), true, false},
+		{"garbage only", garbage, false, true},
+		{"truncated", sample.TS[:100_000], true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPlayer(t)
+			require.NoError(t, p.Play(bytes.NewReader(tt.input)))
+			if tt.frames {
+				waitFor(t, p, "frames", func(s Stats) bool { return s.FramesDecoded >= 5 })
+				img, _ := p.LastFrame()
+				c := img.RGBAAt(640/14, 40)
+				assert.True(t, near(c.R, 190) && near(c.G, 190) && near(c.B, 190), "grey bar after recovery: %v", c)
+			}
+			if tt.end {
+				waitFor(t, p, "the end of the input", func(s Stats) bool {
+					return s.State == StateEnded || strings.HasPrefix(s.State, "error:")
+				})
+			}
+			t.Logf("%s: %+v", tt.name, p.Stats())
+		})
+	}
+}
+
+func splice(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// A stalled input shows "buffering" and plays again when data flows.
+func TestStallRecovers(t *testing.T) {
+	p := newPlayer(t)
+	pr, pw := io.Pipe()
+	require.NoError(t, p.Play(pr))
+	half := len(sample.TS) / 6
+	go func() {
+		// The pipe blocks until libVLC reads; Close unblocks it.
+		pw.Write(sample.TS[:half])
+	}()
+	st := waitFor(t, p, "buffering after the data stops", func(s Stats) bool {
+		return s.FramesDecoded > 0 && s.State == StateBuffering
+	})
+	go func() {
+		pw.Write(sample.TS[half : 2*half])
+		pw.Close()
+	}()
+	waitFor(t, p, "playing again", func(s Stats) bool {
+		return s.State == StatePlaying && s.FramesDecoded > st.FramesDecoded+10
+	})
+}
+
+// The Sink plays the chunks of a stream written to it.
+func TestSink(t *testing.T) {
+	p := newPlayer(t)
+	sink := p.Sink()
+	done := make(chan error, 1)
+	go func() {
+		for i, off := uint64(0), 0; off < len(sample.TS); i++ {
+			end := min(off+188*1000, len(sample.TS))
+			if err := sink.WriteChunk(p2pstream.Chunk{Seq: i, Data: sample.TS[off:end]}); err != nil {
+				done <- err
+				return
+			}
+			off = end
+		}
+		done <- sink.Close()
+	}()
+	waitFor(t, p, "frames through the sink", func(s Stats) bool { return s.FramesDecoded >= 25 })
+	require.NoError(t, p.Close())
+	<-done // the writer returns: it finished or saw the closed player
+	assert.Error(t, sink.WriteChunk(p2pstream.Chunk{Data: sample.TS[:188]}), "writing to a closed player fails")
+	assert.Equal(t, StateClosed, p.Stats().State)
+}
+
+func TestLiveCannotSeek(t *testing.T) {
+	p := newPlayer(t)
+	require.NoError(t, p.Play(bytes.NewReader(sample.TS)))
+	assert.False(t, p.Seekable())
+	assert.Error(t, p.Seek(time.Second))
+	assert.Error(t, p.SetPause(true))
+}
