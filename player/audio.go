@@ -23,9 +23,11 @@ type audioOut struct {
 }
 
 // start begins playing d's sound and reports whether it could. Without a
-// sound device ebiten's audio context fails on its own goroutine later;
-// the picture plays on regardless.
+// sound device the picture plays on, silently.
 func (a *audioOut) start(d *decoder) bool {
+	if audioDevice() != nil {
+		return false
+	}
 	audioOnce.Do(func() { audioCtx = audio.NewContext(sampleRate) })
 	p, err := audioCtx.NewPlayer(pcmReader{d})
 	if err != nil {

@@ -1,9 +1,12 @@
 package player
 
 import (
+	"context"
 	"fmt"
 	"image/color"
+	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
@@ -23,16 +26,22 @@ type window struct {
 	audio   audioOut
 	audioOK atomicBool
 	lastErr string
+	ctx     context.Context // Run's context: the game ends when it is done
+	drawFPS atomic.Uint64   // math.Float64bits of ebiten.ActualFPS, for Stats
 }
 
 // Run opens a window titled title and plays in it until the user closes
-// it or presses q or Esc. It must be called from the main goroutine.
-func (p *Player) Run(title string) error {
+// it, presses q or Esc, or ctx is done. It must be called from the main
+// goroutine, once. It returns nil when the user quit or ctx ended it.
+func (p *Player) Run(ctx context.Context, title string) error {
+	p.win.ctx = ctx
 	ebiten.SetWindowTitle(title)
 	ebiten.SetWindowSize(1280, 720)
 	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
 	ebiten.SetScreenClearedEveryFrame(true)
-	return ebiten.RunGame(p)
+	err := ebiten.RunGame(p)
+	p.dec.setDisplay(false)
+	return err
 }
 
 // Update handles the keyboard; it is part of ebiten.Game. q or Esc end the
@@ -46,6 +55,8 @@ func (p *Player) Update() error {
 		}
 	}
 	switch {
+	case p.win.ctx != nil && p.win.ctx.Err() != nil:
+		return ebiten.Termination
 	case inpututil.IsKeyJustPressed(ebiten.KeyQ), inpututil.IsKeyJustPressed(ebiten.KeyEscape):
 		return ebiten.Termination
 	case inpututil.IsKeyJustPressed(ebiten.KeyS):
@@ -82,6 +93,7 @@ func (p *Player) Draw(screen *ebiten.Image) {
 		p.win.img.WritePixels(f.pix)
 		p.dec.releaseFrame(f)
 	}
+	p.win.drawFPS.Store(math.Float64bits(ebiten.ActualFPS()))
 	screen.Fill(color.Black)
 	sw, sh := screen.Bounds().Dx(), screen.Bounds().Dy()
 	if p.win.img != nil {
@@ -110,7 +122,7 @@ func (p *Player) Draw(screen *ebiten.Image) {
 // known, the swarm's.
 func (p *Player) overlayText(st Stats) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %dx%d  %d fps\n", st.State, st.Width, st.Height, st.FPS)
+	fmt.Fprintf(&b, "%s  %dx%d  %d fps (window %.0f fps)\n", st.State, st.Width, st.Height, st.FPS, st.WindowFPS)
 	fmt.Fprintf(&b, "frames decoded %d  drawn %d  dropped %d\n", st.FramesDecoded, st.FramesDrawn, st.FramesDropped)
 	audio := "off"
 	if st.AudioAvailable {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -47,6 +48,7 @@ type Stats struct {
 	PTS            time.Duration // presentation time of the newest picture
 	InputBytes     int64         // bytes libVLC read from the input
 	AudioAvailable bool          // an audio device is playing the sound
+	WindowFPS      float64       // times per second the window is redrawn
 }
 
 // Options configure a Player. The zero value is ready to use.
@@ -55,6 +57,9 @@ type Options struct {
 	Caching time.Duration
 	// Mute disables sound output (the sound is still decoded and counted).
 	Mute bool
+	// Overlay shows the statistics overlay from the start; the s key
+	// toggles it.
+	Overlay bool
 	// SwarmStats, if set, is polled by the overlay for the stream's
 	// statistics, typically Stream.Stats.
 	SwarmStats func() p2pstream.Stats
@@ -85,7 +90,7 @@ func New(opts Options) (*Player, error) {
 	if err := acquireVLC(); err != nil {
 		return nil, err
 	}
-	return &Player{opts: opts, dec: newDecoder()}, nil
+	return &Player{opts: opts, dec: newDecoder(), win: window{overlay: opts.Overlay}}, nil
 }
 
 // Play starts playing a live stream read from r, replacing any previous
@@ -161,6 +166,7 @@ func (p *Player) Stats() Stats {
 	}
 	p.mu.Unlock()
 	st.AudioAvailable = p.win.audioOK.Load()
+	st.WindowFPS = math.Float64frombits(p.win.drawFPS.Load())
 	return st
 }
 
@@ -235,3 +241,7 @@ func (p *Player) Close() error {
 	releaseVLC()
 	return nil
 }
+
+// Fail shows err as the player's state, for errors outside the decoder
+// such as a failed join.
+func (p *Player) Fail(err error) { p.dec.fail(err.Error()) }
