@@ -3,7 +3,6 @@ package player
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hajimehoshi/ebiten/v2/audio"
 )
@@ -54,4 +53,4 @@ func (w *window) closeAudio() { w.audio.closeAudio() }
 // reads: the decoder's sound when it is due, silence otherwise.
 type pcmReader struct{ d *decoder }
 
-func (r pcmReader) Read(b []byte) (int, error) { return r.d.readAudio(b, time.Now()), nil }
+func (r pcmReader) Read(b []byte) (int, error) { return r.d.readAudio(b), nil }

@@ -1,36 +1,40 @@
 package player
 
 /*
-#include "smem.h"
+#include "vmem.h"
 */
 import "C"
 
 import (
 	"runtime/cgo"
-	"time"
 	"unsafe"
 )
 
-// The functions below are called by the trampolines in smem.c on VLC's
+// The functions below are called by the trampolines in vmem.c on libVLC's
 // threads. They copy the C buffer into Go memory before returning, because
-// smem reuses the buffer for the next picture or block.
+// libVLC reuses it.
 
-//export p2psVideoFrame
-func p2psVideoFrame(h C.uintptr_t, buf *C.uint8_t, width, height, bitsPerPixel C.int, size C.size_t, pts C.int64_t) {
+//export p2psPicture
+func p2psPicture(h C.uintptr_t, pix *C.uint8_t, width, height C.unsigned) {
 	d, ok := cgo.Handle(h).Value().(*decoder)
-	if !ok || buf == nil || size == 0 {
+	if !ok || pix == nil || width == 0 || height == 0 {
 		return
 	}
-	pix := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
-	d.videoFrame(pix, int(width), int(height), int(bitsPerPixel), time.Duration(pts)*time.Microsecond)
+	d.picture(unsafe.Slice((*byte)(unsafe.Pointer(pix)), int(width)*int(height)*4), int(width), int(height))
 }
 
-//export p2psAudioBlock
-func p2psAudioBlock(h C.uintptr_t, buf *C.uint8_t, channels, rate, samples, bitsPerSample C.unsigned, size C.size_t, pts C.int64_t) {
+//export p2psSound
+func p2psSound(h C.uintptr_t, samples unsafe.Pointer, count C.unsigned, pts C.int64_t) {
 	d, ok := cgo.Handle(h).Value().(*decoder)
-	if !ok || buf == nil || size == 0 {
+	if !ok || samples == nil || count == 0 {
 		return
 	}
-	pcm := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
-	d.audioBlock(pcm, int(channels), int(rate), int(bitsPerSample), time.Duration(pts)*time.Microsecond)
+	d.sound(unsafe.Slice((*byte)(samples), int(count)*bytesPerSample))
+}
+
+//export p2psFlush
+func p2psFlush(h C.uintptr_t) {
+	if d, ok := cgo.Handle(h).Value().(*decoder); ok {
+		d.flushSound()
+	}
 }

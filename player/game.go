@@ -83,7 +83,7 @@ func (p *Player) report(err error) {
 // Draw shows the picture that is due, scaled to the window with its aspect
 // ratio kept, and the overlay; it is part of ebiten.Game.
 func (p *Player) Draw(screen *ebiten.Image) {
-	if f := p.dec.nextFrame(time.Now()); f != nil {
+	if f := p.dec.nextFrame(); f != nil {
 		if p.win.img == nil || p.win.img.Bounds().Dx() != f.width || p.win.img.Bounds().Dy() != f.height {
 			if p.win.img != nil {
 				p.win.img.Deallocate()
@@ -98,10 +98,16 @@ func (p *Player) Draw(screen *ebiten.Image) {
 	sw, sh := screen.Bounds().Dx(), screen.Bounds().Dy()
 	if p.win.img != nil {
 		iw, ih := p.win.img.Bounds().Dx(), p.win.img.Bounds().Dy()
-		scale := min(float64(sw)/float64(iw), float64(sh)/float64(ih))
+		// The picture's shape is the video's, which can differ from the
+		// buffer's (see LastFrame).
+		vw, vh := float64(iw), float64(ih)
+		if w, h := p.displaySize(); w > 0 && h > 0 {
+			vw, vh = float64(w), float64(h)
+		}
+		scale := min(float64(sw)/vw, float64(sh)/vh)
 		var op ebiten.DrawImageOptions
-		op.GeoM.Scale(scale, scale)
-		op.GeoM.Translate((float64(sw)-float64(iw)*scale)/2, (float64(sh)-float64(ih)*scale)/2)
+		op.GeoM.Scale(scale*vw/float64(iw), scale*vh/float64(ih))
+		op.GeoM.Translate((float64(sw)-vw*scale)/2, (float64(sh)-vh*scale)/2)
 		op.Filter = ebiten.FilterLinear
 		screen.DrawImage(p.win.img, &op)
 	}

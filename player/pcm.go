@@ -1,7 +1,5 @@
 package player
 
-import "time"
-
 // Audio format the player asks libVLC for and feeds to ebiten's audio
 // package: signed 16-bit little-endian stereo at 48 kHz.
 const (
@@ -10,47 +8,23 @@ const (
 	bytesPerSample = 2 * channels // one sample frame: both channels
 )
 
-// samplesToDuration and durationToSamples convert between sample frames and
-// time at sampleRate.
-func samplesToDuration(n int) time.Duration {
-	return time.Duration(n) * time.Second / sampleRate
-}
-
-func durationToSamples(d time.Duration) int {
-	return int(d * sampleRate / time.Second)
-}
-
-// pcmRing is a bounded FIFO of PCM sample frames with the pts of its first
-// sample. Blocks that do not continue the previous one (a seek, a gap, a
-// restarted stream) restart it. It is not safe for concurrent use;
+// pcmRing is a bounded FIFO of PCM bytes, whole sample frames only. When it
+// is full the oldest sound makes room. It is not safe for concurrent use;
 // decoder.mu guards it.
 type pcmRing struct {
-	buf  []byte        // ring storage, len is the capacity in bytes
-	head int           // offset of the first byte
-	n    int           // bytes held
-	pts  time.Duration // pts of the first sample held
+	buf  []byte // ring storage; len is the capacity
+	head int    // offset of the first byte
+	n    int    // bytes held
 }
 
-func newPCMRing(capacity time.Duration) pcmRing {
-	return pcmRing{buf: make([]byte, durationToSamples(capacity)*bytesPerSample)}
-}
+func newPCMRing(samples int) pcmRing { return pcmRing{buf: make([]byte, samples*bytesPerSample)} }
 
-// endPTS returns the pts just after the last sample held.
-func (r *pcmRing) endPTS() time.Duration {
-	return r.pts + samplesToDuration(r.n/bytesPerSample)
-}
-
-// write appends a block of whole sample frames starting at pts. When the
-// ring is full the oldest samples make room.
-func (r *pcmRing) write(b []byte, pts time.Duration) {
+// write appends b (whole sample frames), dropping the oldest bytes when the
+// ring would overflow.
+func (r *pcmRing) write(b []byte) {
 	b = b[:len(b)/bytesPerSample*bytesPerSample]
-	if r.n == 0 || absDuration(pts-r.endPTS()) > 50*time.Millisecond {
-		r.head, r.n, r.pts = 0, 0, pts
-	}
 	if len(b) > len(r.buf) {
-		skip := len(b) - len(r.buf)
-		b = b[skip:]
-		r.head, r.n, r.pts = 0, 0, pts+samplesToDuration(skip/bytesPerSample)
+		b = b[len(b)-len(r.buf):]
 	}
 	if over := r.n + len(b) - len(r.buf); over > 0 {
 		r.discard(over)
@@ -61,13 +35,11 @@ func (r *pcmRing) write(b []byte, pts time.Duration) {
 	r.n += len(b)
 }
 
-// discard drops up to n bytes (rounded down to whole sample frames) from
-// the front.
+// discard drops n bytes from the front.
 func (r *pcmRing) discard(n int) {
-	n = min(n, r.n) / bytesPerSample * bytesPerSample
+	n = min(n, r.n)
 	r.head = (r.head + n) % len(r.buf)
 	r.n -= n
-	r.pts += samplesToDuration(n / bytesPerSample)
 }
 
 // read moves up to len(b) bytes (whole sample frames) into b.
@@ -81,10 +53,3 @@ func (r *pcmRing) read(b []byte) int {
 
 // reset empties the ring.
 func (r *pcmRing) reset() { r.head, r.n = 0, 0 }
-
-func absDuration(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
-}

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/image/draw"
+
 	"github.com/p2pstream/p2pstream"
 )
 
@@ -36,19 +38,18 @@ const (
 
 // Stats describes what a Player has decoded and shown.
 type Stats struct {
-	State          string        // one of the State constants, or "error: ..."
-	Width, Height  int           // size of the newest picture
-	FPS            int           // pictures decoded in the last second
-	FramesDecoded  int64         // pictures libVLC delivered
-	FramesDrawn    int64         // pictures shown in the window
-	FramesDropped  int64         // pictures never shown: late or over the queue bound
-	AudioSamples   int64         // sample frames of sound delivered
-	AudioRate      int           // sample rate of the sound, in Hz
-	AudioChannels  int           // channels of the sound
-	PTS            time.Duration // presentation time of the newest picture
-	InputBytes     int64         // bytes libVLC read from the input
-	AudioAvailable bool          // an audio device is playing the sound
-	WindowFPS      float64       // times per second the window is redrawn
+	State          string  // one of the State constants, or "error: ..."
+	Width, Height  int     // size of the newest picture
+	FPS            int     // pictures decoded in the last second
+	FramesDecoded  int64   // pictures libVLC delivered
+	FramesDrawn    int64   // pictures shown in the window
+	FramesDropped  int64   // pictures never shown: decoded too late, or replaced before the window drew them
+	AudioSamples   int64   // sample frames of sound delivered
+	AudioRate      int     // sample rate of the sound, in Hz
+	AudioChannels  int     // channels of the sound
+	InputBytes     int64   // bytes libVLC read from the input
+	AudioAvailable bool    // an audio device is playing the sound
+	WindowFPS      float64 // times per second the window is redrawn
 }
 
 // Options configure a Player. The zero value is ready to use.
@@ -114,7 +115,6 @@ func (p *Player) start(src *source, seekable bool) error {
 	if p.sess != nil {
 		p.sess.stop()
 		p.sess = nil
-		p.dec.flush()
 	}
 	p.dec.begin()
 	s, err := startSession(p.dec, src, p.opts.Caching)
@@ -163,6 +163,10 @@ func (p *Player) Stats() Stats {
 	p.mu.Lock()
 	if p.sess != nil {
 		st.InputBytes = p.sess.src.bytes.Load()
+		st.FramesDropped += p.sess.lostPictures()
+		if w, h := p.sess.videoSize(); w > 0 && h > 0 {
+			st.Width, st.Height = w, h
+		}
 	}
 	p.mu.Unlock()
 	st.AudioAvailable = p.win.audioOK.Load()
@@ -170,9 +174,33 @@ func (p *Player) Stats() Stats {
 	return st
 }
 
-// LastFrame returns a copy of the newest decoded picture and its
-// presentation time, or nil if none was decoded yet.
-func (p *Player) LastFrame() (*image.RGBA, time.Duration) { return p.dec.lastFrame() }
+// LastFrame returns a copy of the newest picture at the video's size, or
+// nil if there is none yet.
+func (p *Player) LastFrame() *image.RGBA {
+	img := p.dec.lastFrame()
+	if img == nil {
+		return nil
+	}
+	w, h := p.displaySize()
+	if w <= 0 || h <= 0 || (w == img.Bounds().Dx() && h == img.Bounds().Dy()) {
+		return img
+	}
+	// libVLC may scale the picture to a buffer of another shape (386 lines
+	// for a 360-line picture); scale it back.
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.ApproxBiLinear.Scale(out, out.Bounds(), img, img.Bounds(), draw.Src, nil)
+	return out
+}
+
+// displaySize returns the video's picture size, or zeros if unknown.
+func (p *Player) displaySize() (int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sess == nil {
+		return 0, 0
+	}
+	return p.sess.videoSize()
+}
 
 // Seekable reports whether the current input can be paused and seeked.
 func (p *Player) Seekable() bool {
@@ -207,7 +235,6 @@ func (p *Player) Seek(delta time.Duration) error {
 	if err := p.sess.seek(delta); err != nil {
 		return fmt.Errorf("player: seek: %w", err)
 	}
-	p.dec.flush()
 	return nil
 }
 
@@ -245,3 +272,21 @@ func (p *Player) Close() error {
 // Fail shows err as the player's state, for errors outside the decoder
 // such as a failed join.
 func (p *Player) Fail(err error) { p.dec.fail(err.Error()) }
+
+// Position returns the playback position in the current input as libVLC
+// reports it (for an on-demand stream: the time from its start).
+func (p *Player) Position() (time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, ErrClosed
+	}
+	if p.sess == nil {
+		return 0, errors.New("player: nothing is playing")
+	}
+	ms, err := p.sess.player.MediaTime()
+	if err != nil {
+		return 0, fmt.Errorf("player: position: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}

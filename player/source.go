@@ -23,6 +23,7 @@ type source struct {
 	pos    int64     // only the libVLC input thread uses it
 	closed atomic.Bool
 	bytes  atomic.Int64
+	size   atomic.Int64 // length of a seekable source, once libVLC asked
 }
 
 func newLiveSource(r io.Reader) *source { return &source{r: r} }
@@ -59,6 +60,9 @@ func (s *source) Seek(offset int64, whence int) (int64, error) {
 		pos, err := s.seeker.Seek(offset, whence)
 		if err == nil {
 			s.pos = pos
+			if whence == io.SeekEnd && offset == 0 {
+				s.size.Store(pos)
+			}
 		}
 		return pos, err
 	}

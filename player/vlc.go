@@ -3,13 +3,14 @@ package player
 /*
 #cgo pkg-config: libvlc
 #include <stdlib.h>
-#include "smem.h"
+#include "vmem.h"
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/cgo"
 	"sync"
 	"time"
@@ -18,8 +19,8 @@ import (
 	vlc "github.com/adrg/libvlc-go/v3"
 )
 
-// Largest picture the player accepts; libVLC scales larger video down to
-// fit, which bounds every frame buffer (3840x2160 RGBA is 33 MB).
+// Largest picture the player accepts; larger video is scaled down to fit,
+// which bounds every frame buffer (3840x2160 RGBA is 33 MB).
 const (
 	maxWidth  = 3840
 	maxHeight = 2160
@@ -34,9 +35,12 @@ var (
 
 // vlcArgs are the libVLC instance options: no console messages, and nothing
 // that would open a window or touch X: the player only uses stream output.
-var vlcArgs = []string{"--quiet", "--no-xlib", "--no-video-title-show", "--no-stats"}
+var vlcArgs = []string{"--quiet", "--no-xlib", "--no-video-title-show"}
 
 func acquireVLC() error {
+	if err := checkPlayerLayout(); err != nil {
+		return err
+	}
 	vlcMu.Lock()
 	defer vlcMu.Unlock()
 	if vlcUsers == 0 {
@@ -57,37 +61,45 @@ func releaseVLC() {
 	}
 }
 
-// session is one source playing through libVLC: a media player whose media
-// is transcoded to RGBA and s16le PCM and handed to the decoder by VLC's
-// smem stream output.
+// checkPlayerLayout makes sure mediaPlayer can read the handle out of a
+// libvlc-go Player: a struct whose only field is the C pointer.
+func checkPlayerLayout() error {
+	t := reflect.TypeOf(vlc.Player{})
+	if t.NumField() != 1 || t.Field(0).Type.Kind() != reflect.Pointer {
+		return errors.New("player: this libvlc-go version is not supported (pin v3.1.6)")
+	}
+	return nil
+}
+
+// mediaPlayer returns the libVLC media player inside p. libvlc-go v3.1.6
+// binds neither libvlc_video_set_callbacks nor libvlc_audio_set_callbacks
+// and has no accessor for the handle, which is its Player's only field
+// (checkPlayerLayout checks that).
+func mediaPlayer(p *vlc.Player) *C.libvlc_media_player_t {
+	return *(**C.libvlc_media_player_t)(unsafe.Pointer(p))
+}
+
+// session is one input playing through libVLC. libVLC's own clock paces
+// it, keeps sound and pictures in sync, pauses and seeks; its video and
+// audio outputs are the callbacks in vmem.c, which hand RGBA pictures and
+// s16le sound to the decoder when they are due.
 type session struct {
 	player   *vlc.Player
 	media    *vlc.Media
 	events   *vlc.EventManager
 	eventIDs []vlc.EventID
 	src      *source
-	smem     *C.p2ps_smem
+	out      *C.p2ps_out
 	handle   cgo.Handle
 }
 
-// mediaOptions returns the libVLC media options that route decoded
-// pictures and sound to the smem callbacks, paced in real time (time-sync).
-func mediaOptions(smem *C.p2ps_smem, caching time.Duration) []string {
-	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
-	data := addr(unsafe.Pointer(smem))
-	sout := fmt.Sprintf(":sout=#transcode{vcodec=RGBA,acodec=s16l,channels=%d,samplerate=%d,maxwidth=%d,maxheight=%d}"+
-		":smem{video-prerender-callback=%d,video-postrender-callback=%d,"+
-		"audio-prerender-callback=%d,audio-postrender-callback=%d,video-data=%d,audio-data=%d,time-sync}",
-		channels, sampleRate, maxWidth, maxHeight,
-		addr(C.p2ps_video_prerender), addr(C.p2ps_video_postrender),
-		addr(C.p2ps_audio_prerender), addr(C.p2ps_audio_postrender), data, data)
+// mediaOptions returns the libVLC options for the input.
+func mediaOptions(caching time.Duration) []string {
 	ms := caching.Milliseconds()
 	return []string{
-		sout,
-		":demux=ts",    // the input is always MPEG-TS: do not let garbage fool the probe
-		":no-sout-all", // one video and one audio track
-		fmt.Sprintf(":network-caching=%d", ms),
+		":demux=ts", // the input is always MPEG-TS: garbage must not fool the probe
 		fmt.Sprintf(":file-caching=%d", ms),
+		fmt.Sprintf(":network-caching=%d", ms),
 		fmt.Sprintf(":live-caching=%d", ms),
 	}
 }
@@ -101,17 +113,18 @@ func startSession(d *decoder, src *source, caching time.Duration) (_ *session, e
 		}
 	}()
 	s.handle = cgo.NewHandle(d)
-	s.smem = C.p2ps_smem_new(C.uintptr_t(s.handle))
-	if s.smem == nil {
+	s.out = C.p2ps_out_new(C.uintptr_t(s.handle), maxWidth, maxHeight)
+	if s.out == nil {
 		return nil, errors.New("player: out of memory")
 	}
 	if s.player, err = vlc.NewPlayer(); err != nil {
 		return nil, fmt.Errorf("player: creating the libVLC player: %w", err)
 	}
+	C.p2ps_attach(mediaPlayer(s.player), s.out, sampleRate)
 	if s.media, err = vlc.NewMediaFromReadSeeker(src); err != nil {
 		return nil, fmt.Errorf("player: creating the libVLC media: %w", err)
 	}
-	if err = s.media.AddOptions(mediaOptions(s.smem, caching)...); err != nil {
+	if err = s.media.AddOptions(mediaOptions(caching)...); err != nil {
 		return nil, fmt.Errorf("player: setting libVLC media options: %w", err)
 	}
 	if err = s.player.SetMedia(s.media); err != nil {
@@ -154,9 +167,9 @@ func (s *session) stop() {
 	if s.player != nil {
 		s.player.Release()
 	}
-	if s.smem != nil {
-		C.p2ps_smem_free(s.smem)
-		s.smem = nil
+	if s.out != nil {
+		C.p2ps_out_free(s.out)
+		s.out = nil
 	}
 	if s.handle != 0 {
 		s.handle.Delete()
@@ -164,18 +177,50 @@ func (s *session) stop() {
 	}
 }
 
+// lostPictures returns how many pictures libVLC decoded too late to show.
+func (s *session) lostPictures() int64 {
+	st, err := s.media.Stats()
+	if err != nil || st == nil {
+		return 0
+	}
+	return int64(st.LostPictures)
+}
+
 // setPause pauses or resumes libVLC.
 func (s *session) setPause(pause bool) error { return s.player.SetPause(pause) }
 
-// seek moves playback by delta, within the media's length when known.
+// seek moves playback by delta. libVLC cannot seek an MPEG-TS read
+// through callbacks by time (it does not learn the length), so the target
+// is turned into a byte position with the rate read so far.
 func (s *session) seek(delta time.Duration) error {
 	ms, err := s.player.MediaTime()
 	if err != nil {
 		return err
 	}
-	target := max(int64(ms)+delta.Milliseconds(), 0)
 	if length, err := s.player.MediaLength(); err == nil && length > 0 {
-		target = min(target, int64(length)-1000)
+		target := min(max(int64(ms)+delta.Milliseconds(), 0), int64(length)-1000)
+		return s.player.SetMediaTime(int(max(target, 0)))
 	}
-	return s.player.SetMediaTime(int(max(target, 0)))
+	frac, err := s.player.MediaPosition()
+	if err != nil {
+		return err
+	}
+	size := s.src.size.Load()
+	if ms <= 0 || frac <= 0 || size <= 0 {
+		return errors.New("not yet: the stream's rate is not known")
+	}
+	at := float64(frac) * float64(size) // bytes
+	rate := at / float64(ms)            // bytes per millisecond
+	target := min(max(at+rate*float64(delta.Milliseconds()), 0), float64(size-1))
+	return s.player.SetMediaPosition(float32(target / float64(size)))
+}
+
+// videoSize returns the size of the video's picture as libVLC shows it
+// (the visible area, square pixels), or zeros before the first picture.
+func (s *session) videoSize() (int, int) {
+	var w, h C.unsigned
+	if C.libvlc_video_get_size(mediaPlayer(s.player), 0, &w, &h) != 0 {
+		return 0, 0
+	}
+	return int(w), int(h)
 }

@@ -1,0 +1,126 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmem.h"
+#include "_cgo_export.h"
+
+p2ps_out *p2ps_out_new(uintptr_t handle, unsigned max_width, unsigned max_height) {
+	p2ps_out *o = calloc(1, sizeof *o);
+	if (o != NULL) {
+		o->handle = handle;
+		o->max_width = max_width;
+		o->max_height = max_height;
+	}
+	return o;
+}
+
+void p2ps_out_free(p2ps_out *o) {
+	if (o == NULL)
+		return;
+	free(o->pix);
+	free(o);
+}
+
+// visible_size finds the picture size of the video track. The size libVLC
+// proposes to format is the decoder's buffer, which can be larger than the
+// picture (386 lines for a 360-line H.264 picture).
+static void visible_size(libvlc_media_player_t *mp, unsigned *w, unsigned *h) {
+	libvlc_media_t *m = libvlc_media_player_get_media(mp);
+	if (m == NULL)
+		return;
+	libvlc_media_track_t **tracks;
+	unsigned n = libvlc_media_tracks_get(m, &tracks);
+	for (unsigned i = 0; i < n; i++) {
+		libvlc_media_track_t *t = tracks[i];
+		if (t->i_type == libvlc_track_video && t->video->i_width > 0 && t->video->i_height > 0) {
+			*w = t->video->i_width;
+			*h = t->video->i_height;
+			break;
+		}
+	}
+	if (n > 0)
+		libvlc_media_tracks_release(tracks, n);
+	libvlc_media_release(m);
+}
+
+// format picks RGBA at the picture's size, scaled down (aspect kept) to fit
+// the maximum, and allocates the one picture buffer.
+static unsigned format(void **opaque, char *chroma, unsigned *width, unsigned *height,
+	unsigned *pitches, unsigned *lines) {
+	p2ps_out *o = *opaque;
+	unsigned w = *width, h = *height;
+	visible_size(o->mp, &w, &h);
+	if (w == 0 || h == 0)
+		return 0;
+	if (w > o->max_width) {
+		h = (unsigned)((uint64_t)h * o->max_width / w);
+		w = o->max_width;
+	}
+	if (h > o->max_height) {
+		w = (unsigned)((uint64_t)w * o->max_height / h);
+		h = o->max_height;
+	}
+	w &= ~1u;
+	h &= ~1u;
+	if (w == 0 || h == 0)
+		return 0;
+	free(o->pix);
+	// A few spare lines: some converters write past the last one.
+	o->pix = malloc((size_t)w * 4 * (h + 16));
+	if (o->pix == NULL)
+		return 0;
+	memcpy(chroma, "RGBA", 4);
+	*width = o->width = w;
+	*height = o->height = h;
+	pitches[0] = w * 4;
+	lines[0] = h;
+	return 1;
+}
+
+static void cleanup(void *opaque) {
+	p2ps_out *o = opaque;
+	free(o->pix);
+	o->pix = NULL;
+	o->width = o->height = 0;
+}
+
+static void *lock(void *opaque, void **planes) {
+	p2ps_out *o = opaque;
+	planes[0] = o->pix;
+	o->fresh = 1;
+	return NULL;
+}
+
+static void unlock(void *opaque, void *picture, void *const *planes) {
+	(void)opaque; (void)picture; (void)planes;
+}
+
+// display runs when the picture is due on screen. libVLC also displays the
+// last picture again every 80 ms or so while no new one comes (a stall, a
+// pause); those repeats are skipped: lock did not run before them.
+static void display(void *opaque, void *picture) {
+	p2ps_out *o = opaque;
+	(void)picture;
+	if (o->pix != NULL && o->fresh)
+		p2psPicture(o->handle, o->pix, o->width, o->height);
+	o->fresh = 0;
+}
+
+static void play(void *data, const void *samples, unsigned count, int64_t pts) {
+	p2ps_out *o = data;
+	p2psSound(o->handle, (void *)samples, count, pts);
+}
+
+static void flush(void *data, int64_t pts) {
+	p2ps_out *o = data;
+	(void)pts;
+	p2psFlush(o->handle);
+}
+
+void p2ps_attach(libvlc_media_player_t *mp, p2ps_out *o, unsigned rate) {
+	o->mp = mp;
+	libvlc_video_set_callbacks(mp, lock, unlock, display, o);
+	libvlc_video_set_format_callbacks(mp, format, cleanup);
+	libvlc_audio_set_callbacks(mp, play, NULL, NULL, flush, NULL, o);
+	libvlc_audio_set_format(mp, "S16N", rate, 2);
+}
