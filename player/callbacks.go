@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -29,8 +30,25 @@ func p2psSound(h C.uintptr_t, samples unsafe.Pointer, count C.unsigned, pts C.in
 	if !ok || samples == nil || count == 0 {
 		return
 	}
-	d.sound(unsafe.Slice((*byte)(samples), int(count)*bytesPerSample))
+	d.sound(unsafe.Slice((*byte)(samples), int(count)*bytesPerSample), time.Duration(pts)*time.Microsecond)
 }
+
+//export p2psPause
+func p2psPause(h C.uintptr_t, pts C.int64_t) {
+	if d, ok := cgo.Handle(h).Value().(*decoder); ok {
+		d.pauseSound(time.Duration(pts) * time.Microsecond)
+	}
+}
+
+//export p2psResume
+func p2psResume(h C.uintptr_t, pts C.int64_t) {
+	if d, ok := cgo.Handle(h).Value().(*decoder); ok {
+		d.resumeSound(time.Duration(pts) * time.Microsecond)
+	}
+}
+
+// vlcClock returns libVLC's clock, the one its timestamps use.
+func vlcClock() time.Duration { return time.Duration(C.libvlc_clock()) * time.Microsecond }
 
 //export p2psFlush
 func p2psFlush(h C.uintptr_t) {

@@ -12,8 +12,12 @@ const (
 	stallAfter = time.Second
 	// audioLatency is the output buffer of the audio player.
 	audioLatency = 100 * time.Millisecond
-	// pcmCapacity bounds the sound waiting for the audio output: 500 ms.
-	pcmCapacity = sampleRate / 2
+	// audioTolerance is how far the sound may drift from its due time
+	// before the audio output skips or pads samples.
+	audioTolerance = 40 * time.Millisecond
+	// pcmCapacity bounds the sound waiting for the audio output: 3 s.
+	// libVLC hands sound over about a second before it is due.
+	pcmCapacity = 3 * sampleRate
 )
 
 // decoder receives libVLC's pictures and sound on libVLC's threads, when
@@ -21,27 +25,29 @@ const (
 // the audio output. One mutex guards it all; the picture copy happens
 // outside it.
 type decoder struct {
-	now func() time.Time // time.Now; tests replace it
+	now   func() time.Time     // time.Now; tests replace it
+	clock func() time.Duration // libVLC's clock, which sound timestamps use
 
-	mu        sync.Mutex // guards the fields below
-	pool      framePool
-	newest    *frame // newest picture not yet taken by the window
-	last      *frame // newest picture, for LastFrame
-	display   bool   // a window runs: keep pictures for it
-	pcm       pcmRing
-	audioOut  bool        // an audio output runs: keep sound for it
-	lastMedia time.Time   // arrival of the newest picture or sound
-	arrivals  []time.Time // arrival of recent pictures, for FPS
-	stats     Stats       // counters; State and FPS are filled in by snapshot
-	started   bool        // an input was given
-	paused    bool
-	ended     bool
-	failure   string
-	closed    bool
+	mu            sync.Mutex // guards the fields below
+	pool          framePool
+	newest        *frame // newest picture not yet taken by the window
+	last          *frame // newest picture, for LastFrame
+	display       bool   // a window runs: keep pictures for it
+	pcm           pcmRing
+	audioOut      bool          // an audio output runs: keep sound for it
+	soundPausedAt time.Duration // libVLC clock when libVLC paused the sound, or 0
+	lastMedia     time.Time     // arrival of the newest picture or sound
+	arrivals      []time.Time   // arrival of recent pictures, for FPS
+	stats         Stats         // counters; State and FPS are filled in by snapshot
+	started       bool          // an input was given
+	paused        bool
+	ended         bool
+	failure       string
+	closed        bool
 }
 
 func newDecoder() *decoder {
-	return &decoder{now: time.Now, pool: framePool{max: 3}, pcm: newPCMRing(pcmCapacity)}
+	return &decoder{now: time.Now, clock: vlcClock, pool: framePool{max: 3}, pcm: newPCMRing(pcmCapacity)}
 }
 
 // picture takes one RGBA picture that is due on screen now. pix is C memory
@@ -88,9 +94,9 @@ func (d *decoder) picture(pix []byte, width, height int) {
 	}
 }
 
-// sound takes one block of s16le stereo samples that is due at the
-// speakers now. pcm is C memory libVLC reuses after the call returns.
-func (d *decoder) sound(pcm []byte) {
+// sound takes one block of s16le stereo samples due at the speakers at pts
+// (libVLC's clock). pcm is C memory libVLC reuses after the call returns.
+func (d *decoder) sound(pcm []byte, pts time.Duration) {
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -101,7 +107,7 @@ func (d *decoder) sound(pcm []byte) {
 	d.stats.AudioRate, d.stats.AudioChannels = sampleRate, channels
 	d.lastMedia = now
 	if d.audioOut {
-		d.pcm.write(pcm)
+		d.pcm.write(pcm, pts)
 	}
 }
 
@@ -132,11 +138,24 @@ func (d *decoder) releaseFrame(f *frame) {
 	d.mu.Unlock()
 }
 
-// readAudio fills b with the sound received so far, and silence after it.
+// readAudio fills b with the sound due audioLatency from now (the audio
+// output's buffer): it skips sound that is late, pads with silence before
+// sound that is not due yet, and gives silence when there is none.
 func (d *decoder) readAudio(b []byte) int {
 	n := len(b) / bytesPerSample * bytesPerSample
+	target := d.clock() + audioLatency
 	d.mu.Lock()
-	i := d.pcm.read(b[:n])
+	i := 0
+	if d.pcm.n > 0 {
+		if late := target - d.pcm.pts; late > audioTolerance {
+			d.pcm.discard(durationToSamples(late) * bytesPerSample)
+		}
+		if early := d.pcm.pts - target; d.pcm.n > 0 && early > audioTolerance {
+			i = min(n, durationToSamples(early)*bytesPerSample)
+			clear(b[:i])
+		}
+		i += d.pcm.read(b[i:n])
+	}
 	d.mu.Unlock()
 	clear(b[i:n])
 	return n
@@ -252,4 +271,21 @@ func (d *decoder) lastFrame() *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, d.last.width, d.last.height))
 	copy(img.Pix, d.last.pix)
 	return img
+}
+
+// pauseSound and resumeSound follow libVLC's pauses: the sound held is
+// due later by the length of the pause.
+func (d *decoder) pauseSound(at time.Duration) {
+	d.mu.Lock()
+	d.soundPausedAt = at
+	d.mu.Unlock()
+}
+
+func (d *decoder) resumeSound(at time.Duration) {
+	d.mu.Lock()
+	if d.soundPausedAt > 0 && at > d.soundPausedAt {
+		d.pcm.pts += at - d.soundPausedAt
+	}
+	d.soundPausedAt = 0
+	d.mu.Unlock()
 }

@@ -111,6 +111,16 @@ static void play(void *data, const void *samples, unsigned count, int64_t pts) {
 	p2psSound(o->handle, (void *)samples, count, pts);
 }
 
+static void pause_cb(void *data, int64_t pts) {
+	p2ps_out *o = data;
+	p2psPause(o->handle, pts);
+}
+
+static void resume_cb(void *data, int64_t pts) {
+	p2ps_out *o = data;
+	p2psResume(o->handle, pts);
+}
+
 static void flush(void *data, int64_t pts) {
 	p2ps_out *o = data;
 	(void)pts;
@@ -121,6 +131,6 @@ void p2ps_attach(libvlc_media_player_t *mp, p2ps_out *o, unsigned rate) {
 	o->mp = mp;
 	libvlc_video_set_callbacks(mp, lock, unlock, display, o);
 	libvlc_video_set_format_callbacks(mp, format, cleanup);
-	libvlc_audio_set_callbacks(mp, play, NULL, NULL, flush, NULL, o);
+	libvlc_audio_set_callbacks(mp, play, pause_cb, resume_cb, flush, NULL, o);
 	libvlc_audio_set_format(mp, "S16N", rate, 2);
 }
