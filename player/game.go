@@ -12,6 +12,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2"
 	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
+	"github.com/hajimehoshi/ebiten/v2/vector"
 )
 
 // seekStep is how far the arrow keys seek.
@@ -117,10 +118,10 @@ func (p *Player) Draw(screen *ebiten.Image) {
 		if st.State == StateBuffering {
 			msg = "buffering…"
 		}
-		ebitenutil.DebugPrintAt(screen, msg, sw/2-len(msg)*3, sh/2)
+		drawPanel(screen, msg, sw/2-len(msg)*3, sh/2)
 	}
 	if p.win.overlay {
-		ebitenutil.DebugPrintAt(screen, p.overlayText(st), 8, 8)
+		drawPanel(screen, p.overlayText(st), 8, 8)
 	}
 }
 
@@ -154,4 +155,17 @@ func (p *Player) overlayText(st Stats) string {
 // ebiten.Game.
 func (p *Player) Layout(outsideWidth, outsideHeight int) (int, int) {
 	return outsideWidth, outsideHeight
+}
+
+// drawPanel prints text at (x, y) on a translucent dark panel, readable
+// over any picture. The debug font is 6x16 pixels.
+func drawPanel(screen *ebiten.Image, text string, x, y int) {
+	lines := strings.Split(text, "\n")
+	width := 0
+	for _, l := range lines {
+		width = max(width, len([]rune(l)))
+	}
+	vector.DrawFilledRect(screen, float32(x-4), float32(y-2), float32(width*6+8), float32(len(lines)*16+4),
+		color.RGBA{0, 0, 0, 170}, false)
+	ebitenutil.DebugPrintAt(screen, text, x, y)
 }
