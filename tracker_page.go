@@ -48,7 +48,7 @@ type pageStream struct {
 
 // handlePage serves GET /, the HTML status page.
 func (t *Tracker) handlePage(w http.ResponseWriter, r *http.Request) {
-	list, err := t.statuses(r, true)
+	list, err := t.statusList(r.Context(), true)
 	if err != nil {
 		t.fail(w, r, err)
 		return

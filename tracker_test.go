@@ -293,7 +293,7 @@ func TestTrackerBadAnnounce(t *testing.T) {
 		{"truncated", `{"stream":`, 400, "malformed JSON"},
 		{"array", `[]`, 400, "cannot unmarshal array"},
 		{"trailing data", valid("") + `{}`, 400, "data after the JSON object"},
-		{"oversized", valid(`,"pad":"` + strings.Repeat("x", maxAnnounceBody) + `"`), 413, "body larger than 65536 bytes"},
+		{"oversized", valid(`,"pad":"` + strings.Repeat("x", defaultTrackerBodyBytes) + `"`), 413, "body larger than 65536 bytes"},
 		{"short stream ID", `{"stream":"abcd","peer":"` + peer + `","addr":":6000"}`, 400, `stream ID "abcd": want 64 hex digits`},
 		{"non-hex stream ID", `{"stream":"` + strings.Repeat("zz", 32) + `","peer":"` + peer + `","addr":":6000"}`, 400, "invalid byte"},
 		{"zero stream ID", `{"peer":"` + peer + `","addr":":6000"}`, 400, "stream ID is zero"},
