@@ -27,8 +27,8 @@ const (
 // Tracker is an HTTP server that knows which peers carry which stream. Peers
 // announce themselves periodically (POST /announce); the tracker answers with
 // the stream's info and a random sample of its other peers. It also serves
-// the streams as JSON (GET /streams, GET /streams/{id}) and an HTML status
-// page (GET /). It never carries video. docs/TRACKER-API.md describes the
+// the streams as JSON (GET /streams, GET /streams/{id}) and a live HTML
+// dashboard (GET /). It never carries video. docs/TRACKER-API.md describes the
 // protocol.
 //
 // A Tracker starts and stops like an [http.Server]: the zero value is ready
@@ -133,6 +133,7 @@ func (t *Tracker) init() {
 	mux.HandleFunc("GET /streams", t.handleStreams)
 	mux.HandleFunc("GET /streams/{id}", t.handleStream)
 	mux.HandleFunc("GET /{$}", t.handlePage)
+	mux.HandleFunc("GET /dashboard.js", t.handlePageJS)
 	t.handler = mux
 }
 

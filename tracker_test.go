@@ -440,7 +440,8 @@ func TestTrackerPage(t *testing.T) {
 	assert.Contains(t, page, "95.0%", "the viewer's continuity")
 	assert.Contains(t, page, "75.0%", "the P2P ratio")
 	assert.Contains(t, page, "1.5 s", "the lag")
-	assert.Contains(t, page, `http-equiv="refresh"`)
+	assert.Contains(t, page, `<script src="/dashboard.js"`, "the page updates itself")
+	assert.NotContains(t, page, `http-equiv="refresh"`, "without reloading")
 }
 
 func TestTrackerServeAndClose(t *testing.T) {
