@@ -152,7 +152,14 @@ type streamStats struct {
 
 // Describe implements prometheus.Collector.
 func (m *PeerMetrics) Describe(ch chan<- *prometheus.Desc) {
-	prometheus.DescribeByCollect(m, ch)
+	for _, d := range []*prometheus.Desc{
+		m.streams, m.continuity, m.streamLag, m.buffered, m.conns, m.received,
+		m.sent, m.due, m.onTime, m.skipped, m.bans,
+	} {
+		ch <- d
+	}
+	m.startup.Describe(ch)
+	m.lag.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.

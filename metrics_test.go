@@ -151,6 +151,14 @@ func TestMetricsMoveAsStreamPlays(t *testing.T) {
 			v1.sum("p2pstream_peer_lag_seconds_count") > v0.sum("p2pstream_peer_lag_seconds_count")
 	}, 30*time.Second, 100*time.Millisecond, "the figures move as the stream plays")
 
+	// The collectors keep Prometheus's rules (descriptions match what they
+	// collect, no duplicate series).
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(sw.tracker.Collector()))
+	require.NoError(t, reg.Register(viewer))
+	_, err = reg.Gather()
+	require.NoError(t, err)
+
 	var fromPeers, total int64
 	for _, s := range streams {
 		st := s.Stats()

@@ -87,7 +87,16 @@ func (t *Tracker) Collector() prometheus.Collector {
 
 // Describe implements prometheus.Collector.
 func (m *trackerMetrics) Describe(ch chan<- *prometheus.Desc) {
-	prometheus.DescribeByCollect(m, ch)
+	m.announces.Describe(ch)
+	m.latency.Describe(ch)
+	m.viewerLag.Describe(ch)
+	m.storeFails.Describe(ch)
+	for _, d := range []*prometheus.Desc{
+		m.streams, m.peers, m.viewers, m.continuity, m.p2pRatio, m.received,
+		m.sourceUpload, m.sourceSaving, m.lagP50, m.lagMax, m.bans,
+	} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -109,7 +118,12 @@ func (m *trackerMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range list {
 		lv := []string{s.Info.ID.String(), s.Info.Name}
 		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv[:2:2], extra...)...)
+			// Names come from peers: a bad one spoils its own series only.
+			metric, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, append(lv[:2:2], extra...)...)
+			if err != nil {
+				metric = prometheus.NewInvalidMetric(d, err)
+			}
+			ch <- metric
 		}
 		fromPeers := s.P2PRatio * float64(s.Received)
 		gauge(m.peers, float64(s.Peers))
