@@ -190,7 +190,7 @@ func (s *redisStore) entryPrefix(id StreamID) string {
 	return s.prefix + "s:" + id.String() + ":p:"
 }
 
-func (s *redisStore) announce(ctx context.Context, id StreamID, p PeerStatus, info *StreamInfo, now time.Time, max int) (announceResult, error) {
+func (s *redisStore) announce(ctx context.Context, id StreamID, p PeerStatus, info *StreamInfo, now time.Time, limit int) (announceResult, error) {
 	entry, err := json.Marshal(p)
 	if err != nil {
 		return announceResult{}, err
@@ -207,7 +207,7 @@ func (s *redisStore) announce(ctx context.Context, id StreamID, p PeerStatus, in
 	}
 	reply, err := announceScript.Run(ctx, s.rdb, s.keys(id, p.ID),
 		id.String(), p.ID.String(), addrHost(p.Addr), addrHost(p.Addr)+"\n"+p.Addr+"\n"+string(entry),
-		now.UnixMilli(), s.ttl.Milliseconds(), max, s.maxStreams, s.maxPeers, source, string(infoJSON),
+		now.UnixMilli(), max(1, s.ttl.Milliseconds()), limit, s.maxStreams, s.maxPeers, source, string(infoJSON),
 		s.entryPrefix(id),
 	).Slice()
 	if err != nil {

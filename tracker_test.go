@@ -102,7 +102,8 @@ func TestTrackerAnnounceReturnsOthers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url, _ := serveTracker(t, &Tracker{MaxPeers: tt.maxPeers})
+			// AnnounceRate: 40 announces from one address in a blink.
+			url, _ := serveTracker(t, &Tracker{MaxPeers: tt.maxPeers, AnnounceRate: -1})
 			c := newTestClient(t, url)
 			id := testStreamID(1)
 			known := map[PeerID]string{}
