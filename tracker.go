@@ -44,6 +44,8 @@ const (
 // Every limit has a default that suits a public tracker: at most MaxStreams
 // streams of MaxStreamPeers peers each, announces of at most MaxBodyBytes,
 // AnnounceRate announces per second from one IP address.
+//
+// [Tracker.Collector] exports the tracker's Prometheus metrics.
 type Tracker struct {
 	// TTL is how long an entry lives without a new announce; if zero, 30 s.
 	// Make it several Intervals so that one lost announce does not drop a peer.
