@@ -6,7 +6,7 @@
 # Debian packages the player (libVLC + ebiten), the tests (ffmpeg, Xvfb) need.
 PACKAGES := libvlc-dev vlc-plugin-base vlc-plugin-video-output ffmpeg xvfb xauth \
 	libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev \
-	libxxf86vm-dev libasound2-dev pkg-config imagemagick x11-utils curl
+	libxxf86vm-dev libasound2-dev pkg-config imagemagick x11-utils curl redis-server chromium
 
 GO ?= go
 FUZZTIME ?= 10s

@@ -1,6 +1,7 @@
 package p2pstream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,13 +10,11 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 )
 
-// Limits on what the tracker accepts.
-const (
-	maxAnnounceBody = 64 << 10 // bytes of one announce
-	maxStreamName   = 256      // bytes of StreamInfo.Name
-)
+// maxStreamName is the most bytes of StreamInfo.Name the tracker accepts.
+const maxStreamName = 256
 
 // eventStopped is the Announce.Event of a peer that leaves the stream.
 const eventStopped = "stopped"
@@ -40,32 +39,47 @@ type errorBody struct {
 
 // handleAnnounce serves POST /announce.
 func (t *Tracker) handleAnnounce(w http.ResponseWriter, r *http.Request) {
-	a, err := readAnnounce(w, r)
-	if err != nil {
-		t.fail(w, r, err)
-		return
-	}
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	a := t.serveAnnounce(rec, r)
+	t.metrics.observeAnnounce(rec.code, time.Since(start), a)
+}
+
+// serveAnnounce answers an announce. It returns the announce if it could be
+// decoded.
+func (t *Tracker) serveAnnounce(w http.ResponseWriter, r *http.Request) *Announce {
 	// Only the port is the peer's to choose: the host is where the announce
 	// came from, so nobody can point a swarm at a third party.
-	host, err := remoteHost(r.RemoteAddr)
+	host, err := t.clientHost(r)
 	if err != nil {
 		t.fail(w, r, err)
-		return
+		return nil
+	}
+	if t.limiter != nil && !t.limiter.allow(host, t.clock()) {
+		w.Header().Set("Retry-After", "1")
+		t.fail(w, r, &requestError{status: http.StatusTooManyRequests,
+			msg: fmt.Sprintf("announce: more than %g announces per second from %s", t.announceRate(), host)})
+		return nil
+	}
+	a, err := readAnnounce(w, r, t.maxBodyBytes())
+	if err != nil {
+		t.fail(w, r, err)
+		return nil
 	}
 	resp := AnnounceResponse{Interval: t.interval(), Peers: []PeerAddr{}}
 	if a.Event == eventStopped {
 		if err := t.store.remove(r.Context(), a.Stream, a.Peer, host); err != nil {
 			t.fail(w, r, err)
-			return
+			return &a
 		}
 		t.log().Debug("peer stopped", "stream", a.Stream.Short(), "peer", a.Peer.String())
 		writeJSON(w, http.StatusOK, resp)
-		return
+		return &a
 	}
 	port, err := announcedPort(a.Addr)
 	if err != nil {
 		t.fail(w, r, err)
-		return
+		return &a
 	}
 	addr := net.JoinHostPort(host, port)
 	now := t.clock()
@@ -73,7 +87,7 @@ func (t *Tracker) handleAnnounce(w http.ResponseWriter, r *http.Request) {
 	res, err := t.store.announce(r.Context(), a.Stream, p, a.Info, now, t.maxPeers())
 	if err != nil {
 		t.fail(w, r, err)
-		return
+		return &a
 	}
 	if res.registered {
 		t.log().Info("stream registered", "stream", a.Stream.Short(), "name", res.info.Name, "kind", res.info.Kind, "source", addr)
@@ -82,12 +96,13 @@ func (t *Tracker) handleAnnounce(w http.ResponseWriter, r *http.Request) {
 	resp.Info = res.info
 	resp.Peers = res.peers
 	writeJSON(w, http.StatusOK, resp)
+	return &a
 }
 
 // readAnnounce decodes and checks the announce in r's body.
-func readAnnounce(w http.ResponseWriter, r *http.Request) (Announce, error) {
+func readAnnounce(w http.ResponseWriter, r *http.Request, limit int64) (Announce, error) {
 	var a Announce
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAnnounceBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	err := dec.Decode(&a)
 	if err == nil {
 		// Exactly one JSON value: anything after it is a client bug.
@@ -104,7 +119,7 @@ func readAnnounce(w http.ResponseWriter, r *http.Request) (Announce, error) {
 	switch {
 	case errors.As(err, &tooBig):
 		return a, &requestError{status: http.StatusRequestEntityTooLarge,
-			msg: fmt.Sprintf("announce: body larger than %d bytes", maxAnnounceBody)}
+			msg: fmt.Sprintf("announce: body larger than %d bytes", limit)}
 	case err == io.EOF:
 		return a, badRequest("announce: empty body; want a JSON object")
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
@@ -158,18 +173,9 @@ func announcedPort(addr string) (string, error) {
 	return strconv.FormatUint(n, 10), nil
 }
 
-// remoteHost returns the host of an http.Request.RemoteAddr.
-func remoteHost(remote string) (string, error) {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil || host == "" {
-		return "", badRequest("announce: cannot tell the address the announce came from (%q)", remote)
-	}
-	return host, nil
-}
-
 // handleStreams serves GET /streams.
 func (t *Tracker) handleStreams(w http.ResponseWriter, r *http.Request) {
-	list, err := t.statuses(r, false)
+	list, err := t.statusList(r.Context(), false)
 	if err != nil {
 		t.fail(w, r, err)
 		return
@@ -179,8 +185,8 @@ func (t *Tracker) handleStreams(w http.ResponseWriter, r *http.Request) {
 
 // statuses returns every stream, registered ones first, then by name, with
 // their peer lists if withPeers.
-func (t *Tracker) statuses(r *http.Request, withPeers bool) ([]StreamStatus, error) {
-	stored, err := t.store.streams(r.Context(), t.clock())
+func (t *Tracker) statusList(ctx context.Context, withPeers bool) ([]StreamStatus, error) {
+	stored, err := t.store.streams(ctx, t.clock())
 	if err != nil {
 		return nil, err
 	}

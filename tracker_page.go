@@ -6,14 +6,21 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"time"
 )
 
-// The status page: every stream, its health and its peers. html/template
-// escapes everything peers announce (names, addresses).
+// The dashboard: every stream, its health and its peers. The page is
+// rendered here, by html/template, which escapes everything peers announce
+// (names, addresses); tracker_page.js then fetches the live part of it again
+// (GET /?fragment=live) every few seconds, swaps it in and draws each
+// stream's history. No front-end build, no third-party script.
 
 //go:embed tracker_page.html
 var trackerPageHTML string
+
+//go:embed tracker_page.js
+var trackerPageJS []byte
 
 var trackerPage = template.Must(template.New("tracker").Funcs(template.FuncMap{
 	"pct":    func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
@@ -21,21 +28,26 @@ var trackerPage = template.Must(template.New("tracker").Funcs(template.FuncMap{
 	"bytes":  formatBytes,
 	"rate":   formatRate,
 	"short":  func(id PeerID) string { return id.String()[:8] },
-	"age":    func(now, t time.Time) string { return formatDuration(now.Sub(t)) + " ago" },
+	"age":    func(now, t time.Time) string { return formatDuration(max(0, now.Sub(t))) + " ago" },
+	"num":    func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) },
 	"health": health,
 }).Parse(trackerPageHTML))
 
 // Page settings.
 const (
-	pageRefresh = 2  // seconds between reloads
+	pageRefresh = 2  // seconds between updates
 	maxPageRows = 50 // peers shown per stream; the JSON API has them all
 )
+
+// pageCSP lets the page run only its own script.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
 
 // pageData is what the status page template shows.
 type pageData struct {
 	Now     time.Time
 	Refresh int
 	Peers   int // over all streams
+	Viewers int // over all streams
 	Streams []pageStream
 }
 
@@ -48,7 +60,7 @@ type pageStream struct {
 
 // handlePage serves GET /, the HTML status page.
 func (t *Tracker) handlePage(w http.ResponseWriter, r *http.Request) {
-	list, err := t.statuses(r, true)
+	list, err := t.statusList(r.Context(), true)
 	if err != nil {
 		t.fail(w, r, err)
 		return
@@ -63,12 +75,18 @@ func (t *Tracker) handlePage(w http.ResponseWriter, r *http.Request) {
 			More:         max(0, len(rows)-maxPageRows),
 		})
 		data.Peers += st.Peers
+		data.Viewers += st.Viewers
 	}
 
+	// The whole page, or only its live part for the page's script.
+	name := "page"
+	if r.URL.Query().Get("fragment") == "live" {
+		name = "live"
+	}
 	// Render to memory first so that a template error is a clean 500, not
 	// half a page.
 	var buf bytes.Buffer
-	if err := trackerPage.Execute(&buf, data); err != nil {
+	if err := trackerPage.ExecuteTemplate(&buf, name, data); err != nil {
 		t.fail(w, r, err)
 		return
 	}
@@ -76,7 +94,17 @@ func (t *Tracker) handlePage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", pageCSP)
 	_, _ = buf.WriteTo(w)
+}
+
+// handlePageJS serves GET /dashboard.js, the page's script.
+func (t *Tracker) handlePageJS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(trackerPageJS)
 }
 
 // health names the CSS class for a continuity: good, warn or bad.

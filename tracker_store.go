@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// Limits of the tracker's memory store. They bound its memory whatever
-// announces arrive: about 10,000 × 10,000 entries at worst, and in practice
-// the number of streams times their peers.
+// Default limits of a tracker's store (Tracker.MaxStreams and
+// Tracker.MaxStreamPeers). They bound its memory whatever announces arrive:
+// about 10,000 × 10,000 entries at worst, and in practice the number of
+// streams times their peers.
 const (
 	maxTrackerStreams        = 10_000
 	maxTrackerPeersPerStream = 10_000
@@ -30,9 +31,8 @@ var (
 // trackerStore keeps the tracker's entries: which peers carry which stream,
 // their stats, and each stream's info. An entry lives TTL after its last
 // announce; a stream lives while it has live entries. Implementations are
-// safe for concurrent use. The memory store is the only one so far; the
-// context and error results are there for a shared store (Redis) that
-// several tracker instances use.
+// safe for concurrent use. memoryStore keeps them in this process;
+// redisStore in a Redis server that several tracker instances share.
 type trackerStore interface {
 	// announce records or refreshes peer p of stream id (p.LastSeen is the
 	// time of the announce) and, if info is not nil, registers the stream's
@@ -68,7 +68,9 @@ type storedStream struct {
 
 // memoryStore is a trackerStore in this process's memory.
 type memoryStore struct {
-	ttl time.Duration
+	ttl        time.Duration
+	maxStreams int // streams kept at most
+	maxPeers   int // entries kept per stream at most
 
 	mu        sync.Mutex // guards the fields below
 	byID      map[StreamID]*memoryStream
@@ -86,7 +88,12 @@ type memoryStream struct {
 }
 
 func newMemoryStore(ttl time.Duration) *memoryStore {
-	return &memoryStore{ttl: ttl, byID: make(map[StreamID]*memoryStream)}
+	return &memoryStore{
+		ttl:        ttl,
+		maxStreams: maxTrackerStreams,
+		maxPeers:   maxTrackerPeersPerStream,
+		byID:       make(map[StreamID]*memoryStream),
+	}
 }
 
 func (m *memoryStore) announce(_ context.Context, id StreamID, p PeerStatus, info *StreamInfo, now time.Time, max int) (announceResult, error) {
@@ -102,7 +109,7 @@ func (m *memoryStore) announce(_ context.Context, id StreamID, p PeerStatus, inf
 
 	s := m.byID[id]
 	if s == nil {
-		if len(m.byID) >= maxTrackerStreams {
+		if len(m.byID) >= m.maxStreams {
 			return announceResult{}, errTrackerFull
 		}
 		s = &memoryStream{index: make(map[PeerID]int), sources: make(map[PeerID]struct{})}
@@ -111,9 +118,9 @@ func (m *memoryStore) announce(_ context.Context, id StreamID, p PeerStatus, inf
 		return announceResult{}, errPeerElsewhere
 	}
 	peers := s.sample(p.ID, now, max, m.ttl)
-	if _, ok := s.index[p.ID]; !ok && len(s.peers) >= maxTrackerPeersPerStream {
+	if _, ok := s.index[p.ID]; !ok && len(s.peers) >= m.maxPeers {
 		s.expire(now, m.ttl) // make room if there is any
-		if len(s.peers) >= maxTrackerPeersPerStream {
+		if len(s.peers) >= m.maxPeers {
 			return announceResult{}, errTrackerFull
 		}
 	}

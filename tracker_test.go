@@ -102,7 +102,8 @@ func TestTrackerAnnounceReturnsOthers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url, _ := serveTracker(t, &Tracker{MaxPeers: tt.maxPeers})
+			// AnnounceRate: 40 announces from one address in a blink.
+			url, _ := serveTracker(t, &Tracker{MaxPeers: tt.maxPeers, AnnounceRate: -1})
 			c := newTestClient(t, url)
 			id := testStreamID(1)
 			known := map[PeerID]string{}
@@ -293,7 +294,7 @@ func TestTrackerBadAnnounce(t *testing.T) {
 		{"truncated", `{"stream":`, 400, "malformed JSON"},
 		{"array", `[]`, 400, "cannot unmarshal array"},
 		{"trailing data", valid("") + `{}`, 400, "data after the JSON object"},
-		{"oversized", valid(`,"pad":"` + strings.Repeat("x", maxAnnounceBody) + `"`), 413, "body larger than 65536 bytes"},
+		{"oversized", valid(`,"pad":"` + strings.Repeat("x", defaultTrackerBodyBytes) + `"`), 413, "body larger than 65536 bytes"},
 		{"short stream ID", `{"stream":"abcd","peer":"` + peer + `","addr":":6000"}`, 400, `stream ID "abcd": want 64 hex digits`},
 		{"non-hex stream ID", `{"stream":"` + strings.Repeat("zz", 32) + `","peer":"` + peer + `","addr":":6000"}`, 400, "invalid byte"},
 		{"zero stream ID", `{"peer":"` + peer + `","addr":":6000"}`, 400, "stream ID is zero"},
@@ -440,7 +441,8 @@ func TestTrackerPage(t *testing.T) {
 	assert.Contains(t, page, "95.0%", "the viewer's continuity")
 	assert.Contains(t, page, "75.0%", "the P2P ratio")
 	assert.Contains(t, page, "1.5 s", "the lag")
-	assert.Contains(t, page, `http-equiv="refresh"`)
+	assert.Contains(t, page, `<script src="/dashboard.js"`, "the page updates itself")
+	assert.NotContains(t, page, `http-equiv="refresh"`, "without reloading")
 }
 
 func TestTrackerServeAndClose(t *testing.T) {

@@ -57,6 +57,7 @@ Flags:
 	chunk := fs.Duration("chunk", time.Second, "target live chunk `duration`")
 	upload := fs.String("upload-limit", "", "cap upload at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	keyFile := fs.String("key", "", "ed25519 key `FILE` (created if missing) so the live stream keeps its ID across restarts; default: a new key each run")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Parse(os.Args[1:])
 
@@ -73,6 +74,15 @@ Flags:
 
 	peer := &p2pstream.Peer{Tracker: *tracker, ListenAddr: *listen, UploadLimit: limit, Logger: log}
 	defer peer.Close()
+	if *metricsAddr != "" {
+		m := p2pstream.NewPeerMetrics(peer)
+		defer m.Close()
+		go func() {
+			if err := p2pstream.ListenAndServeMetrics(ctx, *metricsAddr, m); err != nil {
+				log.Error("metrics", "err", err)
+			}
+		}()
+	}
 	opts := p2pstream.PublishOptions{Name: *name, ChunkDuration: *chunk}
 
 	var stream *p2pstream.Stream

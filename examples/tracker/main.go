@@ -5,6 +5,9 @@
 //
 //	go run ./examples/tracker                  # on :7070; open http://127.0.0.1:7070/
 //	go run ./examples/tracker -addr :8000 -v   # another port, with debug logs
+//	go run ./examples/tracker -redis redis://127.0.0.1:6379/0 -metrics :9100
+//	                                            # entries in Redis, shared with other trackers;
+//	                                            # Prometheus metrics at :9100/metrics
 package main
 
 import (
@@ -17,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/p2pstream/p2pstream"
 	"github.com/p2pstream/p2pstream/internal/cli"
@@ -43,7 +48,10 @@ It serves:
   POST /announce       what peers call (JSON)
   GET  /streams        every stream and its swarm's health (JSON)
   GET  /streams/{id}   one stream with its peers (JSON)
-  GET  /               an HTML status page that refreshes itself
+  GET  /               a live dashboard of every stream (updates itself)
+
+With -redis, trackers that share the Redis serve the same swarms: run
+several behind one name (docs/OPERATIONS.md).
 
 Flags:
 `)
@@ -53,21 +61,46 @@ Flags:
 	ttl := fs.Duration("ttl", 30*time.Second, "forget a peer that has not announced for `D`; make it several intervals")
 	interval := fs.Duration("interval", 5*time.Second, "tell peers to announce every `D`")
 	maxPeers := fs.Int("max-peers", 30, "answer each announce with at most `N` other peers")
+	maxStreamPeers := fs.Int("max-stream-peers", 10_000, "keep at most `N` peers per stream")
+	rate := fs.Float64("announce-rate", 20, "allow each IP address `N` announces per second (bursts of 2N); negative: unlimited")
+	proxyHeader := fs.String("trust-proxy-header", "", "take the client's IP from request header `NAME` (e.g. X-Forwarded-For); only behind a proxy that sets it")
+	redisURL := fs.String("redis", "", "keep entries in the Redis at `URL` (redis://[:password@]host:port/db) instead of memory")
+	redisPrefix := fs.String("redis-prefix", "p2pstream:", "start every Redis key with `PREFIX`")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9100); default off")
 	verbose := fs.Bool("v", false, "log debug messages (every announce)")
 	fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if *ttl <= 0 || *interval <= 0 || *maxPeers <= 0 {
-		return errors.New("-ttl, -interval and -max-peers must be positive")
+	if *ttl <= 0 || *interval <= 0 || *maxPeers <= 0 || *maxStreamPeers <= 0 || *rate == 0 {
+		return errors.New("-ttl, -interval, -max-peers and -max-stream-peers must be positive, -announce-rate not zero")
 	}
 
 	log := cli.Logger(*verbose)
 	if *ttl < 2**interval {
 		log.Warn("-ttl is less than two intervals: one late announce will drop a peer", "ttl", *ttl, "interval", *interval)
 	}
-	tracker := &p2pstream.Tracker{TTL: *ttl, Interval: *interval, MaxPeers: *maxPeers, Logger: log}
+	tracker := &p2pstream.Tracker{
+		TTL: *ttl, Interval: *interval, MaxPeers: *maxPeers, MaxStreamPeers: *maxStreamPeers,
+		AnnounceRate: *rate, TrustProxyHeader: *proxyHeader, Logger: log,
+	}
+	if *redisURL != "" {
+		opts, err := redis.ParseURL(*redisURL)
+		if err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("-redis %s: %w", *redisURL, err)
+		}
+		tracker.Redis, tracker.RedisPrefix = rdb, *redisPrefix
+		log.Info("entries in redis", "addr", opts.Addr, "db", opts.DB, "prefix", *redisPrefix)
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -77,6 +110,13 @@ Flags:
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *metricsAddr != "" {
+		go func() {
+			if err := p2pstream.ListenAndServeMetrics(ctx, *metricsAddr, tracker.Collector()); err != nil {
+				log.Error("metrics", "err", err)
+			}
+		}()
+	}
 	go func() {
 		<-ctx.Done()
 		log.Info("shutting down")
