@@ -97,7 +97,8 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 		}
 	}
 	c.has[seq] = struct{}{}
-	if _, ok := s.seen[seq]; !ok {
+	s.noteTopLocked(c, seq)
+	if _, ok := s.seen[seq]; !ok && uint64(len(s.seen)) < maxSeenWindows*s.st.window {
 		s.seen[seq] = now
 	}
 	if seq > s.known || !s.knownValid {
@@ -108,7 +109,7 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 
 // serveLocked queues an upload of chunk seq to c, or rejects the request.
 func (s *Stream) serveLocked(c *conn, seq uint64) {
-	if s.st == nil || !s.st.has(seq) || len(c.queued) >= maxServe || s.uploadsFullLocked() {
+	if s.st == nil || !s.st.has(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() {
 		c.send(&wire.Reject{Seq: seq})
 		return
 	}
@@ -227,6 +228,7 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.strikes = 0
 	if requested {
 		c.limit = min(c.limit+1, maxInflight)
 		if d := now.Sub(sentAt).Seconds(); d > 0 {
@@ -298,7 +300,7 @@ func (s *Stream) pushLocked(seq uint64) {
 		if n >= s.fanout {
 			return
 		}
-		if len(c.queued) >= maxServe {
+		if len(c.queued) >= s.peer.maxServe() {
 			continue
 		}
 		select {
