@@ -115,13 +115,15 @@ func (c *conn) closed() bool {
 	}
 }
 
-// send queues a control frame. It never blocks: a peer that lets 1024
-// control frames pile up is too slow or hostile, and is dropped.
+// send queues a control frame; the caller holds s.mu. It never blocks: a
+// peer that lets 1024 control frames pile up (answers to its requests and
+// pings it does not read) is too slow or hostile, and is dropped and refused
+// for a while, so it cannot flood us again at once.
 func (c *conn) send(m wire.Message) {
 	select {
 	case c.ctrl <- m:
 	default:
-		c.close(errors.New("p2pstream: peer too slow: control queue full"))
+		c.s.banForLocked(c, errors.New("p2pstream: peer too slow: control queue full"), strikeBan)
 	}
 }
 

@@ -29,7 +29,7 @@ const (
 	// does not have, or accepts requests and never answers, is caught so.
 	// The source gets more: it is everyone's last resort.
 	maxStrikes       = 4
-	maxSourceStrikes = 12
+	maxSourceStrikes = 6
 	strikeBan        = 30 * time.Second
 	// maxSeen bounds, in live windows, how many advertised chunks a stream
 	// remembers before its first chunk arrives (after that the window
@@ -72,11 +72,19 @@ func (s *Stream) banForLocked(c *conn, err error, d time.Duration) {
 		until = time.Now().Add(d)
 	}
 	key := banKey{c.id, c.host}
-	if old, ok := s.banned[key]; !ok || !old.IsZero() && (until.IsZero() || until.After(old)) {
+	old, ok := s.banned[key]
+	if ok && old.IsZero() {
+		c.close(err)
+		return // banned for good already
+	}
+	if !ok || !until.IsZero() && until.After(old) || until.IsZero() {
 		s.banned[key] = until
 		if c.addr != "" {
 			s.bannedAt[c.addr] = until
 		}
+	}
+	if !ok || time.Now().After(old) {
+		// Not banned at the moment: a new ban.
 		s.counters.bans++
 		s.log.Warn("banned peer", "peer", c.String(), "for", d, "err", err)
 	}

@@ -23,10 +23,15 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	c.lastRecv = now
 	switch m := m.(type) {
 	case *wire.Have:
+		_, had := c.has[m.Seq]
 		if err := s.noteHaveLocked(c, m.Seq, now); err != nil {
 			return err
 		}
-		s.scheduleLocked(now)
+		if _, has := c.has[m.Seq]; has && !had && s.st != nil && !s.st.has(m.Seq) {
+			// Only news is worth a scheduling pass: a flood of repeated or
+			// ignored haves costs a map lookup each.
+			s.scheduleLocked(now)
+		}
 	case *wire.BufferMap:
 		if uint64(m.N) > s.maxBufferMap() {
 			return &ProtocolError{Frame: wire.TypeBufferMap, Reason: fmt.Sprintf("covers %d chunks, more than %d", m.N, s.maxBufferMap())}

@@ -1,0 +1,201 @@
+package p2pstream_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream"
+	"github.com/p2pstream/p2pstream/internal/adversary"
+	"github.com/p2pstream/p2pstream/internal/ts"
+)
+
+// startAdversaries starts n adversaries of the given kinds in turn, each on
+// its own host, announced to the swarm's tracker.
+func startAdversaries(t *testing.T, sw *swarm, id p2pstream.StreamID, n int, kinds []adversary.Kind) []*adversary.Peer {
+	t.Helper()
+	var advs []*adversary.Peer
+	for i := range n {
+		a, err := adversary.Start(adversary.Config{
+			Kind:      kinds[i%len(kinds)],
+			Stream:    id,
+			Transport: sw.net.Host("10.0.9." + strconv.Itoa(100+i)),
+			Tracker:   sw.url,
+			Dial:      3,
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { a.Close() })
+		advs = append(advs, a)
+	}
+	return advs
+}
+
+// checkSourceBytes asserts every chunk a viewer delivered holds exactly the
+// source's bytes: each run of consecutive chunks is a piece of src, and the
+// runs come in order. Chunks skipped for lateness are allowed (continuity
+// counts them); wrong bytes are not.
+func checkSourceBytes(t *testing.T, src []byte, c *collector) (delivered int) {
+	t.Helper()
+	chunks := c.snapshot()
+	require.NotEmpty(t, chunks)
+	off := 0
+	for i := 0; i < len(chunks); {
+		j := i + 1
+		for j < len(chunks) && chunks[j].Seq == chunks[j-1].Seq+1 {
+			j++
+		}
+		var run []byte
+		for _, ch := range chunks[i:j] {
+			run = append(run, ch.Data...)
+		}
+		k := bytes.Index(src[off:], run)
+		require.GreaterOrEqual(t, k, 0, "chunks %d..%d are not the source's bytes", chunks[i].Seq, chunks[j-1].Seq)
+		off += k + len(run)
+		i = j
+	}
+	return len(chunks)
+}
+
+// TestHostileSwarm runs a live stream to 50 viewers of which 10 are hostile,
+// two or so of each adversary kind. Every honest viewer must deliver only
+// the broadcaster's bytes, nearly all of them in time, and ban the hostile
+// peers quickly.
+func TestHostileSwarm(t *testing.T) {
+	const (
+		honest  = 40
+		hostile = 10
+		length  = 10 * time.Second
+	)
+	sw := newSwarm(t)
+	src := ts.Synthetic(length, 250_000, 500*time.Millisecond)
+	pub := sw.peer()
+	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
+	require.NoError(t, err)
+	kinds := adversary.Kinds
+	if k := os.Getenv("ADV_KIND"); k != "" {
+		n, _ := strconv.Atoi(k)
+		kinds = []adversary.Kind{adversary.Kind(n)}
+	}
+	advs := startAdversaries(t, sw, stream.ID(), hostile, kinds)
+
+	// Viewers buffer 2 s (8 chunks): a hostile peer may cost a request
+	// timeout (1 s here) before it is dropped, and the chunk must still make
+	// its deadline from another peer.
+	joinStart := time.Now()
+	sinks := make([]*collector, honest)
+	streams := make([]*p2pstream.Stream, honest)
+	for i := range honest {
+		sinks[i] = &collector{}
+		p := sw.peer()
+		p.Delay = 2 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		streams[i], err = p.Join(ctx, stream.ID(), sinks[i])
+		cancel()
+		require.NoError(t, err)
+	}
+	t.Logf("%d viewers joined in %v", honest, time.Since(joinStart).Round(time.Millisecond))
+	var due, onTime int64
+	minCont, bans, chunks := 1.0, 0, 0
+	for i, s := range streams {
+		waitDone(t, s, 60*time.Second)
+		chunks += checkSourceBytes(t, src, sinks[i])
+		st := s.Stats()
+		due += st.ChunksDue
+		onTime += st.ChunksOnTime
+		minCont = min(minCont, st.Continuity)
+		bans += st.Bans
+	}
+	cont := float64(onTime) / float64(due)
+	t.Logf("%d honest viewers delivered %d chunks, every byte the source's; continuity %.4f (lowest viewer %.3f); %d bans",
+		honest, chunks, cont, minCont, bans)
+	for _, a := range advs {
+		t.Logf("%-10s %3d connections, %4d bad frames sent, at most %d per connection, banned at most %v after its first",
+			a.Kind(), a.Conns.Load(), a.Bad.Load(), a.MaxBadPerConn(), a.MaxBanDelay().Round(time.Millisecond))
+	}
+	assert.GreaterOrEqual(t, cont, 0.99, "continuity over all honest viewers")
+	assert.Positive(t, bans)
+	for _, a := range advs {
+		switch a.Kind() {
+		case adversary.Polluter, adversary.Forger, adversary.Replayer:
+			// Banned at the first bad chunk; only requests already
+			// pipelined (a few) can be answered before that.
+			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(8), "%v: bad chunks per connection", a.Kind())
+		case adversary.Liar, adversary.SlowLoris:
+			// Dropped after a few unanswered requests.
+			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(16), "%v: unanswered requests per connection", a.Kind())
+		}
+	}
+}
+
+// TestGarbageFlood opens 1,000 misbehaving connections (silent, half
+// handshakes, frame lengths near 2^32, garbage after a handshake, half of a
+// 4 MiB chunk) against one peer while honest viewers watch through it. The
+// peer's heap must stay within the bound its limits give, and the viewers
+// must keep playing the source's bytes.
+func TestGarbageFlood(t *testing.T) {
+	const (
+		floods  = 1000
+		viewers = 4
+	)
+	sw := newSwarm(t)
+	src := ts.Synthetic(12*time.Second, 250_000, 500*time.Millisecond)
+	pub := sw.peer()
+	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
+	require.NoError(t, err)
+	sinks, streams := sw.join(stream.ID(), viewers)
+	target := pub.Addr().String()
+
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+
+	// 1,000 connections from 250 hosts: the per-IP limit (8) never binds,
+	// the peer-wide one (256) does.
+	ctx, cancel := context.WithCancel(context.Background())
+	statsc := make(chan adversary.FloodStats, 1)
+	go func() {
+		statsc <- adversary.Flood(ctx, floods, func(i int) p2pstream.Transport {
+			return sw.net.Host(fmt.Sprintf("10.1.%d.%d", i/250, i%250+1))
+		}, target, stream.ID())
+	}()
+	// Let every connection be made and send its bytes, then measure while
+	// they are all open.
+	var peak uint64
+	for range 20 {
+		time.Sleep(100 * time.Millisecond) // sampling, not synchronisation
+		peak = max(peak, heap())
+	}
+	cancel()
+	fs := <-statsc
+
+	// The bound: MaxIncoming (256) connections handshaking at up to 64 KiB
+	// each (goroutine, read buffer, transport buffers), plus the stream's 32
+	// incoming connections past the handshake at up to 512 KiB each (a
+	// partly read chunk of up to 256 KiB before the buffer grows, the write
+	// buffer, queues, goroutines): 16 MiB + 16 MiB.
+	const bound = 256*64<<10 + 32*512<<10
+	growth := int64(peak) - int64(before)
+	t.Logf("flood: %d connections made, %d refused at dial, %d closed by the peer; heap %d KiB before, peak %d KiB, growth %d KiB (bound %d KiB)",
+		fs.Dialed, fs.Refused, fs.Closed, before>>10, peak>>10, growth>>10, bound>>10)
+	assert.Less(t, growth, int64(bound), "heap growth under the flood")
+
+	for i, s := range streams {
+		waitDone(t, s, 60*time.Second)
+		checkSourceBytes(t, src, sinks[i])
+		st := s.Stats()
+		t.Logf("viewer %d: continuity %.3f, %d chunks skipped", i, st.Continuity, st.ChunksSkipped)
+		assert.GreaterOrEqual(t, st.Continuity, 0.9, "viewer %d keeps playing", i)
+	}
+}
