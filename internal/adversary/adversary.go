@@ -315,13 +315,13 @@ func (p *Peer) serve(nc net.Conn, dialer bool) {
 
 // session is one adversary connection. Its goroutine owns it.
 type session struct {
-	p     *Peer
-	nc    net.Conn
-	r     *wire.Reader
+	p        *Peer
+	nc       net.Conn
+	r        *wire.Reader
 	bad      int64 // bad frames sent on this connection
 	firstBad time.Time
-	asked int   // requests for real chunks sent to the honest peer
-	wmu   sync.Mutex
+	asked    int // requests for real chunks sent to the honest peer
+	wmu      sync.Mutex
 }
 
 func (s *session) write(m wire.Message) error {
