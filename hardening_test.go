@@ -3,10 +3,14 @@ package p2pstream_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +205,72 @@ func TestGarbageFlood(t *testing.T) {
 		t.Logf("viewer %d: continuity %.3f, %d chunks skipped", i, st.Continuity, st.ChunksSkipped)
 		assert.GreaterOrEqual(t, st.Continuity, 0.9, "viewer %d keeps playing", i)
 	}
+}
+
+// TestConnectionLimits checks the per-IP and peer-wide limits on incoming
+// connections: connections past a limit are closed at once, the others are
+// kept, and a closed connection gives its slot back.
+func TestConnectionLimits(t *testing.T) {
+	tests := []struct {
+		name          string
+		perIP, total  int
+		hosts, each   int
+		wantKept      int
+		loopbackHosts bool
+	}{
+		{name: "per IP", perIP: 3, total: 100, hosts: 2, each: 5, wantKept: 6},
+		{name: "peer-wide", perIP: 10, total: 7, hosts: 4, each: 3, wantKept: 7},
+		{name: "loopback not limited per IP", perIP: 2, total: 100, hosts: 1, each: 6, wantKept: 6, loopbackHosts: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sw := newSwarm(t)
+			p := sw.peer()
+			p.MaxConnsPerIP, p.MaxIncoming = tc.perIP, tc.total
+			_, err := p.Publish(context.Background(), bytes.NewReader(ts.Synthetic(time.Second, 100_000, 250*time.Millisecond)), p2pstream.PublishOptions{})
+			require.NoError(t, err)
+			var conns []net.Conn
+			t.Cleanup(func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			})
+			// A refused connection is closed at once; a kept one waits for a
+			// handshake (5 s), so a read with a 2 s deadline times out.
+			kept := func() int {
+				var n atomic.Int64
+				var wg sync.WaitGroup
+				for _, c := range conns {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+						if _, err := c.Read(make([]byte, 1)); isTimeout(err) {
+							n.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+				return int(n.Load())
+			}
+			for h := range tc.hosts {
+				ip := fmt.Sprintf("10.3.0.%d", h+1)
+				if tc.loopbackHosts {
+					ip = "127.0.0.1"
+				}
+				host := sw.net.Host(ip)
+				for range tc.each {
+					nc, err := host.Dial(context.Background(), p.Addr().String())
+					require.NoError(t, err)
+					conns = append(conns, nc)
+				}
+			}
+			assert.Equal(t, tc.wantKept, kept())
+		})
+	}
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
