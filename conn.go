@@ -48,18 +48,19 @@ type conn struct {
 	err  error // why it closed; set once before done closes
 
 	// Guarded by s.mu.
-	has       map[uint64]struct{}  // chunks the peer holds
-	inflight  map[uint64]time.Time // our requests to the peer, by send time
-	queued    map[uint64]struct{}  // uploads queued in data and still wanted
-	limit     int                  // requests we keep in flight to the peer
-	rate      float64              // measured chunk bytes per second from the peer
-	busyUntil time.Time            // the peer rejected a request: do not ask before this
-	lastRecv  time.Time
-	lastSent  time.Time
-	sentUp    int64
-	strikes   int    // requests to the peer timed out since its last verified chunk
-	top       uint64 // live: newest chunk the peer advertised, if topValid
-	topValid  bool
+	has          map[uint64]struct{}  // chunks the peer holds
+	inflight     map[uint64]time.Time // our requests to the peer, by send time
+	queued       map[uint64]struct{}  // uploads queued in data and still wanted
+	limit        int                  // requests we keep in flight to the peer
+	rate         float64              // measured chunk bytes per second from the peer
+	busyUntil    time.Time            // the peer rejected a request: do not ask before this
+	lastRecv     time.Time
+	lastSent     time.Time
+	sentUp       int64
+	strikes      int    // requests to the peer timed out since its last verified chunk
+	top          uint64 // live: newest chunk the peer advertised, if topValid
+	topValid     bool
+	sentManifest bool // the manifest went to the peer (once per connection)
 }
 
 // newConn makes the connection to the peer that sent hs. addr is the

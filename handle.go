@@ -36,6 +36,7 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		if uint64(m.N) > s.maxBufferMap() {
 			return &ProtocolError{Frame: wire.TypeBufferMap, Reason: fmt.Sprintf("covers %d chunks, more than %d", m.N, s.maxBufferMap())}
 		}
+		before := len(c.has)
 		for i := uint64(0); i < uint64(m.N); i++ {
 			if m.Has(m.Base + i) {
 				if err := s.noteHaveLocked(c, m.Base+i, now); err != nil {
@@ -43,7 +44,9 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 				}
 			}
 		}
-		s.scheduleLocked(now)
+		if len(c.has) != before {
+			s.scheduleLocked(now) // as for Have: only news is worth a pass
+		}
 	case *wire.Request:
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
@@ -60,7 +63,10 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			s.scheduleLocked(now)
 		}
 	case *wire.ManifestRequest:
-		if s.manifest != nil {
+		// Once per connection: a manifest is up to 1 MiB, and answering
+		// every 5-byte request would let a peer use us as an amplifier.
+		if s.manifest != nil && !c.sentManifest {
+			c.sentManifest = true
 			c.send(&wire.Manifest{Data: s.manifest})
 		}
 	case *wire.Manifest:

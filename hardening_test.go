@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -20,6 +21,7 @@ import (
 	"github.com/p2pstream/p2pstream"
 	"github.com/p2pstream/p2pstream/internal/adversary"
 	"github.com/p2pstream/p2pstream/internal/ts"
+	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
 // startAdversaries starts n adversaries of the given kinds in turn, each on
@@ -273,4 +275,94 @@ func TestConnectionLimits(t *testing.T) {
 func isTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
+}
+
+// dialRaw connects to p from a new host and completes a handshake for
+// stream id, returning the connection and a reader of the peer's frames
+// (its handshake already read).
+func dialRaw(t *testing.T, sw *swarm, ip string, p *p2pstream.Peer, id p2pstream.StreamID) (net.Conn, *wire.Reader) {
+	t.Helper()
+	nc, err := sw.net.Host(ip).Dial(context.Background(), p.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	var pid [16]byte
+	copy(pid[:], ip)
+	require.NoError(t, wire.WriteMessage(nc, &wire.Handshake{Version: wire.Version, Stream: id, Peer: pid, ListenAddr: ":1"}))
+	r := wire.NewReader(nc, wire.Limits{})
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	m, err := r.ReadMessage()
+	require.NoError(t, err)
+	require.IsType(t, &wire.Handshake{}, m)
+	return nc, r
+}
+
+// TestManifestServedOnce asks a seeder for its manifest many times on one
+// connection: it answers once, so 5-byte requests cannot make it send
+// megabytes.
+func TestManifestServedOnce(t *testing.T) {
+	sw := newSwarm(t)
+	path, _ := randomFile(t, 1<<20)
+	seeder := sw.peer()
+	s, err := seeder.PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 64 << 10})
+	require.NoError(t, err)
+	nc, r := dialRaw(t, sw, "10.4.0.1", seeder, s.ID())
+	var b []byte
+	for range 50 {
+		b = wire.AppendFrame(b, &wire.ManifestRequest{})
+	}
+	b = wire.AppendFrame(b, &wire.Ping{Nonce: 1}) // answered after all of them
+	_, err = nc.Write(b)
+	require.NoError(t, err)
+	manifests := 0
+	for {
+		m, err := r.ReadMessage()
+		require.NoError(t, err)
+		if _, ok := m.(*wire.Manifest); ok {
+			manifests++
+		}
+		if p, ok := m.(*wire.Pong); ok && p.Nonce == 1 {
+			break
+		}
+	}
+	assert.Equal(t, 1, manifests)
+}
+
+// TestSlowReaderReleasesUpload has a peer ask for large live chunks and
+// never read them. The uploader gives up on it within the live upload
+// timeout and goes on serving an honest viewer.
+func TestSlowReaderReleasesUpload(t *testing.T) {
+	sw := newSwarm(t)
+	// 4 Mbit/s in 1 s chunks: 500 kB each, more than a Mem connection
+	// buffers (256 KiB), so a write to a reader that never reads blocks.
+	src := ts.Synthetic(10*time.Second, 4_000_000, time.Second)
+	pub := sw.peer()
+	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: time.Second})
+	require.NoError(t, err)
+	nc, r := dialRaw(t, sw, "10.4.0.2", pub, stream.ID())
+	// Wait for a chunk to exist, ask for it, and stop reading: fresh chunks
+	// the source pushes to us block its writes too.
+	var seq uint64
+	for {
+		m, err := r.ReadMessage()
+		require.NoError(t, err)
+		if h, ok := m.(*wire.Have); ok {
+			seq = h.Seq
+			break
+		}
+		if c, ok := m.(*wire.Chunk); ok { // the source pushes to new peers
+			seq = c.Seq
+			break
+		}
+	}
+	require.NoError(t, wire.WriteMessage(nc, &wire.Request{Seq: seq}))
+	sinks, streams := sw.join(stream.ID(), 1)
+	waitDone(t, streams[0], 60*time.Second)
+	checkLive(t, src, sinks[0])
+	// By now (10 s of stream) the stalled upload has ended with the
+	// connection: reading finds its end, not a live connection (which the
+	// 30 s idle timeout alone would have kept open).
+	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.Copy(io.Discard, nc)
+	require.False(t, isTimeout(err), "the uploader closed the connection to the reader that never read")
+	t.Logf("honest viewer: continuity %.3f", streams[0].Stats().Continuity)
 }
