@@ -57,8 +57,9 @@ type conn struct {
 	lastRecv     time.Time
 	lastSent     time.Time
 	sentUp       int64
-	strikes      int    // requests to the peer timed out since its last verified chunk
-	top          uint64 // live: newest chunk the peer advertised, if topValid
+	strikes      int                 // requests to the peer timed out since its last verified chunk
+	late         map[uint64]struct{} // the seqs of those requests
+	top          uint64              // live: newest chunk the peer advertised, if topValid
 	topValid     bool
 	sentManifest bool // the manifest went to the peer (once per connection)
 }
@@ -89,6 +90,7 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer 
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),
+		late:     make(map[uint64]struct{}),
 		limit:    4,
 		lastRecv: time.Now(),
 	}

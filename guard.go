@@ -113,10 +113,12 @@ func (s *Stream) fault(c *conn, err error) {
 	}
 }
 
-// requestTimedOutLocked is called by the scheduler when a request to c timed
-// out. Too many in a row, with no chunk from c in between, and c is dropped.
-func (s *Stream) requestTimedOutLocked(c *conn) {
+// requestTimedOutLocked is called by the scheduler when the request for seq
+// to c timed out. Too many in a row, with no verified chunk from c in
+// between (a late answer to one of them counts), and c is dropped.
+func (s *Stream) requestTimedOutLocked(c *conn, seq uint64) {
 	c.strikes++
+	c.late[seq] = struct{}{} // at most maxSourceStrikes entries: cleared by a chunk, or c is dropped
 	limit := maxStrikes
 	if c.source {
 		limit = maxSourceStrikes

@@ -218,28 +218,37 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 			delete(s.pending, ch.Seq)
 		}
 	}
+	// A late answer to a request that timed out is checked too: if good,
+	// it clears the sender's strikes (it is slow, not lying).
+	_, late := c.late[ch.Seq]
+	delete(c.late, ch.Seq)
 	st := s.st
-	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source)
+	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source || late)
 	s.mu.Unlock()
+	if !need && late && st != nil {
+		if err := s.verify(st, ch); err != nil {
+			s.ban(c, err)
+			return err
+		}
+		s.mu.Lock()
+		c.strikes = 0
+		clear(c.late)
+		s.mu.Unlock()
+	}
 	if !need {
 		s.mu.Lock()
 		s.counters.wasted += int64(len(ch.Data))
 		s.mu.Unlock()
 		return nil
 	}
-	var err error
-	if st.live() {
-		err = verifyLiveChunk(s.id, ch)
-	} else {
-		err = st.manifest.verify(ch)
-	}
-	if err != nil {
+	if err := s.verify(st, ch); err != nil {
 		s.ban(c, err)
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.strikes = 0
+	clear(c.late)
 	if requested {
 		c.limit = min(c.limit+1, maxInflight)
 		if d := now.Sub(sentAt).Seconds(); d > 0 {
@@ -253,6 +262,14 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.storeLocked(ch, c, now)
 	return nil
+}
+
+// verify checks a chunk against the stream's signature or manifest.
+func (s *Stream) verify(st *store, ch Chunk) error {
+	if st.live() {
+		return verifyLiveChunk(s.id, ch)
+	}
+	return st.manifest.verify(ch)
 }
 
 // storeLocked keeps a verified chunk, cancels duplicate requests for it,
