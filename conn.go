@@ -17,12 +17,8 @@ import (
 // closes that one connection.
 type ProtocolError = wire.ProtocolError
 
-// wireLimits bounds every frame a peer may send us.
-var wireLimits = wire.Limits{MaxChunk: MaxChunkSize}
-
 const (
 	ctrlQueue = 1024 // control frames queued per connection
-	maxServe  = 32   // requests from one peer queued for upload
 	// liveUploadSlots bounds the live uploads queued or under way at a peer
 	// (the source has Fanout more): one chunk at full upload speed beats
 	// several sharing it, which makes them all late. In the swarm lab (30
@@ -40,7 +36,8 @@ type conn struct {
 	nc     net.Conn
 	r      *wire.Reader
 	id     PeerID
-	addr   string // the peer's listen address, as it says
+	addr   string // the peer's listen address: dialled, or its claimed port at the remote IP
+	host   string // the remote IP the connection comes from
 	source bool   // the peer publishes the stream
 	dialer PeerID // who dialled: decides which of two duplicate connections survives
 
@@ -51,32 +48,49 @@ type conn struct {
 	err  error // why it closed; set once before done closes
 
 	// Guarded by s.mu.
-	has       map[uint64]struct{}  // chunks the peer holds
-	inflight  map[uint64]time.Time // our requests to the peer, by send time
-	queued    map[uint64]struct{}  // uploads queued in data and still wanted
-	limit     int                  // requests we keep in flight to the peer
-	rate      float64              // measured chunk bytes per second from the peer
-	busyUntil time.Time            // the peer rejected a request: do not ask before this
-	lastRecv  time.Time
-	lastSent  time.Time
-	sentUp    int64
+	has          map[uint64]struct{}  // chunks the peer holds
+	inflight     map[uint64]time.Time // our requests to the peer, by send time
+	queued       map[uint64]struct{}  // uploads queued in data and still wanted
+	limit        int                  // requests we keep in flight to the peer
+	rate         float64              // measured chunk bytes per second from the peer
+	busyUntil    time.Time            // the peer rejected a request: do not ask before this
+	lastRecv     time.Time
+	lastSent     time.Time
+	sentUp       int64
+	strikes      int                 // requests to the peer timed out since its last verified chunk
+	late         map[uint64]struct{} // the seqs of those requests
+	top          uint64              // live: newest chunk the peer advertised, if topValid
+	topValid     bool
+	sentManifest bool // the manifest went to the peer (once per connection)
 }
 
-func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer PeerID) *conn {
+// newConn makes the connection to the peer that sent hs. addr is the
+// address we dialled, or "" for an incoming connection: then the peer's
+// claimed listen port at the IP it connects from, so a peer cannot make us
+// ban or dial an address that is not its own.
+func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer PeerID, addr string) *conn {
+	host := hostOf(nc.RemoteAddr().String())
+	if addr == "" {
+		if _, port, err := net.SplitHostPort(hs.ListenAddr); err == nil {
+			addr = net.JoinHostPort(host, port)
+		}
+	}
 	return &conn{
 		s:        s,
 		nc:       nc,
 		r:        r,
 		id:       PeerID(hs.Peer),
-		addr:     hs.ListenAddr,
+		addr:     addr,
+		host:     host,
 		source:   hs.Source,
 		dialer:   dialer,
 		ctrl:     make(chan wire.Message, ctrlQueue),
-		data:     make(chan uint64, 2*maxServe), // cancelled seqs stay in the channel
+		data:     make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
 		done:     make(chan struct{}),
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),
+		late:     make(map[uint64]struct{}),
 		limit:    4,
 		lastRecv: time.Now(),
 	}
@@ -104,13 +118,15 @@ func (c *conn) closed() bool {
 	}
 }
 
-// send queues a control frame. It never blocks: a peer that lets 1024
-// control frames pile up is too slow or hostile, and is dropped.
+// send queues a control frame; the caller holds s.mu. It never blocks: a
+// peer that lets 1024 control frames pile up (answers to its requests and
+// pings it does not read) is too slow or hostile, and is dropped and refused
+// for a while, so it cannot flood us again at once.
 func (c *conn) send(m wire.Message) {
 	select {
 	case c.ctrl <- m:
 	default:
-		c.close(errors.New("p2pstream: peer too slow: control queue full"))
+		c.s.banForLocked(c, errors.New("p2pstream: peer too slow: control queue full"), strikeBan)
 	}
 }
 
@@ -136,6 +152,7 @@ func (c *conn) readLoop() {
 		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
 		m, err := c.r.ReadMessage()
 		if err != nil {
+			c.s.fault(c, err)
 			c.close(err)
 			return
 		}
@@ -148,6 +165,7 @@ func (c *conn) readLoop() {
 			continue
 		}
 		if err := c.s.handle(c, m); err != nil {
+			c.s.fault(c, err)
 			c.close(err)
 			return
 		}
@@ -209,15 +227,25 @@ func (c *conn) writeLoop(ctx context.Context) {
 // connection, after flushing queued control frames, so the data is not copied
 // through the buffer. With an upload limit it goes in pieces, each allowed by
 // the limiter.
+//
+// A live chunk must be written within liveUploadTimeout: a peer that asks
+// for chunks and does not read them (a slow loris) would otherwise hold this
+// peer's few live upload slots, and the requester has given up on the chunk
+// by then anyway.
 func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, hdr, data []byte) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
+	deadline := func() time.Time { return time.Now().Add(idleTimeout) }
+	if c.s.st != nil && c.s.st.live() { // st is set before any upload and never changes after
+		end := time.Now().Add(c.s.liveUploadTimeout())
+		deadline = func() time.Time { return end }
+	}
+	_ = c.nc.SetWriteDeadline(deadline())
 	lim := c.s.peer.limiter
 	if lim == nil {
 		bufs := net.Buffers{hdr, data}
-		_, err := bufs.WriteTo(c.nc)
+		_, err := bufs.WriteTo(rawConn(c.nc))
 		return err
 	}
 	if _, err := c.nc.Write(hdr); err != nil {
@@ -228,7 +256,7 @@ func (c *conn) writeLimited(ctx context.Context, bw *bufio.Writer, hdr, data []b
 		if err := lim.WaitN(ctx, n); err != nil {
 			return err
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
+		_ = c.nc.SetWriteDeadline(deadline())
 		if _, err := c.nc.Write(b[:n]); err != nil {
 			return err
 		}

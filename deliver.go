@@ -115,7 +115,7 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 			continue
 		}
 		dl, ok := p.deadline(p.next, dur, delay)
-		if !ok || now.Before(dl) || s.st.len() == 0 || s.st.newest <= p.next {
+		if !ok || now.Before(dl) || s.st.len() == 0 || s.st.newest <= p.next || !s.laterChunkDueLocked(now, delay) {
 			return Chunk{}, false
 		}
 		p.next++

@@ -23,14 +23,20 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	c.lastRecv = now
 	switch m := m.(type) {
 	case *wire.Have:
+		_, had := c.has[m.Seq]
 		if err := s.noteHaveLocked(c, m.Seq, now); err != nil {
 			return err
 		}
-		s.scheduleLocked(now)
+		if _, has := c.has[m.Seq]; has && !had && s.st != nil && !s.st.has(m.Seq) {
+			// Only news is worth a scheduling pass: a flood of repeated or
+			// ignored haves costs a map lookup each.
+			s.scheduleLocked(now)
+		}
 	case *wire.BufferMap:
 		if uint64(m.N) > s.maxBufferMap() {
 			return &ProtocolError{Frame: wire.TypeBufferMap, Reason: fmt.Sprintf("covers %d chunks, more than %d", m.N, s.maxBufferMap())}
 		}
+		before := len(c.has)
 		for i := uint64(0); i < uint64(m.N); i++ {
 			if m.Has(m.Base + i) {
 				if err := s.noteHaveLocked(c, m.Base+i, now); err != nil {
@@ -38,7 +44,9 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 				}
 			}
 		}
-		s.scheduleLocked(now)
+		if len(c.has) != before {
+			s.scheduleLocked(now) // as for Have: only news is worth a pass
+		}
 	case *wire.Request:
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
@@ -55,7 +63,10 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			s.scheduleLocked(now)
 		}
 	case *wire.ManifestRequest:
-		if s.manifest != nil {
+		// Once per connection: a manifest is up to 1 MiB, and answering
+		// every 5-byte request would let a peer use us as an amplifier.
+		if s.manifest != nil && !c.sentManifest {
+			c.sentManifest = true
 			c.send(&wire.Manifest{Data: s.manifest})
 		}
 	case *wire.Manifest:
@@ -97,7 +108,8 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 		}
 	}
 	c.has[seq] = struct{}{}
-	if _, ok := s.seen[seq]; !ok {
+	s.noteTopLocked(c, seq)
+	if _, ok := s.seen[seq]; !ok && uint64(len(s.seen)) < maxSeenWindows*s.st.window {
 		s.seen[seq] = now
 	}
 	if seq > s.known || !s.knownValid {
@@ -108,7 +120,7 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 
 // serveLocked queues an upload of chunk seq to c, or rejects the request.
 func (s *Stream) serveLocked(c *conn, seq uint64) {
-	if s.st == nil || !s.st.has(seq) || len(c.queued) >= maxServe || s.uploadsFullLocked() {
+	if s.st == nil || !s.st.has(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() {
 		c.send(&wire.Reject{Seq: seq})
 		return
 	}
@@ -206,27 +218,37 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 			delete(s.pending, ch.Seq)
 		}
 	}
+	// A late answer to a request that timed out is checked too: if good,
+	// it clears the sender's strikes (it is slow, not lying).
+	_, late := c.late[ch.Seq]
+	delete(c.late, ch.Seq)
 	st := s.st
-	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source)
+	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source || late)
 	s.mu.Unlock()
+	if !need && late && st != nil {
+		if err := s.verify(st, ch); err != nil {
+			s.ban(c, err)
+			return err
+		}
+		s.mu.Lock()
+		c.strikes = 0
+		clear(c.late)
+		s.mu.Unlock()
+	}
 	if !need {
 		s.mu.Lock()
 		s.counters.wasted += int64(len(ch.Data))
 		s.mu.Unlock()
 		return nil
 	}
-	var err error
-	if st.live() {
-		err = verifyLiveChunk(s.id, ch)
-	} else {
-		err = st.manifest.verify(ch)
-	}
-	if err != nil {
+	if err := s.verify(st, ch); err != nil {
 		s.ban(c, err)
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.strikes = 0
+	clear(c.late)
 	if requested {
 		c.limit = min(c.limit+1, maxInflight)
 		if d := now.Sub(sentAt).Seconds(); d > 0 {
@@ -240,6 +262,14 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.storeLocked(ch, c, now)
 	return nil
+}
+
+// verify checks a chunk against the stream's signature or manifest.
+func (s *Stream) verify(st *store, ch Chunk) error {
+	if st.live() {
+		return verifyLiveChunk(s.id, ch)
+	}
+	return st.manifest.verify(ch)
 }
 
 // storeLocked keeps a verified chunk, cancels duplicate requests for it,
@@ -298,7 +328,7 @@ func (s *Stream) pushLocked(seq uint64) {
 		if n >= s.fanout {
 			return
 		}
-		if len(c.queued) >= maxServe {
+		if len(c.queued) >= s.peer.maxServe() {
 			continue
 		}
 		select {

@@ -157,7 +157,8 @@ type Stats struct {
 	BytesUp int64 `json:"bytes_up"`
 	// Peers is the number of connected peers.
 	Peers int `json:"peers"`
-	// Bans counts peers banned for sending bad chunks or malformed frames.
+	// Bans counts peers banned for sending bad chunks or malformed frames,
+	// and peers refused for a while for leaving requests unanswered.
 	Bans int `json:"bans"`
 	// Have and Chunks count held and total chunks of an on-demand stream.
 	Have   int `json:"have,omitempty"`

@@ -43,6 +43,23 @@ type Peer struct {
 	// Logger receives diagnostics; if nil, they are discarded.
 	Logger *slog.Logger
 
+	// Limits on what other peers may make this one do (docs/RELIABILITY.md).
+
+	// MaxIncoming bounds the incoming connections open at once, across all
+	// streams, including those still handshaking; if zero, 256. Further
+	// connections are closed at once.
+	MaxIncoming int
+	// MaxConnsPerIP bounds the incoming connections open at once from one
+	// remote IP address; if zero, 8. Loopback addresses are not limited.
+	MaxConnsPerIP int
+	// MaxServe bounds the requests from one peer queued for upload; if zero,
+	// 32. Further requests are rejected.
+	MaxServe int
+	// MaxChunk is the largest chunk, in bytes, accepted from a peer; a frame
+	// may be 128 bytes longer. If zero, MaxChunkSize (4 MiB). A peer that
+	// sends a longer frame is banned.
+	MaxChunk int
+
 	mu      sync.Mutex // guards the fields below
 	started bool
 	closed  bool
@@ -54,6 +71,9 @@ type Peer struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the accept loop and incoming handshakes
+
+	incoming int            // incoming connections open (MaxIncoming)
+	perIP    map[string]int // incoming connections open per remote IP (MaxConnsPerIP)
 }
 
 const (
@@ -178,6 +198,9 @@ func (p *Peer) acceptLoop() {
 			}
 			return
 		}
+		if nc = p.admitIncoming(nc); nc == nil {
+			continue
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -190,7 +213,7 @@ func (p *Peer) acceptLoop() {
 // the stream it names.
 func (p *Peer) handleIncoming(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(handshakeWait))
-	r := wire.NewReader(nc, wireLimits)
+	r := wire.NewReader(nc, p.wireLimits())
 	m, err := r.ReadMessage()
 	if err != nil {
 		p.logger().Debug("incoming handshake failed", "remote", nc.RemoteAddr(), "err", err)

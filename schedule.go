@@ -47,6 +47,7 @@ func (s *Stream) scheduleLocked(now time.Time) {
 				}
 				c.send(&wire.Cancel{Seq: seq})
 				c.limit = max(1, c.limit/2)
+				s.requestTimedOutLocked(c, seq)
 			}
 		}
 		free = free || len(c.inflight) < c.limit

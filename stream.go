@@ -43,9 +43,9 @@ type Stream struct {
 	st         *store // nil until an on-demand stream's manifest arrives
 	manifest   []byte // encoded manifest (on demand)
 	conns      map[PeerID]*conn
-	dialing    map[string]bool // listen addresses being dialled
-	banned     map[PeerID]bool
-	bannedAt   map[string]bool      // banned listen addresses
+	dialing    map[string]bool      // listen addresses being dialled
+	banned     map[banKey]time.Time // banned peers: until when (zero: forever)
+	bannedAt   map[string]time.Time // banned listen addresses: until when
 	pending    map[uint64]*conn     // chunk -> the connection it is requested from
 	seen       map[uint64]time.Time // live: when a chunk was first advertised to us
 	known      uint64               // live: highest seq advertised by any peer
@@ -81,8 +81,8 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 		info:     info,
 		conns:    make(map[PeerID]*conn),
 		dialing:  make(map[string]bool),
-		banned:   make(map[PeerID]bool),
-		bannedAt: make(map[string]bool),
+		banned:   make(map[banKey]time.Time),
+		bannedAt: make(map[string]time.Time),
 		pending:  make(map[uint64]*conn),
 		seen:     make(map[uint64]time.Time),
 	}
@@ -259,25 +259,6 @@ func (s *Stream) chunkDuration() time.Duration {
 		return s.info.ChunkDuration
 	}
 	return time.Second
-}
-
-// ban drops a peer that sent a bad chunk or a malformed frame, and refuses
-// it from now on.
-func (s *Stream) ban(c *conn, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.banLocked(c, err)
-}
-
-func (s *Stream) banLocked(c *conn, err error) {
-	if !s.banned[c.id] {
-		s.banned[c.id] = true
-		if c.addr != "" {
-			s.bannedAt[c.addr] = true
-		}
-		s.counters.bans++
-		s.log.Warn("banned peer", "peer", c.String(), "err", err)
-	}
 }
 
 // errStreamClosed is the close reason of connections of a closed stream.

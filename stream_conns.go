@@ -23,7 +23,7 @@ func (s *Stream) handshake() *wire.Handshake {
 
 // accept answers an incoming connection whose handshake named this stream.
 func (s *Stream) accept(nc net.Conn, r *wire.Reader, hs *wire.Handshake) {
-	if err := s.admit(PeerID(hs.Peer), hs.ListenAddr, true); err != nil {
+	if err := s.admit(PeerID(hs.Peer), nc.RemoteAddr().String(), true); err != nil {
 		s.log.Debug("refused incoming peer", "remote", nc.RemoteAddr(), "err", err)
 		nc.Close()
 		return
@@ -32,7 +32,7 @@ func (s *Stream) accept(nc net.Conn, r *wire.Reader, hs *wire.Handshake) {
 		nc.Close()
 		return
 	}
-	s.register(newConn(s, nc, r, hs, PeerID(hs.Peer)))
+	s.register(newConn(s, nc, r, hs, PeerID(hs.Peer), ""))
 }
 
 // dial connects to a peer found through the tracker.
@@ -59,7 +59,7 @@ func (s *Stream) dial(addr string) {
 		nc.Close()
 		return
 	}
-	s.register(newConn(s, nc, r, hs, s.peer.id))
+	s.register(newConn(s, nc, r, hs, s.peer.id, addr))
 }
 
 func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, error) {
@@ -67,7 +67,7 @@ func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, er
 	if err := wire.WriteMessage(nc, s.handshake()); err != nil {
 		return nil, nil, err
 	}
-	r := wire.NewReader(nc, wireLimits)
+	r := wire.NewReader(nc, s.peer.wireLimits())
 	m, err := r.ReadMessage()
 	if err != nil {
 		return nil, nil, err
@@ -85,7 +85,8 @@ func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, er
 // maxConns bounds the connections of one stream.
 func (s *Stream) maxConns() int { return 4 * s.peer.maxPeers() }
 
-// admit decides whether a peer may connect.
+// admit decides whether a peer may connect: addr is the address we dialled,
+// or the remote address of an incoming connection.
 func (s *Stream) admit(id PeerID, addr string, incoming bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -94,7 +95,7 @@ func (s *Stream) admit(id PeerID, addr string, incoming bool) error {
 		return ErrClosed
 	case id == s.peer.id:
 		return errors.New("connected to self")
-	case s.banned[id] || s.bannedAt[addr]:
+	case s.bannedLocked(id, addr, time.Now()):
 		return errors.New("banned")
 	case incoming && len(s.conns) >= s.maxConns():
 		return fmt.Errorf("too many peers (%d)", len(s.conns))
@@ -114,6 +115,12 @@ func (s *Stream) register(c *conn) {
 		return
 	}
 	if old, ok := s.conns[c.id]; ok {
+		if old.host != c.host && !old.closed() {
+			// Not the same peer dialling back: someone claims its ID.
+			s.mu.Unlock()
+			c.close(errors.New("p2pstream: peer ID already connected from another host"))
+			return
+		}
 		if old.dialer != c.dialer && lessID(old.dialer, c.dialer) {
 			s.mu.Unlock()
 			c.close(errors.New("duplicate connection"))
@@ -171,6 +178,9 @@ func (s *Stream) dropLocked(c *conn) {
 		}
 	}
 	clear(c.inflight)
+	if c.topValid && s.knownValid && c.top >= s.known {
+		s.recomputeKnownLocked() // c may have lied about the live edge
+	}
 }
 
 // connectPeers dials peers from a tracker answer, up to MaxPeers outgoing
@@ -190,8 +200,9 @@ func (s *Stream) connectPeers(peers []PeerAddr) {
 			out++
 		}
 	}
+	now := time.Now()
 	for _, pa := range peers {
-		if pa.ID == s.peer.id || s.banned[pa.ID] || s.bannedAt[pa.Addr] || s.dialing[pa.Addr] {
+		if pa.ID == s.peer.id || s.bannedLocked(pa.ID, pa.Addr, now) || s.dialing[pa.Addr] {
 			continue
 		}
 		if _, ok := s.conns[pa.ID]; ok {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,4 +122,69 @@ func TestProgramsLiveOverTCP(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, d, 10.0, "the file covers at least 10 s")
 	fmt.Fprintf(os.Stderr, "peer wrote %s covering %.1f s\n", out, d)
+}
+
+// TestPeerProcessKilled runs a tracker, a broadcaster, three relay peers and
+// a viewer as processes on loopback TCP, and kills two relays (SIGKILL, no
+// goodbye) while the viewer plays. The viewer must carry on from the other
+// peers: its file covers the whole run and its continuity stays high.
+func TestPeerProcessKilled(t *testing.T) {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
+	}
+	bin := build(t, "tracker", "broadcaster", "peer")
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	url := "http://" + addr
+	start(t, filepath.Join(bin, "tracker"), "-addr", addr, "-interval", "1s")
+	waitHTTP(t, addr)
+	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0")
+	var relays []*exec.Cmd
+	for range 3 {
+		relays = append(relays, start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0"))
+	}
+
+	const run = 24 * time.Second
+	out := filepath.Join(t.TempDir(), "out.ts")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*run)
+	defer cancel()
+	viewer := exec.CommandContext(ctx, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0", "-out", out, "-duration", run.String())
+	var log bytes.Buffer
+	viewer.Stdout, viewer.Stderr = &log, &log
+	require.NoError(t, viewer.Start())
+	// Kill two relays a third of the way in, once the viewer is playing
+	// (its file has data).
+	require.Eventually(t, func() bool {
+		fi, err := os.Stat(out)
+		return err == nil && fi.Size() > 0
+	}, run, 100*time.Millisecond, "the viewer starts playing")
+	time.Sleep(run / 3) // let the viewer settle on its peers before the fault
+	for _, r := range relays[:2] {
+		require.NoError(t, r.Process.Kill())
+	}
+	err := viewer.Wait()
+	require.NoError(t, err, "viewer: %s", log.String())
+
+	probe, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", out).Output()
+	require.NoError(t, err)
+	d, err := strconv.ParseFloat(string(bytes.TrimSpace(probe)), 64)
+	require.NoError(t, err)
+	last := lastStatus(log.String())
+	t.Logf("viewer after two relays were killed: file covers %.1f s of a %v run; %s", d, run, last)
+	assert.GreaterOrEqual(t, d, (run - 8*time.Second).Seconds(), "the file covers the run, less joining and the playout delay")
+	var cont float64
+	_, err = fmt.Sscanf(last[strings.Index(last, "continuity "):], "continuity %f%%", &cont)
+	require.NoError(t, err, "status line %q", last)
+	assert.GreaterOrEqual(t, cont, 95.0, "continuity in percent")
+}
+
+// lastStatus returns the last status line a peer printed (the "stopping"
+// log line carries one too).
+func lastStatus(log string) string {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], "continuity ") {
+			return lines[i]
+		}
+	}
+	return ""
 }

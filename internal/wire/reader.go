@@ -8,11 +8,12 @@ import (
 )
 
 // growStep is the largest payload read into a buffer of its final size at
-// once; it fits typical chunks (256 KiB on demand, under 1 MiB for a second
-// of live video). A larger payload starts in a buffer this big that doubles
-// as its bytes arrive, so a peer that announces a 4 MiB frame and sends
-// five bytes costs 1 MiB, not 4 MiB, until the read times out.
-const growStep = 1 << 20
+// once; it fits typical chunks (256 KiB on demand, about 250 KiB for a
+// second of 2 Mbit/s live video). A larger payload starts in a buffer this
+// big that doubles as its bytes arrive, so a peer that announces a 4 MiB
+// frame and sends five bytes costs 256 KiB, not 4 MiB, until the read times
+// out; larger chunks cost a few extra copies.
+const growStep = 256<<10 + 128
 
 // Reader decodes frames from a connection. It is not safe for concurrent
 // use: one goroutine reads each connection.
