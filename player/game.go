@@ -3,6 +3,7 @@ package player
 import (
 	"context"
 	"fmt"
+	"image"
 	"image/color"
 	"math"
 	"strings"
@@ -29,7 +30,17 @@ type window struct {
 	lastErr string
 	ctx     context.Context // Run's context: the game ends when it is done
 	drawFPS atomic.Uint64   // math.Float64bits of ebiten.ActualFPS, for Stats
+
+	// What the screen shows, to skip redrawing it when nothing changed.
+	shownSize  image.Point
+	shownState string
+	shownText  time.Time // when the overlay's figures were drawn
+	dirty      bool      // a key changed what the screen should show
 }
+
+// overlayRefresh is how often the overlay's figures are redrawn when no
+// new picture comes.
+const overlayRefresh = 500 * time.Millisecond
 
 // Run opens a window titled title and plays in it until the user closes
 // it, presses q or Esc, or ctx is done. It must be called from the main
@@ -39,7 +50,10 @@ func (p *Player) Run(ctx context.Context, title string) error {
 	ebiten.SetWindowTitle(title)
 	ebiten.SetWindowSize(1280, 720)
 	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
-	ebiten.SetScreenClearedEveryFrame(true)
+	// The screen keeps its content between frames; Draw redraws it only
+	// when something changed, which spares the GPU (or, under Xvfb, the
+	// CPU) most of the work between video frames.
+	ebiten.SetScreenClearedEveryFrame(false)
 	err := ebiten.RunGame(p)
 	p.dec.setDisplay(false)
 	return err
@@ -62,6 +76,7 @@ func (p *Player) Update() error {
 		return ebiten.Termination
 	case inpututil.IsKeyJustPressed(ebiten.KeyS):
 		p.win.overlay = !p.win.overlay
+		p.win.dirty = true
 	case inpututil.IsKeyJustPressed(ebiten.KeyF):
 		ebiten.SetFullscreen(!ebiten.IsFullscreen())
 	case inpututil.IsKeyJustPressed(ebiten.KeySpace):
@@ -84,7 +99,10 @@ func (p *Player) report(err error) {
 // Draw shows the picture that is due, scaled to the window with its aspect
 // ratio kept, and the overlay; it is part of ebiten.Game.
 func (p *Player) Draw(screen *ebiten.Image) {
+	p.win.drawFPS.Store(math.Float64bits(ebiten.ActualFPS()))
+	fresh := false
 	if f := p.dec.nextFrame(); f != nil {
+		fresh = true
 		if p.win.img == nil || p.win.img.Bounds().Dx() != f.width || p.win.img.Bounds().Dy() != f.height {
 			if p.win.img != nil {
 				p.win.img.Deallocate()
@@ -94,7 +112,14 @@ func (p *Player) Draw(screen *ebiten.Image) {
 		p.win.img.WritePixels(f.pix)
 		p.dec.releaseFrame(f)
 	}
-	p.win.drawFPS.Store(math.Float64bits(ebiten.ActualFPS()))
+	now := time.Now()
+	size := screen.Bounds().Size()
+	st := p.Stats()
+	if !fresh && !p.win.dirty && size == p.win.shownSize && st.State == p.win.shownState &&
+		(!p.win.overlay || now.Sub(p.win.shownText) < overlayRefresh) {
+		return // the screen still shows the right thing
+	}
+	p.win.dirty, p.win.shownSize, p.win.shownState, p.win.shownText = false, size, st.State, now
 	screen.Fill(color.Black)
 	sw, sh := screen.Bounds().Dx(), screen.Bounds().Dy()
 	if p.win.img != nil {
@@ -112,7 +137,6 @@ func (p *Player) Draw(screen *ebiten.Image) {
 		op.Filter = ebiten.FilterLinear
 		screen.DrawImage(p.win.img, &op)
 	}
-	st := p.Stats()
 	if st.State != StatePlaying && st.State != StatePaused {
 		msg := st.State
 		if st.State == StateBuffering {
