@@ -19,7 +19,9 @@ deps:
 build:
 	$(GO) build -o bin/ ./examples/...
 
+# The Redis store's tests use a redis-server on 127.0.0.1:6379; start one if none answers.
 test: deps
+	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --bind 127.0.0.1 --save '' >/dev/null
 	xvfb-run -a -s "-screen 0 1280x720x24" $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
