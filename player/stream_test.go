@@ -97,4 +97,3 @@ func TestPlayOnDemandStream(t *testing.T) {
 	st := stream.Stats()
 	t.Logf("after seeking: %d of %d chunks downloaded", st.Have, st.Chunks)
 }
-
