@@ -233,3 +233,21 @@ func TestTrackersShareRedis(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, st.Peers, "a stop sent to B removes the entry for A too")
 }
+
+// TestRedisStoreScriptsFlushed: a Redis that has lost the store's scripts
+// (restarted, or SCRIPT FLUSH) is given them again.
+func TestRedisStoreScriptsFlushed(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	ctx, id, now := context.Background(), testStreamID(1), time.Now()
+	s := newRedisStore(rdb, prefix, time.Minute, 10, 10)
+	for i := range 2 {
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		_, err := s.announce(ctx, id, PeerStatus{ID: testPeerID(i), Addr: "192.0.2.1:6000", LastSeen: now}, nil, now, 3)
+		require.NoError(t, err)
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		list, err := s.streams(ctx, now)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.Len(t, list[0].peers, i+1)
+	}
+}
