@@ -243,8 +243,8 @@ func (s *redisStore) remove(ctx context.Context, id StreamID, peer PeerID, host 
 
 func (s *redisStore) streams(ctx context.Context, now time.Time) ([]storedStream, error) {
 	cutoff := now.Add(-s.ttl).UnixMilli()
-	hexIDs, err := s.rdb.ZRangeByScore(ctx, s.prefix+"streams", &redis.ZRangeBy{
-		Min: "(" + strconv.FormatInt(cutoff, 10), Max: "+inf",
+	hexIDs, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.prefix + "streams", Start: "(" + strconv.FormatInt(cutoff, 10), Stop: "+inf", ByScore: true,
 	}).Result()
 	if err != nil {
 		return nil, redisError(err)
