@@ -114,6 +114,25 @@ func TestStores(t *testing.T) {
 				assert.Contains(t, st.peers, entry(3, "192.0.2.2"), "entries come back whole")
 			})
 
+			t.Run("sample reaches every peer", func(t *testing.T) {
+				s := newStore(time.Minute, 10, 100)
+				const others = 4
+				for n := range others {
+					_, err := s.announce(ctx, id, entry(n, "192.0.2.1"), nil, now, 1)
+					require.NoError(t, err)
+				}
+				counts := map[PeerID]int{}
+				const draws = 400 // each peer is missed in all draws with probability (3/4)^400
+				for range draws {
+					res, err := s.announce(ctx, id, entry(99, "192.0.2.1"), nil, now, 1)
+					require.NoError(t, err)
+					require.Len(t, res.peers, 1)
+					counts[res.peers[0].ID]++
+				}
+				assert.Len(t, counts, others)
+				assert.NotContains(t, counts, testPeerID(99))
+			})
+
 			t.Run("entry belongs to its host", func(t *testing.T) {
 				s := newStore(time.Minute, 10, 100)
 				_, err := s.announce(ctx, id, entry(1, "192.0.2.1"), nil, now, 3)
