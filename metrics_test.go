@@ -118,12 +118,15 @@ func TestMetricsMoveAsStreamPlays(t *testing.T) {
 	assert.Equal(t, 5.0, tr0.sum("p2pstream_tracker_stream_peers", stream, `name="metrics"`))
 	assert.Positive(t, tr0.sum("p2pstream_tracker_announces_total", `code="200"`))
 	assert.Equal(t, 1.0, v0.sum("p2pstream_peer_streams"))
+	assert.Eventually(t, func() bool {
+		return scrape(t, trackerSrv.URL).sum("p2pstream_tracker_viewer_startup_seconds_count") == 4
+	}, 30*time.Second, 100*time.Millisecond, "the tracker observes each viewer's startup once")
 	assert.InDelta(t, 1.0, v0.sum("p2pstream_peer_continuity", stream, `role="viewer"`), 0.5)
 	for _, name := range []string{
 		"p2pstream_tracker_stream_continuity", "p2pstream_tracker_stream_p2p_ratio",
 		"p2pstream_tracker_stream_source_saving", "p2pstream_tracker_stream_lag_p50_seconds",
 		"p2pstream_tracker_stream_bans", "p2pstream_tracker_viewer_lag_seconds_bucket",
-		"p2pstream_tracker_announce_duration_seconds_count", "go_goroutines",
+		"p2pstream_tracker_announce_duration_seconds_count", "p2pstream_tracker_viewer_startup_seconds_bucket", "go_goroutines",
 	} {
 		assert.True(t, tr0.has(name), "tracker metric %s", name)
 	}
@@ -150,6 +153,7 @@ func TestMetricsMoveAsStreamPlays(t *testing.T) {
 			v1.sum("p2pstream_peer_chunks_due_total") > v0.sum("p2pstream_peer_chunks_due_total") &&
 			v1.sum("p2pstream_peer_lag_seconds_count") > v0.sum("p2pstream_peer_lag_seconds_count")
 	}, 30*time.Second, 100*time.Millisecond, "the figures move as the stream plays")
+	assert.Equal(t, 4.0, tr1.sum("p2pstream_tracker_viewer_startup_seconds_count"), "once per viewer, however often it announces")
 
 	// The collectors keep Prometheus's rules (descriptions match what they
 	// collect, no duplicate series).

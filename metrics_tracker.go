@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,11 @@ type trackerMetrics struct {
 	announces  *prometheus.CounterVec // by HTTP status code
 	latency    prometheus.Histogram   // seconds per announce
 	viewerLag  prometheus.Histogram   // lag each viewer announces
+	startup    prometheus.Histogram   // startup delay each viewer announces, once
 	storeFails prometheus.Counter     // scrapes the store could not answer
+
+	mu      sync.Mutex              // guards started
+	started map[startupKey]struct{} // viewers whose startup delay was observed
 
 	streams      *prometheus.Desc
 	peers        *prometheus.Desc
@@ -57,6 +62,12 @@ func newTrackerMetrics(t *Tracker) *trackerMetrics {
 			Help:    "Lag behind the live edge that viewers report, one observation per announce.",
 			Buckets: durationBuckets,
 		}),
+		startup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "p2pstream_tracker_viewer_startup_seconds",
+			Help:    "Startup delay that viewers report (join to first chunk), once per viewer and stream.",
+			Buckets: durationBuckets,
+		}),
+		started: make(map[startupKey]struct{}),
 		storeFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "p2pstream_tracker_store_errors_total",
 			Help: "Scrapes whose per-stream metrics could not be read from the store.",
@@ -90,6 +101,7 @@ func (m *trackerMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.announces.Describe(ch)
 	m.latency.Describe(ch)
 	m.viewerLag.Describe(ch)
+	m.startup.Describe(ch)
 	m.storeFails.Describe(ch)
 	for _, d := range []*prometheus.Desc{
 		m.streams, m.peers, m.viewers, m.continuity, m.p2pRatio, m.received,
@@ -104,6 +116,7 @@ func (m *trackerMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.announces.Collect(ch)
 	m.latency.Collect(ch)
 	m.viewerLag.Collect(ch)
+	m.startup.Collect(ch)
 	defer m.storeFails.Collect(ch)
 
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
@@ -144,9 +157,33 @@ func (m *trackerMetrics) Collect(ch chan<- prometheus.Metric) {
 func (m *trackerMetrics) observeAnnounce(code int, took time.Duration, a *Announce) {
 	m.announces.WithLabelValues(strconv.Itoa(code)).Inc()
 	m.latency.Observe(took.Seconds())
-	if code == http.StatusOK && a != nil && a.Event == "" && a.Info == nil && !a.Stats.Source && a.Stats.Delivered > 0 {
-		m.viewerLag.Observe(max(0, a.Stats.Lag).Seconds())
+	if code != http.StatusOK || a == nil || a.Event != "" || a.Info != nil || a.Stats.Source || a.Stats.Delivered == 0 {
+		return
 	}
+	m.viewerLag.Observe(max(0, a.Stats.Lag).Seconds())
+	if a.Stats.StartupDelay > 0 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		k := startupKey{a.Stream, a.Peer}
+		if _, ok := m.started[k]; !ok {
+			if len(m.started) >= maxStartupKeys {
+				clear(m.started)
+			}
+			m.started[k] = struct{}{}
+			m.startup.Observe(a.Stats.StartupDelay.Seconds())
+		}
+	}
+}
+
+// maxStartupKeys bounds the viewers a tracker remembers having observed the
+// startup delay of; past it, it forgets them all, and observes again those
+// that announce on (a rare double count, for bounded memory).
+const maxStartupKeys = 100_000
+
+// startupKey is one viewer of one stream.
+type startupKey struct {
+	stream StreamID
+	peer   PeerID
 }
 
 // statusRecorder remembers the status code a handler answered with.

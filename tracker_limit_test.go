@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -70,6 +71,8 @@ func TestTrackerAnnounceRate(t *testing.T) {
 				require.Equal(t, http.StatusOK, send("192.0.2.1:1000", n), "announce %d a second later", n)
 			}
 			assert.Equal(t, http.StatusTooManyRequests, send("192.0.2.1:1000", 0))
+			assert.Equal(t, 2.0, testutil.ToFloat64(tr.metrics.announces.WithLabelValues("429")), "refusals are counted")
+			assert.Equal(t, float64(tt.burst+1+tt.perSec), testutil.ToFloat64(tr.metrics.announces.WithLabelValues("200")))
 		})
 	}
 }

@@ -243,8 +243,8 @@ func (s *redisStore) remove(ctx context.Context, id StreamID, peer PeerID, host 
 
 func (s *redisStore) streams(ctx context.Context, now time.Time) ([]storedStream, error) {
 	cutoff := now.Add(-s.ttl).UnixMilli()
-	hexIDs, err := s.rdb.ZRangeByScore(ctx, s.prefix+"streams", &redis.ZRangeBy{
-		Min: "(" + strconv.FormatInt(cutoff, 10), Max: "+inf",
+	hexIDs, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.prefix + "streams", Start: "(" + strconv.FormatInt(cutoff, 10), Stop: "+inf", ByScore: true,
 	}).Result()
 	if err != nil {
 		return nil, redisError(err)
@@ -260,18 +260,25 @@ func (s *redisStore) streams(ctx context.Context, now time.Time) ([]storedStream
 		return nil, nil
 	}
 	// One pipeline of scripts: one round trip for every stream. A Redis
-	// that has forgotten the script (a restart) gets it again.
-	if err := readScript.Load(ctx, s.rdb).Err(); err != nil {
-		return nil, redisError(err)
-	}
+	// that does not know the script yet (or any more, after a restart) is
+	// given it, and asked again.
 	cmds := make([]*redis.Cmd, len(ids))
-	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, id := range ids {
-			k := s.keys(id, PeerID{})
-			cmds[i] = readScript.EvalSha(ctx, pipe, []string{k[1], k[4]}, cutoff, s.entryPrefix(id))
+	read := func() error {
+		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, id := range ids {
+				k := s.keys(id, PeerID{})
+				cmds[i] = readScript.EvalSha(ctx, pipe, []string{k[1], k[4]}, cutoff, s.entryPrefix(id))
+			}
+			return nil
+		})
+		return err
+	}
+	err = read()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = readScript.Load(ctx, s.rdb).Err(); err == nil {
+			err = read()
 		}
-		return nil
-	})
+	}
 	if err != nil {
 		return nil, redisError(err)
 	}

@@ -114,6 +114,25 @@ func TestStores(t *testing.T) {
 				assert.Contains(t, st.peers, entry(3, "192.0.2.2"), "entries come back whole")
 			})
 
+			t.Run("sample reaches every peer", func(t *testing.T) {
+				s := newStore(time.Minute, 10, 100)
+				const others = 4
+				for n := range others {
+					_, err := s.announce(ctx, id, entry(n, "192.0.2.1"), nil, now, 1)
+					require.NoError(t, err)
+				}
+				counts := map[PeerID]int{}
+				const draws = 400 // each peer is missed in all draws with probability (3/4)^400
+				for range draws {
+					res, err := s.announce(ctx, id, entry(99, "192.0.2.1"), nil, now, 1)
+					require.NoError(t, err)
+					require.Len(t, res.peers, 1)
+					counts[res.peers[0].ID]++
+				}
+				assert.Len(t, counts, others)
+				assert.NotContains(t, counts, testPeerID(99))
+			})
+
 			t.Run("entry belongs to its host", func(t *testing.T) {
 				s := newStore(time.Minute, 10, 100)
 				_, err := s.announce(ctx, id, entry(1, "192.0.2.1"), nil, now, 3)
@@ -232,4 +251,22 @@ func TestTrackersShareRedis(t *testing.T) {
 	st, err := a.Stream(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, 2, st.Peers, "a stop sent to B removes the entry for A too")
+}
+
+// TestRedisStoreScriptsFlushed: a Redis that has lost the store's scripts
+// (restarted, or SCRIPT FLUSH) is given them again.
+func TestRedisStoreScriptsFlushed(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	ctx, id, now := context.Background(), testStreamID(1), time.Now()
+	s := newRedisStore(rdb, prefix, time.Minute, 10, 10)
+	for i := range 2 {
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		_, err := s.announce(ctx, id, PeerStatus{ID: testPeerID(i), Addr: "192.0.2.1:6000", LastSeen: now}, nil, now, 3)
+		require.NoError(t, err)
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		list, err := s.streams(ctx, now)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.Len(t, list[0].peers, i+1)
+	}
 }
