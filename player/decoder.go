@@ -59,19 +59,22 @@ func (d *decoder) picture(pix []byte, width, height int) {
 		return
 	}
 	f := d.pool.get(width, height)
+	prev := d.last
+	if prev != nil {
+		prev.refs++ // frames are never written while referenced
+	}
 	d.mu.Unlock()
 
 	copy(f.pix, pix)
 	now := d.now()
+	// While no new picture comes (a stall, a pause), libVLC shows the last
+	// one again every 80 ms or so; a repeat is not a new picture.
+	repeat := prev != nil && prev.width == width && prev.height == height && bytes.Equal(prev.pix, f.pix)
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return
-	}
-	// While no new picture comes (a stall, a pause), libVLC shows the last
-	// one again every 80 ms or so; a repeat is not a new picture.
-	if d.last != nil && d.last.width == width && d.last.height == height && bytes.Equal(d.last.pix, f.pix) {
+	d.pool.release(prev)
+	if d.closed || repeat {
 		d.pool.release(f)
 		return
 	}
@@ -146,7 +149,7 @@ func (d *decoder) readAudio(b []byte) int {
 	target := d.clock() + audioLatency
 	d.mu.Lock()
 	i := 0
-	if d.pcm.n > 0 {
+	if d.pcm.n > 0 && d.soundPausedAt == 0 && !d.paused { // paused: keep the sound for later
 		if late := target - d.pcm.pts; late > audioTolerance {
 			d.pcm.discard(durationToSamples(late) * bytesPerSample)
 		}

@@ -75,3 +75,21 @@ func TestRepeatedPictureIgnored(t *testing.T) {
 	}
 	assert.Nil(t, d.nextFrame(), "each picture is drawn once")
 }
+
+// While libVLC has paused the sound, the audio output gets silence and the
+// sound waits, due later by the length of the pause.
+func TestReadAudioPaused(t *testing.T) {
+	d := newDecoder()
+	now := time.Second
+	d.clock = func() time.Duration { return now }
+	d.setAudioOut(true)
+	d.sound([]byte{7, 7, 7, 7, 7, 7, 7, 7}, now+audioLatency)
+	d.pauseSound(now)
+	now += 5 * time.Second
+	out := make([]byte, 8)
+	d.readAudio(out)
+	assert.Equal(t, make([]byte, 8), out, "silence while paused")
+	d.resumeSound(now)
+	d.readAudio(out)
+	assert.Equal(t, []byte{7, 7, 7, 7, 7, 7, 7, 7}, out, "the sound plays after the pause")
+}

@@ -66,7 +66,7 @@ func (p *Player) Update() error {
 		p.win.started = true
 		p.dec.setDisplay(true)
 		if !p.opts.Mute {
-			p.win.audioOK.Store(p.win.audio.start(p.dec))
+			p.startAudio()
 		}
 	}
 	switch {
@@ -192,4 +192,13 @@ func drawPanel(screen *ebiten.Image, text string, x, y int) {
 	vector.DrawFilledRect(screen, float32(x-4), float32(y-2), float32(width*6+8), float32(len(lines)*16+4),
 		color.RGBA{0, 0, 0, 170}, false)
 	ebitenutil.DebugPrintAt(screen, text, x, y)
+}
+
+// startAudio starts the sound output unless the Player was closed.
+func (p *Player) startAudio() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.win.audioOK.Store(p.win.audio.start(p.dec))
+	}
 }

@@ -80,6 +80,8 @@ type Player struct {
 	sess     *session
 	seekable bool
 	closed   bool
+	lastPos  time.Duration // libVLC's position at the last Stats
+	posMoved time.Time     // when it last changed
 }
 
 // New starts libVLC and returns an idle Player. It fails if libVLC is not
@@ -95,7 +97,9 @@ func New(opts Options) (*Player, error) {
 }
 
 // Play starts playing a live stream read from r, replacing any previous
-// input. If r is an io.Closer, the Player closes it when it stops.
+// input. If r is an io.Closer, the Player closes it when it stops. Reads
+// of r happen on a goroutine of their own, so a Read that blocks does not
+// hold up Close.
 func (p *Player) Play(r io.Reader) error { return p.start(newLiveSource(r), false) }
 
 // PlaySeekable starts playing an on-demand stream read from rs, replacing
@@ -106,17 +110,27 @@ func (p *Player) PlaySeekable(rs io.ReadSeeker) error {
 }
 
 func (p *Player) start(src *source, seekable bool) error {
+	// Stop the previous input without the lock: stopping waits for
+	// libVLC's threads, and Stats (the window) must not wait meanwhile.
+	p.mu.Lock()
+	old := p.sess
+	p.sess = nil
+	p.mu.Unlock()
+	if old != nil {
+		old.stop()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		src.close()
 		return ErrClosed
 	}
-	if p.sess != nil {
+	if p.sess != nil { // a concurrent Play won; this one replaces it
 		p.sess.stop()
 		p.sess = nil
 	}
 	p.dec.begin()
+	p.posMoved = time.Now()
 	s, err := startSession(p.dec, src, p.opts.Caching)
 	if err != nil {
 		p.dec.fail(err.Error())
@@ -166,6 +180,15 @@ func (p *Player) Stats() Stats {
 		st.FramesDropped += p.sess.lostPictures()
 		if w, h := p.sess.videoSize(); w > 0 && h > 0 {
 			st.Width, st.Height = w, h
+		}
+		// A still picture without sound brings nothing new, yet plays:
+		// the stream stalls only if libVLC's position stops too.
+		now := time.Now()
+		if ms, err := p.sess.player.MediaTime(); err == nil && time.Duration(ms)*time.Millisecond != p.lastPos {
+			p.lastPos, p.posMoved = time.Duration(ms)*time.Millisecond, now
+		}
+		if st.State == StateBuffering && st.FramesDecoded > 0 && now.Sub(p.posMoved) <= stallAfter {
+			st.State = StatePlaying
 		}
 	}
 	p.mu.Unlock()
@@ -259,11 +282,11 @@ func (p *Player) Close() error {
 	p.closed = true
 	sess := p.sess
 	p.sess = nil
+	p.win.closeAudio() // under p.mu: the window's first Update may be starting it
 	p.mu.Unlock()
 	if sess != nil {
 		sess.stop()
 	}
-	p.win.closeAudio()
 	p.dec.close()
 	releaseVLC()
 	return nil

@@ -266,3 +266,38 @@ func TestSeekAndPause(t *testing.T) {
 	})
 	t.Logf("position %v -> %v after seeking 5 min; %d seeks on the input", before, after, in.seeks.Load())
 }
+
+// blockingReader gives some stream, then blocks in Read until unblocked;
+// it cannot be closed.
+type blockingReader struct {
+	data    []byte
+	unblock chan struct{}
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if len(b.data) > 0 {
+		n := copy(p, b.data)
+		b.data = b.data[n:]
+		return n, nil
+	}
+	<-b.unblock
+	return 0, io.EOF
+}
+
+// Close returns even while the input blocks in a Read it cannot leave.
+func TestCloseWithBlockedReader(t *testing.T) {
+	in := &blockingReader{data: sample.TS[:300_000], unblock: make(chan struct{})}
+	defer close(in.unblock) // lets the reading goroutine end, for goleak
+	p, err := New(Options{Mute: true})
+	require.NoError(t, err)
+	require.NoError(t, p.Play(in))
+	waitFor(t, p, "frames", func(s Stats) bool { return s.FramesDecoded >= 5 })
+	done := make(chan error, 1)
+	go func() { done <- p.Close() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close is stuck behind a blocked Read")
+	}
+}

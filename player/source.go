@@ -19,6 +19,7 @@ var errSourceClosed = errors.New("player: source closed")
 // io.Closer, which is how a Read blocked on a stalled stream returns.
 type source struct {
 	r      io.Reader
+	orig   io.Reader // the caller's reader, closed by close; r reads it through a pipe for a live source
 	seeker io.Seeker // nil for a live source
 	pos    int64     // only the libVLC input thread uses it
 	closed atomic.Bool
@@ -26,9 +27,30 @@ type source struct {
 	size   atomic.Int64 // length of a seekable source, once libVLC asked
 }
 
-func newLiveSource(r io.Reader) *source { return &source{r: r} }
+// newLiveSource reads r on a goroutine of its own through a pipe, so that
+// close can always end a Read libVLC is blocked in, even if r cannot be
+// interrupted; that goroutine ends when r's Read returns.
+func newLiveSource(r io.Reader) *source {
+	pr, pw := io.Pipe()
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if _, werr := pw.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return &source{r: pr, orig: r}
+}
 
-func newSeekableSource(rs io.ReadSeeker) *source { return &source{r: rs, seeker: rs} }
+func newSeekableSource(rs io.ReadSeeker) *source { return &source{r: rs, orig: rs, seeker: rs} }
 
 // maxEmptyReads bounds how often a Reader may return (0, nil) in a row:
 // libVLC would take a zero-length read for the end of the stream.
@@ -86,8 +108,12 @@ func (s *source) close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if c, ok := s.r.(io.Closer); ok {
-		return c.Close()
+	var err error
+	if c, ok := s.orig.(io.Closer); ok {
+		err = c.Close()
 	}
-	return nil
+	if c, ok := s.r.(io.Closer); ok && s.r != s.orig {
+		c.Close()
+	}
+	return err
 }

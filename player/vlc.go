@@ -186,8 +186,14 @@ func (s *session) lostPictures() int64 {
 	return int64(st.LostPictures)
 }
 
-// setPause pauses or resumes libVLC.
-func (s *session) setPause(pause bool) error { return s.player.SetPause(pause) }
+// setPause pauses or resumes libVLC. Asked to pause before the input can
+// pause, libVLC 3 would stop it instead, so that is refused.
+func (s *session) setPause(pause bool) error {
+	if pause && !s.player.CanPause() {
+		return errors.New("the stream cannot pause yet")
+	}
+	return s.player.SetPause(pause)
+}
 
 // seek moves playback by delta. libVLC cannot seek an MPEG-TS read
 // through callbacks by time (it does not learn the length), so the target
