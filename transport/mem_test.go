@@ -430,7 +430,8 @@ func TestMemNoGoroutines(t *testing.T) {
 		_, err = c.Write(make([]byte, 100_000))
 		require.NoError(t, err)
 	}
-	assert.Equal(t, before, runtime.NumGoroutine())
+	// At most as many: a goroutine left by an earlier test may end meanwhile.
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "100 shaped connections started goroutines")
 	require.NoError(t, ln.Close()) // closes the 100 waiting in the backlog
 }
 
