@@ -332,11 +332,12 @@ func TestManifestServedOnce(t *testing.T) {
 // timeout and goes on serving an honest viewer.
 func TestSlowReaderReleasesUpload(t *testing.T) {
 	sw := newSwarm(t)
-	// 4 Mbit/s in 1 s chunks: 500 kB each, more than a Mem connection
-	// buffers (256 KiB), so a write to a reader that never reads blocks.
-	src := ts.Synthetic(10*time.Second, 4_000_000, time.Second)
+	// 8 Mbit/s in 500 ms chunks: 500 kB each, more than a Mem connection
+	// buffers (256 KiB), so a write to a reader that never reads blocks,
+	// until the live upload timeout (4 s here) closes the connection.
+	src := ts.Synthetic(10*time.Second, 8_000_000, 500*time.Millisecond)
 	pub := sw.peer()
-	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: time.Second})
+	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 500 * time.Millisecond})
 	require.NoError(t, err)
 	nc, r := dialRaw(t, sw, "10.4.0.2", pub, stream.ID())
 	// Wait for a chunk to exist, ask for it, and stop reading: fresh chunks
@@ -361,7 +362,7 @@ func TestSlowReaderReleasesUpload(t *testing.T) {
 	// By now (10 s of stream) the stalled upload has ended with the
 	// connection: reading finds its end, not a live connection (which the
 	// 30 s idle timeout alone would have kept open).
-	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = io.Copy(io.Discard, nc)
 	require.False(t, isTimeout(err), "the uploader closed the connection to the reader that never read")
 	t.Logf("honest viewer: continuity %.3f", streams[0].Stats().Continuity)
