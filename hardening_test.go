@@ -394,3 +394,37 @@ func TestSlowReaderReleasesUpload(t *testing.T) {
 	require.False(t, isTimeout(err), "the uploader closed the connection to the reader that never read")
 	t.Logf("honest viewer: continuity %.3f", streams[0].Stats().Continuity)
 }
+
+// TestStolenPeerID has a hostile peer on another host claim the publisher's
+// peer ID to a viewer that is connected to the publisher, then send garbage.
+// The viewer must refuse it without dropping or banning the real publisher.
+func TestStolenPeerID(t *testing.T) {
+	sw := newSwarm(t)
+	src := ts.Synthetic(4*time.Second, 250_000, 250*time.Millisecond)
+	pub := sw.peer()
+	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
+	require.NoError(t, err)
+	vp := sw.peer()
+	sink := &collector{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	viewer, err := vp.Join(ctx, stream.ID(), sink)
+	cancel()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(sink.snapshot()) > 0 }, 10*time.Second, 20*time.Millisecond)
+
+	nc, err := sw.net.Host("10.5.0.1").Dial(context.Background(), vp.Addr().String())
+	require.NoError(t, err)
+	defer nc.Close()
+	pubID := pub.ID()
+	require.NoError(t, wire.WriteMessage(nc, &wire.Handshake{Version: wire.Version, Source: true, Stream: stream.ID(), Peer: pubID, ListenAddr: pub.Addr().String()}))
+	_, _ = nc.Write(bytes.Repeat([]byte{0xAB}, 1024))
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, nc)
+	require.False(t, isTimeout(err), "the viewer closed the impostor's connection")
+
+	waitDone(t, viewer, 30*time.Second)
+	checkLive(t, src, sink)
+	st := viewer.Stats()
+	assert.Zero(t, st.Bans, "the publisher's ID was not banned")
+	assert.Positive(t, st.BytesFromSource, "the viewer kept getting the publisher's chunks")
+}
