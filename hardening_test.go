@@ -428,3 +428,64 @@ func TestStolenPeerID(t *testing.T) {
 	assert.Zero(t, st.Bans, "the publisher's ID was not banned")
 	assert.Positive(t, st.BytesFromSource, "the viewer kept getting the publisher's chunks")
 }
+
+// TestLimitFields checks the per-peer limits a Peer's fields set: a frame
+// longer than MaxChunk allows bans its sender, and requests past MaxServe
+// are rejected.
+func TestLimitFields(t *testing.T) {
+	t.Run("MaxChunk", func(t *testing.T) {
+		sw := newSwarm(t)
+		pub := sw.peer()
+		pub.MaxChunk = 1 << 10
+		stream, err := pub.Publish(context.Background(), bytes.NewReader(ts.Synthetic(2*time.Second, 100_000, 250*time.Millisecond)), p2pstream.PublishOptions{})
+		require.NoError(t, err)
+		nc, _ := dialRaw(t, sw, "10.6.0.1", pub, stream.ID())
+		big := &wire.Chunk{Seq: 1, Data: make([]byte, 2<<10), Sig: make([]byte, 64)}
+		require.NoError(t, wire.WriteMessage(nc, big))
+		_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.Copy(io.Discard, nc)
+		require.False(t, isTimeout(err), "the peer closed the connection")
+		// Banned: the same peer from the same host gets no handshake back.
+		nc2, err := sw.net.Host("10.6.0.1").Dial(context.Background(), pub.Addr().String())
+		require.NoError(t, err)
+		defer nc2.Close()
+		var pid [16]byte
+		copy(pid[:], "10.6.0.1") // dialRaw's peer ID for this host
+		require.NoError(t, wire.WriteMessage(nc2, &wire.Handshake{Version: wire.Version, Stream: stream.ID(), Peer: pid, ListenAddr: ":1"}))
+		_ = nc2.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = wire.NewReader(nc2, wire.Limits{}).ReadMessage()
+		require.Error(t, err)
+		require.False(t, isTimeout(err), "refused at once")
+	})
+	t.Run("MaxServe", func(t *testing.T) {
+		sw := newSwarm(t)
+		path, _ := randomFile(t, 1<<20)
+		seeder := sw.peer()
+		seeder.MaxServe = 2
+		s, err := seeder.PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 64 << 10})
+		require.NoError(t, err)
+		nc, r := dialRaw(t, sw, "10.6.0.2", seeder, s.ID())
+		var b []byte
+		for seq := range uint64(10) {
+			b = wire.AppendFrame(b, &wire.Request{Seq: seq})
+		}
+		_, err = nc.Write(b)
+		require.NoError(t, err)
+		chunks, rejects := 0, 0
+		for chunks+rejects < 10 {
+			m, err := r.ReadMessage()
+			require.NoError(t, err)
+			switch m.(type) {
+			case *wire.Chunk:
+				chunks++
+			case *wire.Reject:
+				rejects++
+			}
+		}
+		t.Logf("10 requests at once: %d served, %d rejected", chunks, rejects)
+		// The writer may send one chunk while the others are read, freeing
+		// a place, so a little more than MaxServe can be served.
+		assert.LessOrEqual(t, chunks, 4)
+		assert.GreaterOrEqual(t, rejects, 6)
+	})
+}
