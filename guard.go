@@ -253,5 +253,5 @@ func rawConn(nc net.Conn) net.Conn {
 func (s *Stream) liveUploadTimeout() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return max(4*s.chunkDuration(), 2*time.Second)
+	return max(8*s.chunkDuration(), 4*time.Second)
 }

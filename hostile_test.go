@@ -47,17 +47,7 @@ func TestAdversaries(t *testing.T) {
 			advs := startAdversaries(t, sw, stream.ID(), 1, []adversary.Kind{tc.kind})
 
 			const viewers = 3
-			sinks := make([]*collector, viewers)
-			streams := make([]*p2pstream.Stream, viewers)
-			for i := range viewers {
-				sinks[i] = &collector{}
-				p := sw.peer()
-				p.Delay = 2 * time.Second // room for one request timeout
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				streams[i], err = p.Join(ctx, stream.ID(), sinks[i])
-				cancel()
-				require.NoError(t, err)
-			}
+			sinks, streams := joinWithDelay(t, sw, stream.ID(), viewers, 2*time.Second) // room for one request timeout
 			bans := 0
 			for i, s := range streams {
 				waitDone(t, s, 30*time.Second)

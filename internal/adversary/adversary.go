@@ -94,7 +94,7 @@ type Config struct {
 	// the peers it learns. If empty, it only accepts connections.
 	Tracker  string
 	Dial     int
-	Interval time.Duration // if zero, 500 ms
+	Interval time.Duration // if zero, 1 s
 }
 
 // Peer is a running adversary. Its counters are safe to read at any time.
@@ -137,7 +137,7 @@ func Start(cfg Config) (*Peer, error) {
 		return nil, fmt.Errorf("adversary: unknown kind %d", cfg.Kind)
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = 500 * time.Millisecond
+		cfg.Interval = time.Second
 	}
 	ln, err := cfg.Transport.Listen(":0")
 	if err != nil {
