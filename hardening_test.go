@@ -424,6 +424,7 @@ func TestStolenPeerID(t *testing.T) {
 	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
 	require.NoError(t, err)
 	vp := sw.peer()
+	vp.Delay = 3 * time.Second // a busy machine must not make chunks late
 	sink := &collector{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	viewer, err := vp.Join(ctx, stream.ID(), sink)
