@@ -56,7 +56,9 @@ func TestBroadcasterStall(t *testing.T) {
 	pub := sw.peer()
 	stream, err := pub.Publish(context.Background(), in, p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
 	require.NoError(t, err)
-	sinks, streams := sw.join(stream.ID(), 5)
+	// A 3 s buffer, so a busy machine does not make chunks late: what is
+	// tested is the stall, which is longer.
+	sinks, streams := joinWithDelay(t, sw, stream.ID(), 5, 3*time.Second)
 
 	select {
 	case <-in.stalled:

@@ -282,19 +282,38 @@ func TestConnectionLimits(t *testing.T) {
 				wg.Wait()
 				return int(n.Load())
 			}
-			for h := range tc.hosts {
-				ip := fmt.Sprintf("10.3.0.%d", h+1)
-				if tc.loopbackHosts {
-					ip = "127.0.0.1"
-				}
-				host := sw.net.Host(ip)
-				for range tc.each {
-					nc, err := host.Dial(context.Background(), p.Addr().String())
-					require.NoError(t, err)
-					conns = append(conns, nc)
+			dialAll := func() {
+				for h := range tc.hosts {
+					ip := fmt.Sprintf("10.3.0.%d", h+1)
+					if tc.loopbackHosts {
+						ip = "127.0.0.1"
+					}
+					host := sw.net.Host(ip)
+					for range tc.each {
+						nc, err := host.Dial(context.Background(), p.Addr().String())
+						if err != nil {
+							t.Error(err) // safe from Eventually's goroutine, unlike require
+							return
+						}
+						conns = append(conns, nc)
+					}
 				}
 			}
+			dialAll()
 			assert.Equal(t, tc.wantKept, kept())
+			// Closed connections give their slots back: the same again.
+			for _, c := range conns {
+				c.Close()
+			}
+			conns = nil
+			require.Eventually(t, func() bool {
+				for _, c := range conns {
+					c.Close()
+				}
+				conns = nil
+				dialAll()
+				return kept() == tc.wantKept
+			}, 30*time.Second, 10*time.Millisecond)
 		})
 	}
 }
@@ -405,6 +424,7 @@ func TestStolenPeerID(t *testing.T) {
 	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
 	require.NoError(t, err)
 	vp := sw.peer()
+	vp.Delay = 3 * time.Second // a busy machine must not make chunks late
 	sink := &collector{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	viewer, err := vp.Join(ctx, stream.ID(), sink)
