@@ -60,6 +60,7 @@ type conn struct {
 	lastRecv  time.Time
 	lastSent  time.Time
 	sentUp    int64
+	sending   int // chunks being written to the peer now (0 or 1)
 }
 
 func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer PeerID) *conn {

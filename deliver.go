@@ -1,6 +1,7 @@
 package p2pstream
 
 import (
+	"log/slog"
 	"time"
 )
 
@@ -9,7 +10,8 @@ import (
 //
 // Live deadlines come from the publisher's timestamps: the first chunk is
 // handed to the sink at t0; a chunk stamped ts is due at
-// t0 + (ts - ts0) + delay. Because only differences of the publisher's
+// t0 + (ts - ts0) + delay. A chunk delivered late stalls the play clock:
+// t0 moves by the lateness, as a player that waits for it would. Because only differences of the publisher's
 // timestamps are used, clock skew does not matter, and a publisher that
 // stalls does not make the chunks after the stall late.
 type playout struct {
@@ -26,6 +28,7 @@ type playout struct {
 	due     int64
 	onTime  int64
 	skipped int64
+	stalls  int64 // late chunks delivered; each moved the play clock back
 }
 
 // startLocked sets the live start point.
@@ -62,6 +65,11 @@ func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 	due := p.t0.Add(time.Duration(c.Timestamp-p.ts0)*time.Microsecond + delay)
 	if !now.After(due) {
 		p.onTime++
+	} else {
+		// A player stalls until a late chunk comes and plays on from
+		// there: the chunks after it are due that much later.
+		p.t0 = p.t0.Add(now.Sub(due))
+		p.stalls++
 	}
 	if gap := time.Duration(c.Timestamp-p.lastTS) * time.Microsecond; gap > 0 && gap < 10*time.Second {
 		if p.avgDur == 0 {
@@ -118,10 +126,46 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		if !ok || now.Before(dl) || s.st.len() == 0 || s.st.newest <= p.next {
 			return Chunk{}, false
 		}
+		s.logMissLocked(p.next, now)
 		p.next++
 		p.due++
 		p.skipped++
 	}
+}
+
+// logMissLocked logs why live chunk seq missed its deadline, for the lab's
+// diagnosis: requested from whom and for how long, or held by how many
+// neighbours, or advertised by none.
+func (s *Stream) logMissLocked(seq uint64, now time.Time) {
+	if !s.log.Enabled(s.ctx, slog.LevelDebug) {
+		return
+	}
+	holders, source := 0, false
+	for _, c := range s.conns {
+		if _, ok := c.has[seq]; ok {
+			holders++
+			source = source || c.source
+		}
+	}
+	var reason string
+	var wait time.Duration
+	switch c, ok := s.pending[seq]; {
+	case ok && c.source:
+		reason, wait = "requested from source", now.Sub(c.inflight[seq])
+	case ok:
+		reason, wait = "requested from peer", now.Sub(c.inflight[seq])
+	case holders == 0:
+		reason = "no neighbour has it"
+	case holders == 1 && source:
+		reason = "only the source has it"
+	default:
+		reason = "held by neighbours, not requested"
+	}
+	var seen time.Duration
+	if t, ok := s.seen[seq]; ok {
+		seen = now.Sub(t)
+	}
+	s.log.Debug("deadline missed", "reason", reason, "seq", seq, "holders", holders, "requested", wait, "seen", seen)
 }
 
 // deliverLoop hands chunks to the sink in order, from one goroutine.

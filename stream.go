@@ -23,6 +23,7 @@ type Stream struct {
 	source bool               // this peer publishes the stream
 	key    ed25519.PrivateKey // the publisher's signing key (live source only)
 	fanout int                // live source: peers each fresh chunk is pushed to
+	serve  float64            // live source: PublishOptions.ServeLimit
 	sink   Sink
 
 	ctx      context.Context
@@ -54,8 +55,10 @@ type Stream struct {
 	ended      bool                 // done is closed
 	readPos    uint64               // on demand: where the reader is; scheduled first
 	counters   streamCounters
-	uploading  int       // chunks being written to peers now
-	lastPing   time.Time // last keepalive round
+	uploading  int             // chunks being written to peers now
+	published  int64           // live source: chunk bytes published so far
+	waiting    []waitingUpload // live: requests to serve when an upload slot frees
+	lastPing   time.Time       // last keepalive round
 }
 
 type streamCounters struct {

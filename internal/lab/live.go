@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -23,6 +24,7 @@ type swarm struct {
 	tracker *p2pstream.Tracker
 	url     string
 	hosts   int
+	diag    *diag // nil unless cfg.Diagnose
 
 	mu      sync.Mutex // guards hosts, viewers and gone
 	viewers []*viewer
@@ -36,6 +38,9 @@ type viewer struct {
 
 func newSwarm(cfg Config) (*swarm, error) {
 	sw := &swarm{cfg: cfg, net: transport.NewMem()}
+	if cfg.Diagnose {
+		sw.diag = newDiag()
+	}
 	sw.net.SetDefaultLink(transport.Link{Latency: cfg.Latency, Jitter: cfg.Latency / 4, Loss: cfg.Loss})
 	ln, err := sw.net.Host("10.255.0.1").Listen(":7070")
 	if err != nil {
@@ -79,7 +84,10 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
-	p := &p2pstream.Peer{Tracker: sw.url, Transport: h}
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay}
+	if sw.diag != nil {
+		p.Logger = slog.New(sw.diag)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := p.Join(ctx, id, nil)
@@ -235,6 +243,22 @@ func RunLive(cfg Config) (Result, error) {
 	}
 	res.CPUSeconds = cpuTime() - cpu0
 	res.HeapPerPeer = heapPerPeer(cfg.Peers)
+	if sw.diag != nil {
+		var up int64
+		for _, st := range all {
+			up += st.BytesUp
+		}
+		capacity := float64(upload) * (cfg.Duration + time.Since(start) - cfg.Duration).Seconds() * float64(cfg.Peers)
+		var hist [11]int
+		var peers []string
+		for _, st := range all {
+			hist[int(st.Continuity*10)]++
+			if st.Continuity < 0.8 {
+				peers = append(peers, fmt.Sprintf("%d/%.2f/%v", st.Peers, st.Continuity, st.StartupDelay.Round(100*time.Millisecond)))
+			}
+		}
+		res.Diagnosis = fmt.Sprintf("viewers' upload used: %.0f%% of their caps\nviewers by continuity (tenths): %v\nworst (peers/continuity/startup): %v\n", 100*float64(up)/capacity, hist, peers) + sw.diag.String()
+	}
 	return res, nil
 }
 
