@@ -25,6 +25,12 @@ type Config struct {
 	Upload float64
 	// SourceUpload is the broadcaster's upload cap as a multiple of the bitrate; if zero, 4.
 	SourceUpload float64
+	// Fanout is PublishOptions.Fanout of the live source; if zero, the
+	// library's default.
+	Fanout int
+	// ServeLimit is PublishOptions.ServeLimit of the live source; if zero,
+	// the library's default.
+	ServeLimit float64
 	// Delay is each viewer's playout delay (Peer.Delay); if zero, the
 	// library's default.
 	Delay time.Duration

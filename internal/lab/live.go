@@ -144,7 +144,7 @@ func RunLive(cfg Config) (Result, error) {
 	sw.mu.Unlock()
 	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost}
 	defer srcPeer.Close()
-	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk})
+	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk, Fanout: cfg.Fanout, ServeLimit: cfg.ServeLimit})
 	if err != nil {
 		return Result{}, err
 	}
