@@ -10,8 +10,7 @@ import (
 //
 // Live deadlines come from the publisher's timestamps: the first chunk is
 // handed to the sink at t0; a chunk stamped ts is due at
-// t0 + (ts - ts0) + delay. A chunk delivered late stalls the play clock:
-// t0 moves by the lateness, as a player that waits for it would. Because only differences of the publisher's
+// t0 + (ts - ts0) + delay. Because only differences of the publisher's
 // timestamps are used, clock skew does not matter, and a publisher that
 // stalls does not make the chunks after the stall late.
 type playout struct {
@@ -28,7 +27,6 @@ type playout struct {
 	due     int64
 	onTime  int64
 	skipped int64
-	stalls  int64 // late chunks delivered; each moved the play clock back
 }
 
 // startLocked sets the live start point.
@@ -65,11 +63,6 @@ func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 	due := p.t0.Add(time.Duration(c.Timestamp-p.ts0)*time.Microsecond + delay)
 	if !now.After(due) {
 		p.onTime++
-	} else {
-		// A player stalls until a late chunk comes and plays on from
-		// there: the chunks after it are due that much later.
-		p.t0 = p.t0.Add(now.Sub(due))
-		p.stalls++
 	}
 	if gap := time.Duration(c.Timestamp-p.lastTS) * time.Microsecond; gap > 0 && gap < 10*time.Second {
 		if p.avgDur == 0 {

@@ -109,7 +109,7 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 
 // serveLocked queues an upload of chunk seq to c, or rejects the request.
 func (s *Stream) serveLocked(c *conn, seq uint64) {
-	if s.uploadsFullLocked() && s.waitUploadLocked(c, seq) {
+	if s.waitUploadLocked(c, seq) {
 		return
 	}
 	if s.st == nil || !s.st.has(seq) || len(c.queued) >= maxServe || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
@@ -148,7 +148,7 @@ func (s *Stream) uploadsFullLocked() bool {
 // busyBackoff is how long a peer that rejected a request is not asked.
 func (s *Stream) busyBackoff() time.Duration {
 	if s.st != nil && s.st.live() {
-		return s.chunkDuration() / 20
+		return s.chunkDuration() / 4
 	}
 	return 100 * time.Millisecond
 }

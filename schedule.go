@@ -39,6 +39,7 @@ func (s *Stream) scheduleLocked(now time.Time) {
 	if s.st == nil || s.closed || s.source {
 		return
 	}
+	s.startWaitingLocked()
 	free := false
 	for _, c := range s.conns {
 		for seq, at := range c.inflight {
@@ -304,6 +305,10 @@ func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
 	if s.st == nil || !s.st.live() || s.source || !s.st.has(seq) {
 		return false
 	}
+	s.startWaitingLocked() // earlier requests go first
+	if !s.uploadsFullLocked() {
+		return false // a slot is free: serve this one now
+	}
 	s.waiting = slices.DeleteFunc(s.waiting, func(w waitingUpload) bool { return w.c.closed() })
 	for _, w := range s.waiting {
 		if w.c == c && w.seq == seq {
@@ -311,7 +316,22 @@ func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
 		}
 	}
 	if len(s.waiting) >= liveWaiting {
-		return false
+		// Keep the newest request: a fresh chunk has few holders and each
+		// new one serves others sooner, while an older chunk is held by
+		// many peers that are idle.
+		i := 0
+		for j, w := range s.waiting {
+			if w.seq < s.waiting[i].seq {
+				i = j
+			}
+		}
+		old := s.waiting[i]
+		if old.seq >= seq {
+			return false
+		}
+		old.c.send(&wire.Reject{Seq: old.seq})
+		s.waiting[i] = waitingUpload{c, seq}
+		return true
 	}
 	s.waiting = append(s.waiting, waitingUpload{c, seq})
 	return true
@@ -319,7 +339,7 @@ func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
 
 // startWaitingLocked queues kept requests for upload while slots are free.
 func (s *Stream) startWaitingLocked() {
-	for len(s.waiting) > 0 && !s.uploadsFullLocked() {
+	for len(s.waiting) > 0 && s.st != nil && !s.uploadsFullLocked() {
 		w := s.waiting[0]
 		s.waiting = s.waiting[1:]
 		if w.c.closed() {
@@ -338,7 +358,9 @@ func (s *Stream) startWaitingLocked() {
 	}
 }
 
-// cancelWaitingLocked forgets a kept request the peer cancelled.
+// cancelWaitingLocked forgets a kept request the peer cancelled. The
+// cancel may also have freed an upload slot for the next kept request.
 func (s *Stream) cancelWaitingLocked(c *conn, seq uint64) {
 	s.waiting = slices.DeleteFunc(s.waiting, func(w waitingUpload) bool { return w.c == c && w.seq == seq })
+	s.startWaitingLocked()
 }
