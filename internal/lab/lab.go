@@ -31,6 +31,9 @@ type Config struct {
 	// ServeLimit is PublishOptions.ServeLimit of the live source; if zero,
 	// the library's default.
 	ServeLimit float64
+	// Window is each viewer's live window (Peer.Window); if zero, the
+	// library's default.
+	Window time.Duration
 	// Delay is each viewer's playout delay (Peer.Delay); if zero, the
 	// library's default.
 	Delay time.Duration

@@ -84,7 +84,7 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
-	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay}
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window}
 	if sw.diag != nil {
 		p.Logger = slog.New(sw.diag)
 	}
