@@ -102,6 +102,17 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		return Chunk{}, false
 	}
 	dur, delay := s.chunkDuration(), s.peer.delay(s.chunkDuration())
+	if p.t0.IsZero() && s.knownValid && s.known < p.next+startBehind {
+		// Hold the first chunk until it is startBehind chunks behind the
+		// newest one advertised, as a player buffers before it starts.
+		// Chunks take seconds to spread through a large swarm; the play
+		// clock starts here, so this lag is what the chunks after it have
+		// to arrive in. Counting chunks needs no clock shared with the
+		// publisher.
+		if c, ok := s.st.get(s.known); !ok || c.Flags&FlagEnd == 0 {
+			return Chunk{}, false // (a stream that ends sooner plays at once)
+		}
+	}
 	for {
 		if c, ok := s.st.get(p.next); ok {
 			p.next++

@@ -27,11 +27,11 @@ import (
 // asked elsewhere.
 
 const (
-	maxInflight  = 16 // requests in flight to one peer, at most
-	liveInflight = 1  // live: requests in flight to one peer, at most
-	joinBehind   = 2  // live: a new viewer starts this many chunks behind the newest
-	maxJoinProbe = 8  // chunks searched backwards for a keyframe when joining
-	urgentAhead  = 8  // on demand: chunks after the read position fetched in order
+	maxInflight  = 16          // requests in flight to one peer, at most
+	liveInflight = 1           // live: requests in flight to one peer, at most
+	joinBehind   = startBehind // live: a new viewer starts this many chunks behind the newest
+	maxJoinProbe = 8           // chunks searched backwards for a keyframe when joining
+	urgentAhead  = 8           // on demand: chunks after the read position fetched in order
 )
 
 // scheduleLocked sends requests for wanted chunks to peers with free slots.
@@ -286,6 +286,11 @@ func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
 	dl, ok := s.play.deadline(seq, d, s.peer.delay(d))
 	return ok && dl.Sub(now) < d
 }
+
+// startBehind is how many chunks behind the newest advertised one a live
+// viewer starts playing: in the swarm lab (100 viewers, upload 1.5x the
+// bitrate) a 1 s chunk takes 4-7 s to reach every viewer.
+const startBehind = 6
 
 // liveWaiting is how many live requests a peer whose upload slots are full
 // keeps to serve next, instead of rejecting them: the next upload starts the

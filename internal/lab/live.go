@@ -88,9 +88,18 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
 	if sw.diag != nil {
 		p.Logger = slog.New(sw.diag)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := p.Join(ctx, id, nil)
+	// A crowd of a thousand joining at once can overrun the tracker; like
+	// a real client, try again.
+	var s *p2pstream.Stream
+	var err error
+	for attempt := 1; ; attempt++ {
+		if s, err = p.Join(ctx, id, nil); err == nil || attempt == 5 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+	}
 	if err != nil {
 		p.Close()
 		return nil, err
@@ -200,6 +209,12 @@ func RunLive(cfg Config) (Result, error) {
 				now = append(now, st.Lag)
 			}
 		}
+		sw.mu.Lock()
+		for _, st := range sw.gone { // so that viewers leaving do not lower the sums
+			due += st.ChunksDue
+			onTime += st.ChunksOnTime
+		}
+		sw.mu.Unlock()
 		lags = append(lags, now...)
 		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
 		if d := due - prevDue; d > 0 {
