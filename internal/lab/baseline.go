@@ -128,7 +128,7 @@ func RunClientServer(cfg Config) (Result, error) {
 	}
 
 	stats := make([]clientStats, cfg.Peers)
-	progress := &csProgress{lags: make([]atomic.Int64, cfg.Peers)}
+	progress := &csProgress{lags: make([]atomic.Int64, cfg.Peers), t0: make([]atomic.Int64, cfg.Peers), got: make([]atomic.Int64, cfg.Peers)}
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(cfg.Duration)
 	for i := range cfg.Peers {
@@ -145,7 +145,7 @@ func RunClientServer(cfg Config) (Result, error) {
 	prevDue, prevOnTime := int64(0), int64(0)
 	for t := time.Second; t <= cfg.Duration; t += time.Second {
 		<-tick.C
-		due, onTime := progress.due.Load(), progress.onTime.Load()
+		due, onTime := progress.dueBy(time.Now(), cfg.Chunk), progress.onTime.Load()
 		var now []time.Duration
 		for i := range progress.lags {
 			if l := progress.lags[i].Load(); l > 0 {
@@ -192,8 +192,26 @@ func RunClientServer(cfg Config) (Result, error) {
 // csProgress is what the baseline's clients have measured so far, for the
 // per-second samples.
 type csProgress struct {
-	due, onTime atomic.Int64
-	lags        []atomic.Int64 // each client's lag at its last chunk
+	onTime atomic.Int64
+	lags   []atomic.Int64 // each client's lag at its last chunk
+	t0     []atomic.Int64 // each client's play clock start, Unix ns (0 before its first chunk)
+	got    []atomic.Int64 // chunks each client received
+}
+
+// dueBy counts the chunks due by now over all clients: those received, or,
+// if more, those whose deadline has passed (chunks that did not come are
+// due too).
+func (p *csProgress) dueBy(now time.Time, chunk time.Duration) int64 {
+	var n int64
+	for i := range p.t0 {
+		t0 := p.t0[i].Load()
+		if t0 == 0 {
+			continue
+		}
+		got := p.got[i].Load()
+		n += max(got, int64((now.Sub(time.Unix(0, t0))-2*chunk)/chunk)+1)
+	}
+	return n
 }
 
 type clientStats struct {
@@ -242,9 +260,10 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 		}
 		now := time.Now()
 		st.due++
-		progress.due.Add(1)
+		progress.got[i].Add(1)
 		if t0.IsZero() {
 			t0, ts0 = now, ts
+			progress.t0[i].Store(now.UnixNano())
 			st.startup = now.Sub(start)
 			st.onTime++
 			progress.onTime.Add(1)

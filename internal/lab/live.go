@@ -147,7 +147,10 @@ func RunLive(cfg Config) (Result, error) {
 	cpu0 := cpuTime()
 	bytesPerSec := cfg.Bitrate / 8
 
-	src := ts.Synthetic(cfg.Duration+5*time.Second, cfg.Bitrate, cfg.Chunk)
+	// Enough stream for the run and for the crowd to join first (a
+	// thousand viewers take tens of seconds on two cores).
+	joining := max(30*time.Second, time.Duration(cfg.Peers)*100*time.Millisecond)
+	src := ts.Synthetic(cfg.Duration+5*time.Second+joining, cfg.Bitrate, cfg.Chunk)
 	sw.mu.Lock()
 	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
 	sw.mu.Unlock()
@@ -157,6 +160,7 @@ func RunLive(cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	pubStart := time.Now()
 	// Let the first chunk exist, then the crowd arrives at once.
 	time.Sleep(cfg.Chunk + 100*time.Millisecond)
 	start := time.Now()
@@ -222,7 +226,8 @@ func RunLive(cfg Config) (Result, error) {
 		}
 		prevDue, prevOnTime = due, onTime
 		published := live.Stats()
-		if sent := publishedBytes(live, t, cfg); sent > 0 {
+		// The stream so far: a large crowd takes a while to join.
+		if sent := publishedBytes(nil, time.Since(pubStart)-cfg.Chunk, cfg); sent > 0 {
 			sample.SourceUpload = float64(published.BytesUp) / float64(sent)
 		}
 		res.Series = append(res.Series, sample)
