@@ -79,7 +79,7 @@ func (p *Peer) delay(chunk time.Duration) time.Duration {
 	if p.Delay > 0 {
 		return p.Delay
 	}
-	return 2 * chunk
+	return 3 * chunk
 }
 
 // announceLoop tells the tracker about the stream every interval, and dials
