@@ -57,6 +57,7 @@ type Stream struct {
 	counters   streamCounters
 	uploading  int             // chunks being written to peers now
 	published  int64           // live source: chunk bytes published so far
+	pruned     uint64          // live: store's oldest seq when last pruned
 	waiting    []waitingUpload // live: requests to serve when an upload slot frees
 	lastPing   time.Time       // last keepalive round
 }
@@ -190,10 +191,11 @@ func (s *Stream) tickLoop() {
 
 // pruneLocked forgets advertisements of live chunks that left the window.
 func (s *Stream) pruneLocked() {
-	if s.st == nil || !s.st.live() {
-		return
+	if s.st == nil || !s.st.live() || s.st.oldest == s.pruned {
+		return // nothing left the window since the last pruning
 	}
 	oldest := s.st.oldest
+	s.pruned = oldest
 	for seq := range s.seen {
 		if seq < oldest {
 			delete(s.seen, seq)
