@@ -57,6 +57,7 @@ type conn struct {
 	lastRecv     time.Time
 	lastSent     time.Time
 	sentUp       int64
+	sending      int                 // chunks being written to the peer now (0 or 1)
 	strikes      int                 // requests to the peer timed out since its last verified chunk
 	late         map[uint64]struct{} // the seqs of those requests
 	top          uint64              // live: newest chunk the peer advertised, if topValid

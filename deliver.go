@@ -1,6 +1,7 @@
 package p2pstream
 
 import (
+	"log/slog"
 	"time"
 )
 
@@ -101,6 +102,17 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		return Chunk{}, false
 	}
 	dur, delay := s.chunkDuration(), s.peer.delay(s.chunkDuration())
+	if p.t0.IsZero() && s.knownValid && s.known < p.next+startBehind {
+		// Hold the first chunk until it is startBehind chunks behind the
+		// newest one advertised, as a player buffers before it starts.
+		// Chunks take seconds to spread through a large swarm; the play
+		// clock starts here, so this lag is what the chunks after it have
+		// to arrive in. Counting chunks needs no clock shared with the
+		// publisher.
+		if c, ok := s.st.get(s.known); !ok || c.Flags&FlagEnd == 0 {
+			return Chunk{}, false // (a stream that ends sooner plays at once)
+		}
+	}
 	for {
 		if c, ok := s.st.get(p.next); ok {
 			p.next++
@@ -118,10 +130,46 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		if !ok || now.Before(dl) || s.st.len() == 0 || s.st.newest <= p.next || !s.laterChunkDueLocked(now, delay) {
 			return Chunk{}, false
 		}
+		s.logMissLocked(p.next, now)
 		p.next++
 		p.due++
 		p.skipped++
 	}
+}
+
+// logMissLocked logs why live chunk seq missed its deadline, for the lab's
+// diagnosis: requested from whom and for how long, or held by how many
+// neighbours, or advertised by none.
+func (s *Stream) logMissLocked(seq uint64, now time.Time) {
+	if !s.log.Enabled(s.ctx, slog.LevelDebug) {
+		return
+	}
+	holders, source := 0, false
+	for _, c := range s.conns {
+		if _, ok := c.has[seq]; ok {
+			holders++
+			source = source || c.source
+		}
+	}
+	var reason string
+	var wait time.Duration
+	switch c, ok := s.pending[seq]; {
+	case ok && c.source:
+		reason, wait = "requested from source", now.Sub(c.inflight[seq])
+	case ok:
+		reason, wait = "requested from peer", now.Sub(c.inflight[seq])
+	case holders == 0:
+		reason = "no neighbour has it"
+	case holders == 1 && source:
+		reason = "only the source has it"
+	default:
+		reason = "held by neighbours, not requested"
+	}
+	var seen time.Duration
+	if t, ok := s.seen[seq]; ok {
+		seen = now.Sub(t)
+	}
+	s.log.Debug("deadline missed", "reason", reason, "seq", seq, "holders", holders, "requested", wait, "seen", seen)
 }
 
 // deliverLoop hands chunks to the sink in order, from one goroutine.

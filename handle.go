@@ -51,6 +51,7 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
 		delete(c.queued, m.Seq)
+		s.cancelWaitingLocked(c, m.Seq)
 	case *wire.Reject:
 		if _, ok := c.inflight[m.Seq]; ok {
 			// The peer is busy (or lied): ask others for a while.
@@ -120,7 +121,10 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 
 // serveLocked queues an upload of chunk seq to c, or rejects the request.
 func (s *Stream) serveLocked(c *conn, seq uint64) {
-	if s.st == nil || !s.st.has(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() {
+	if s.waitUploadLocked(c, seq) {
+		return
+	}
+	if s.st == nil || !s.st.has(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
 		c.send(&wire.Reject{Seq: seq})
 		return
 	}
@@ -172,6 +176,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (Chunk, bool) {
 	delete(c.queued, seq)
 	c.has[seq] = struct{}{}
 	s.uploading++ // until sent
+	c.sending++
 	st := s.st
 	if st.file != nil {
 		s.mu.Unlock()
@@ -179,6 +184,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (Chunk, bool) {
 		if !ok {
 			s.mu.Lock()
 			s.uploading--
+			c.sending--
 			s.mu.Unlock()
 		}
 		return ch, ok
@@ -186,6 +192,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (Chunk, bool) {
 	ch, ok := st.get(seq)
 	if !ok {
 		s.uploading--
+		c.sending--
 	}
 	s.mu.Unlock()
 	return ch, ok
@@ -196,6 +203,8 @@ func (s *Stream) sent(c *conn, n int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.uploading--
+	c.sending--
+	s.startWaitingLocked()
 	if !ok {
 		return
 	}

@@ -9,7 +9,9 @@ import (
 // Join joins the stream id: it asks the tracker for the stream and its
 // peers, connects to them, fetches and verifies chunks, serves them on to
 // other peers and hands them in order to sink (which may be nil). A live
-// viewer starts at the newest keyframe chunk. For an on-demand stream Join
+// viewer starts at a keyframe chunk six chunks behind the newest, and hands
+// the first chunk to sink once it is that far behind: a chunk takes seconds
+// to spread through a large swarm, and the play clock starts there. For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with
 // Stream.Reader. ctx bounds only the joining.
 func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error) {
@@ -77,7 +79,7 @@ func (p *Peer) delay(chunk time.Duration) time.Duration {
 	if p.Delay > 0 {
 		return p.Delay
 	}
-	return 2 * chunk
+	return 3 * chunk
 }
 
 // announceLoop tells the tracker about the stream every interval, and dials

@@ -27,8 +27,14 @@ type PublishOptions struct {
 	// key is made, so each Publish is a new stream.
 	Key ed25519.PrivateKey
 	// Fanout is how many peers each fresh live chunk is pushed to; the rest
-	// fetch it from them. If zero, 2.
+	// fetch it from them. If zero, 1.
 	Fanout int
+	// ServeLimit caps what a live source sends in answer to requests, on
+	// top of its Fanout pushes, as a multiple of the bytes published so far.
+	// Viewers ask the source only for chunks about to miss their deadline;
+	// the cap keeps a crowd of them from using the source as a server. If
+	// zero, 0.5; if negative, no cap.
+	ServeLimit float64
 }
 
 // Publish starts a live stream read from src, an MPEG-TS byte stream such as
@@ -63,7 +69,11 @@ func (p *Peer) Publish(ctx context.Context, src io.Reader, opts PublishOptions) 
 	s.key = key
 	s.fanout = opts.Fanout
 	if s.fanout <= 0 {
-		s.fanout = 2
+		s.fanout = 1
+	}
+	s.serve = opts.ServeLimit
+	if s.serve == 0 {
+		s.serve = 0.5
 	}
 	s.st = newLiveStore(p.window(info.ChunkDuration))
 	close(s.ready)
@@ -129,6 +139,7 @@ func (s *Stream) publishChunk(c Chunk) {
 			s.info.Bitrate = bytes * 8 * 1e6 / (c.Timestamp - first.Timestamp)
 		}
 	}
+	s.published += int64(len(c.Data))
 	s.storeLocked(c, nil, now)
 	if c.Flags&FlagEnd != 0 {
 		s.markDoneLocked()
@@ -185,4 +196,25 @@ func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions
 	s.registerStream(ctx)
 	s.run(nil)
 	return s, nil
+}
+
+// sourceMayServeLocked reports whether a live source may answer one more
+// request within its ServeLimit: what it sent and has queued stays under
+// Fanout + ServeLimit times the bytes published. Other
+// peers (and on-demand seeders) always may.
+func (s *Stream) sourceMayServeLocked() bool {
+	if !s.source || !s.st.live() || s.serve < 0 || s.published == 0 {
+		return true
+	}
+	owed := s.counters.up
+	chunk := int64(0)
+	if c, ok := s.st.get(s.st.newest); ok {
+		chunk = int64(len(c.Data))
+	}
+	owed += int64(s.uploading) * chunk
+	for _, c := range s.conns {
+		owed += int64(len(c.queued)) * chunk
+	}
+	budget := (float64(s.fanout) + s.serve) * float64(s.published)
+	return float64(owed+chunk) <= budget
 }

@@ -27,9 +27,11 @@ import (
 // asked elsewhere.
 
 const (
-	maxInflight  = 16 // requests in flight to one peer, at most
-	maxJoinProbe = 8  // chunks searched backwards for a keyframe when joining
-	urgentAhead  = 8  // on demand: chunks after the read position fetched in order
+	maxInflight  = 16          // requests in flight to one peer, at most
+	liveInflight = 1           // live: requests in flight to one peer, at most
+	joinBehind   = startBehind // live: a new viewer starts this many chunks behind the newest
+	maxJoinProbe = 8           // chunks searched backwards for a keyframe when joining
+	urgentAhead  = 8           // on demand: chunks after the read position fetched in order
 )
 
 // scheduleLocked sends requests for wanted chunks to peers with free slots.
@@ -37,6 +39,7 @@ func (s *Stream) scheduleLocked(now time.Time) {
 	if s.st == nil || s.closed || s.source {
 		return
 	}
+	s.startWaitingLocked()
 	free := false
 	for _, c := range s.conns {
 		for seq, at := range c.inflight {
@@ -107,11 +110,10 @@ func (s *Stream) wantedLocked() []uint64 {
 }
 
 // joinProbesLocked picks where a new live viewer starts: the newest keyframe
-// chunk at or below the newest chunk advertised when the viewer joined. It
+// chunk at least joinBehind chunks below the newest the source advertises. It
 // returns the chunks to fetch to find it, or starts playback.
 func (s *Stream) joinProbesLocked() []uint64 {
-	// Follow the live edge while joining: the newest chunk is the one the
-	// swarm is passing around right now, so it arrives soonest.
+	// Follow the live edge while joining.
 	base, ok := s.joinBaseLocked()
 	if !ok {
 		return nil
@@ -119,9 +121,16 @@ func (s *Stream) joinProbesLocked() []uint64 {
 	if !s.st.has(base) && !s.anyoneHasLocked(base) {
 		return nil
 	}
+	// Start joinBehind chunks behind the newest: more peers hold those, so
+	// the first chunk comes sooner, and the deadlines of the chunks after it
+	// leave time for them to spread through the swarm.
+	top := base - min(base, joinBehind)
+	if lo, _ := s.st.bounds(); s.st.len() > 0 && top < lo {
+		top = lo
+	}
 	var probes []uint64
-	for i := uint64(0); i < maxJoinProbe && i <= base; i++ {
-		seq := base - i
+	for i := uint64(0); i < maxJoinProbe && i <= top; i++ {
+		seq := top - i
 		if c, ok := s.st.get(seq); ok {
 			if c.Keyframe() {
 				s.startLocked(seq)
@@ -137,8 +146,8 @@ func (s *Stream) joinProbesLocked() []uint64 {
 		}
 	}
 	if len(probes) == 0 {
-		// Searched as far as we go and found no keyframe: start at the base.
-		s.startLocked(base)
+		// Searched as far as we go and found no keyframe: start at the top.
+		s.startLocked(top)
 		return s.wantedLocked()
 	}
 	return probes
@@ -233,6 +242,12 @@ func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
 		if len(c.inflight) >= c.limit || c.closed() || now.Before(c.busyUntil) {
 			continue
 		}
+		if s.st.live() && len(c.inflight) >= liveInflight {
+			// A live peer uploads one chunk at a time; a second request
+			// would be rejected, and the reject would wait behind the
+			// chunk it is sending us.
+			continue
+		}
 		if _, ok := c.has[seq]; !ok {
 			continue
 		}
@@ -241,6 +256,11 @@ func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
 			continue
 		}
 		eta := float64(len(c.inflight)+1) / max(c.rate, 64<<10)
+		if s.st.live() && (c.sending > 0 || len(c.queued) > 0) {
+			// We are uploading to the peer: our request waits behind that
+			// chunk on the connection.
+			eta += s.chunkDuration().Seconds()
+		}
 		if best == nil || eta < bestETA || c.source == false && best.source && eta <= 2*bestETA {
 			best, bestETA = c, eta
 		}
@@ -255,13 +275,98 @@ func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
 }
 
 // sourceAllowedLocked reports whether a live chunk may be requested from the
-// source: it is urgent, or it was advertised long enough ago that the peers
-// the source pushed it to should have passed it on.
+// source. Once playing: only when it is about to miss its deadline (the
+// source pushes each chunk to a few peers and keeps its upload for rescues).
+// While joining: when no free peer has given it for half a chunk duration.
 func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
-	grace := min(s.chunkDuration()/2, 500*time.Millisecond)
-	if seen, ok := s.seen[seq]; !ok || now.Sub(seen) >= grace {
+	d := s.chunkDuration()
+	if s.play.t0.IsZero() {
+		seen, ok := s.seen[seq]
+		return !ok || now.Sub(seen) >= d/2
+	}
+	dl, ok := s.play.deadline(seq, d, s.peer.delay(d))
+	return ok && dl.Sub(now) < d
+}
+
+// startBehind is how many chunks behind the newest advertised one a live
+// viewer starts playing: in the swarm lab (100 viewers, upload 1.5x the
+// bitrate) a 1 s chunk takes 4-7 s to reach every viewer.
+const startBehind = 6
+
+// liveWaiting is how many live requests a peer whose upload slots are full
+// keeps to serve next, instead of rejecting them: the next upload starts the
+// moment one ends, rather than when a rejected peer asks again.
+const liveWaiting = 1
+
+// waitingUpload is a request kept to serve when an upload slot frees.
+type waitingUpload struct {
+	c   *conn
+	seq uint64
+}
+
+// waitUploadLocked keeps a live request that found the upload slots full,
+// if there is room; it reports whether it did. A source does not keep
+// requests: a viewer rejected by it asks a peer instead.
+func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
+	if s.st == nil || !s.st.live() || s.source || !s.st.has(seq) {
+		return false
+	}
+	s.startWaitingLocked() // earlier requests go first
+	if !s.uploadsFullLocked() {
+		return false // a slot is free: serve this one now
+	}
+	s.waiting = slices.DeleteFunc(s.waiting, func(w waitingUpload) bool { return w.c.closed() })
+	for _, w := range s.waiting {
+		if w.c == c && w.seq == seq {
+			return true
+		}
+	}
+	if len(s.waiting) >= liveWaiting {
+		// Keep the newest request: a fresh chunk has few holders and each
+		// new one serves others sooner, while an older chunk is held by
+		// many peers that are idle.
+		i := 0
+		for j, w := range s.waiting {
+			if w.seq < s.waiting[i].seq {
+				i = j
+			}
+		}
+		old := s.waiting[i]
+		if old.seq >= seq {
+			return false
+		}
+		old.c.send(&wire.Reject{Seq: old.seq})
+		s.waiting[i] = waitingUpload{c, seq}
 		return true
 	}
-	dl, ok := s.play.deadline(seq, s.chunkDuration(), s.peer.delay(s.chunkDuration()))
-	return ok && dl.Sub(now) < s.chunkDuration()
+	s.waiting = append(s.waiting, waitingUpload{c, seq})
+	return true
+}
+
+// startWaitingLocked queues kept requests for upload while slots are free.
+func (s *Stream) startWaitingLocked() {
+	for len(s.waiting) > 0 && s.st != nil && !s.uploadsFullLocked() {
+		w := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		if w.c.closed() {
+			continue
+		}
+		if !s.st.has(w.seq) || len(w.c.queued) >= s.peer.maxServe() {
+			w.c.send(&wire.Reject{Seq: w.seq})
+			continue
+		}
+		select {
+		case w.c.data <- w.seq:
+			w.c.queued[w.seq] = struct{}{}
+		default:
+			w.c.send(&wire.Reject{Seq: w.seq})
+		}
+	}
+}
+
+// cancelWaitingLocked forgets a kept request the peer cancelled. The
+// cancel may also have freed an upload slot for the next kept request.
+func (s *Stream) cancelWaitingLocked(c *conn, seq uint64) {
+	s.waiting = slices.DeleteFunc(s.waiting, func(w waitingUpload) bool { return w.c == c && w.seq == seq })
+	s.startWaitingLocked()
 }

@@ -23,6 +23,7 @@ type Stream struct {
 	source bool               // this peer publishes the stream
 	key    ed25519.PrivateKey // the publisher's signing key (live source only)
 	fanout int                // live source: peers each fresh chunk is pushed to
+	serve  float64            // live source: PublishOptions.ServeLimit
 	sink   Sink
 
 	ctx      context.Context
@@ -54,8 +55,11 @@ type Stream struct {
 	ended      bool                 // done is closed
 	readPos    uint64               // on demand: where the reader is; scheduled first
 	counters   streamCounters
-	uploading  int       // chunks being written to peers now
-	lastPing   time.Time // last keepalive round
+	uploading  int             // chunks being written to peers now
+	published  int64           // live source: chunk bytes published so far
+	pruned     uint64          // live: store's oldest seq when last pruned
+	waiting    []waitingUpload // live: requests to serve when an upload slot frees
+	lastPing   time.Time       // last keepalive round
 }
 
 type streamCounters struct {
@@ -187,10 +191,11 @@ func (s *Stream) tickLoop() {
 
 // pruneLocked forgets advertisements of live chunks that left the window.
 func (s *Stream) pruneLocked() {
-	if s.st == nil || !s.st.live() {
-		return
+	if s.st == nil || !s.st.live() || s.st.oldest == s.pruned {
+		return // nothing left the window since the last pruning
 	}
 	oldest := s.st.oldest
+	s.pruned = oldest
 	for seq := range s.seen {
 		if seq < oldest {
 			delete(s.seen, seq)

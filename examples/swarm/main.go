@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -49,12 +50,18 @@ Flags:
 	fs.DurationVar(&cfg.Chunk, "chunk", time.Second, "live chunk `duration`")
 	fs.Float64Var(&cfg.Upload, "upload", 1.5, "each viewer's upload cap as a `multiple` of the bitrate (on demand: of -seeder-rate)")
 	fs.Float64Var(&cfg.SourceUpload, "source-upload", 4, "the broadcaster's upload cap as a `multiple` of the bitrate")
+	fs.IntVar(&cfg.Fanout, "fanout", 0, "peers the source pushes each fresh chunk to; 0 means the library default")
+	fs.Float64Var(&cfg.ServeLimit, "serve-limit", 0, "the source's upload for requests, as a `multiple` of the stream; 0 means the library default, negative no limit")
+	fs.DurationVar(&cfg.Window, "window", 0, "viewers' live `window` (Peer.Window); 0 means the library default")
+	fs.DurationVar(&cfg.Delay, "delay", 0, "viewers' playout `delay` (Peer.Delay); 0 means the library default")
 	fs.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "one-way link `latency` (with 25% jitter)")
 	fs.Float64Var(&cfg.Loss, "loss", 0, "`probability` a write is lost and retransmitted")
 	fs.Float64Var(&cfg.Churn, "churn", 0, "`fraction` of viewers leaving (and new ones joining) per minute")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured `duration` of the live run")
 	vod := fs.String("vod", "", "run an on-demand swarm of this `SIZE` (e.g. 256M) instead of a live one")
 	seeder := fs.String("seeder-rate", "20M", "on demand: the seeder's upload cap in `bytes/s` (powers of 1024: k, M, G)")
+	fs.BoolVar(&cfg.Diagnose, "diagnose", false, "count why chunks missed their deadline, requests and rejects, and print the counts")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	noBaseline := fs.Bool("no-baseline", false, "skip the client-server baseline")
 	jsonOut := fs.Bool("json", false, "print the results as JSON instead of a table")
 	plotOut := fs.String("plot", "", "write a PNG plot of continuity, lag and source upload over time to `FILE`")
@@ -66,6 +73,17 @@ Flags:
 	}
 	if cfg.SeederRate, err = parseSize(*seeder, 1024); err != nil {
 		return fmt.Errorf("-seeder-rate: %w", err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	fmt.Fprintf(os.Stderr, "machine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -107,6 +125,11 @@ Flags:
 	fmt.Println(lab.Header)
 	for _, r := range results {
 		fmt.Println(r)
+	}
+	for _, r := range results {
+		if r.Diagnosis != "" {
+			fmt.Printf("\n%s events:\n%s", r.Mode, r.Diagnosis)
+		}
 	}
 	if *plotOut != "" {
 		title := fmt.Sprintf("%d viewers, %s bit/s", cfg.Peers, *bitrate)

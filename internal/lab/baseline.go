@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pstream/p2pstream/internal/ts"
@@ -66,7 +67,7 @@ func (l *chunkLog) newest() int {
 // RunClientServer measures the baseline: every viewer fetches the live
 // stream from the source over HTTP, under the same source upload cap and
 // link shaping as the p2p run. A chunk counts as on time by the same rule
-// as p2pstream's playout: due at t0 + (ts - ts0) + 2 chunk durations.
+// as p2pstream's playout: due at t0 + (ts - ts0) + 3 chunk durations (the default Peer.Delay).
 func RunClientServer(cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
 	network := transport.NewMem()
@@ -127,6 +128,7 @@ func RunClientServer(cfg Config) (Result, error) {
 	}
 
 	stats := make([]clientStats, cfg.Peers)
+	progress := &csProgress{lags: make([]atomic.Int64, cfg.Peers), t0: make([]atomic.Int64, cfg.Peers), got: make([]atomic.Int64, cfg.Peers)}
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(cfg.Duration)
 	for i := range cfg.Peers {
@@ -134,13 +136,36 @@ func RunClientServer(cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stats[i] = runClient(ctx, h, deadline, cfg.Chunk)
+			stats[i] = runClient(ctx, h, deadline, cfg.Chunk, progress, i)
 		}()
 	}
+	var res Result
+	// Sample once a second, as the p2p run does.
+	tick := time.NewTicker(time.Second)
+	prevDue, prevOnTime := int64(0), int64(0)
+	for t := time.Second; t <= cfg.Duration; t += time.Second {
+		<-tick.C
+		due, onTime := progress.dueBy(time.Now(), cfg.Chunk), progress.onTime.Load()
+		var now []time.Duration
+		for i := range progress.lags {
+			if l := progress.lags[i].Load(); l > 0 {
+				now = append(now, time.Duration(l))
+			}
+		}
+		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: cfg.Peers}
+		if d := due - prevDue; d > 0 {
+			sample.Continuity = float64(onTime-prevOnTime) / float64(d)
+		}
+		prevDue, prevOnTime = due, onTime
+		sentMu.Lock()
+		sample.SourceUpload = float64(sent) / float64(publishedBytes(nil, t, cfg))
+		sentMu.Unlock()
+		res.Series = append(res.Series, sample)
+	}
+	tick.Stop()
 	wg.Wait()
 	cancel()
 
-	var res Result
 	res.Mode, res.Peers = "client-server", cfg.Peers
 	var due, onTime int64
 	var startups, lags []time.Duration
@@ -164,6 +189,31 @@ func RunClientServer(cfg Config) (Result, error) {
 	return res, nil
 }
 
+// csProgress is what the baseline's clients have measured so far, for the
+// per-second samples.
+type csProgress struct {
+	onTime atomic.Int64
+	lags   []atomic.Int64 // each client's lag at its last chunk
+	t0     []atomic.Int64 // each client's play clock start, Unix ns (0 before its first chunk)
+	got    []atomic.Int64 // chunks each client received
+}
+
+// dueBy counts the chunks due by now over all clients: those received, or,
+// if more, those whose deadline has passed (chunks that did not come are
+// due too).
+func (p *csProgress) dueBy(now time.Time, chunk time.Duration) int64 {
+	var n int64
+	for i := range p.t0 {
+		t0 := p.t0[i].Load()
+		if t0 == 0 {
+			continue
+		}
+		got := p.got[i].Load()
+		n += max(got, int64((now.Sub(time.Unix(0, t0))-3*chunk)/chunk)+1)
+	}
+	return n
+}
+
 type clientStats struct {
 	startup     time.Duration
 	due, onTime int64
@@ -171,7 +221,7 @@ type clientStats struct {
 }
 
 // runClient reads the baseline stream until the deadline.
-func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk time.Duration) (st clientStats) {
+func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk time.Duration, progress *csProgress, i int) (st clientStats) {
 	ctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -193,7 +243,7 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 		// Chunks that never arrived were due too: every chunk whose deadline
 		// passed before the end.
 		if !t0.IsZero() {
-			if expected := int64((until.Sub(t0)-2*chunk)/chunk) + 1; expected > st.due {
+			if expected := int64((until.Sub(t0)-3*chunk)/chunk) + 1; expected > st.due {
 				st.due = expected
 			}
 		}
@@ -210,13 +260,18 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 		}
 		now := time.Now()
 		st.due++
+		progress.got[i].Add(1)
 		if t0.IsZero() {
 			t0, ts0 = now, ts
+			progress.t0[i].Store(now.UnixNano())
 			st.startup = now.Sub(start)
 			st.onTime++
-		} else if !now.After(t0.Add(time.Duration(ts-ts0)*time.Microsecond + 2*chunk)) {
+			progress.onTime.Add(1)
+		} else if due := t0.Add(time.Duration(ts-ts0)*time.Microsecond + 3*chunk); !now.After(due) {
 			st.onTime++
+			progress.onTime.Add(1)
 		}
+		progress.lags[i].Store(int64(now.Sub(time.UnixMicro(ts))))
 		if now.Sub(lastSample) >= time.Second {
 			st.lags = append(st.lags, now.Sub(time.UnixMicro(ts)))
 			lastSample = now

@@ -25,6 +25,18 @@ type Config struct {
 	Upload float64
 	// SourceUpload is the broadcaster's upload cap as a multiple of the bitrate; if zero, 4.
 	SourceUpload float64
+	// Fanout is PublishOptions.Fanout of the live source; if zero, the
+	// library's default.
+	Fanout int
+	// ServeLimit is PublishOptions.ServeLimit of the live source; if zero,
+	// the library's default.
+	ServeLimit float64
+	// Window is each viewer's live window (Peer.Window); if zero, the
+	// library's default.
+	Window time.Duration
+	// Delay is each viewer's playout delay (Peer.Delay); if zero, the
+	// library's default.
+	Delay time.Duration
 	// Latency is the one-way latency of every link (with 25% jitter); if zero, 20 ms.
 	Latency time.Duration
 	// Loss is the probability a write is lost and retransmitted.
@@ -40,6 +52,9 @@ type Config struct {
 	SeederRate int64
 	// SkipBaseline skips the client-server run.
 	SkipBaseline bool
+	// Diagnose counts the viewers' debug events (why chunks missed their
+	// deadline, requests, rejects) into Result.Diagnosis.
+	Diagnose bool
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -96,6 +111,8 @@ type Result struct {
 	// the whole file, and when the last finished.
 	Completed      int           `json:"completed,omitempty"`
 	CompletionTime time.Duration `json:"completion_time,omitempty"`
+	// Diagnosis counts debug events by kind, if Config.Diagnose is set.
+	Diagnosis string `json:"diagnosis,omitempty"`
 	// Series is sampled once a second.
 	Series []Sample `json:"series"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -23,6 +24,7 @@ type swarm struct {
 	tracker *p2pstream.Tracker
 	url     string
 	hosts   int
+	diag    *diag // nil unless cfg.Diagnose
 
 	mu      sync.Mutex // guards hosts, viewers and gone
 	viewers []*viewer
@@ -36,6 +38,9 @@ type viewer struct {
 
 func newSwarm(cfg Config) (*swarm, error) {
 	sw := &swarm{cfg: cfg, net: transport.NewMem()}
+	if cfg.Diagnose {
+		sw.diag = newDiag()
+	}
 	sw.net.SetDefaultLink(transport.Link{Latency: cfg.Latency, Jitter: cfg.Latency / 4, Loss: cfg.Loss})
 	ln, err := sw.net.Host("10.255.0.1").Listen(":7070")
 	if err != nil {
@@ -79,10 +84,22 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
-	p := &p2pstream.Peer{Tracker: sw.url, Transport: h}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window}
+	if sw.diag != nil {
+		p.Logger = slog.New(sw.diag)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := p.Join(ctx, id, nil)
+	// A crowd of a thousand joining at once can overrun the tracker; like
+	// a real client, try again.
+	var s *p2pstream.Stream
+	var err error
+	for attempt := 1; ; attempt++ {
+		if s, err = p.Join(ctx, id, nil); err == nil || attempt == 5 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+	}
 	if err != nil {
 		p.Close()
 		return nil, err
@@ -130,16 +147,20 @@ func RunLive(cfg Config) (Result, error) {
 	cpu0 := cpuTime()
 	bytesPerSec := cfg.Bitrate / 8
 
-	src := ts.Synthetic(cfg.Duration+5*time.Second, cfg.Bitrate, cfg.Chunk)
+	// Enough stream for the run and for the crowd to join first (a
+	// thousand viewers take tens of seconds on two cores).
+	joining := max(30*time.Second, time.Duration(cfg.Peers)*100*time.Millisecond)
+	src := ts.Synthetic(cfg.Duration+5*time.Second+joining, cfg.Bitrate, cfg.Chunk)
 	sw.mu.Lock()
 	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
 	sw.mu.Unlock()
 	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost}
 	defer srcPeer.Close()
-	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk})
+	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk, Fanout: cfg.Fanout, ServeLimit: cfg.ServeLimit})
 	if err != nil {
 		return Result{}, err
 	}
+	pubStart := time.Now()
 	// Let the first chunk exist, then the crowd arrives at once.
 	time.Sleep(cfg.Chunk + 100*time.Millisecond)
 	start := time.Now()
@@ -192,6 +213,12 @@ func RunLive(cfg Config) (Result, error) {
 				now = append(now, st.Lag)
 			}
 		}
+		sw.mu.Lock()
+		for _, st := range sw.gone { // so that viewers leaving do not lower the sums
+			due += st.ChunksDue
+			onTime += st.ChunksOnTime
+		}
+		sw.mu.Unlock()
 		lags = append(lags, now...)
 		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
 		if d := due - prevDue; d > 0 {
@@ -199,7 +226,8 @@ func RunLive(cfg Config) (Result, error) {
 		}
 		prevDue, prevOnTime = due, onTime
 		published := live.Stats()
-		if sent := publishedBytes(live, t, cfg); sent > 0 {
+		// The stream so far: a large crowd takes a while to join.
+		if sent := publishedBytes(nil, time.Since(pubStart)-cfg.Chunk, cfg); sent > 0 {
 			sample.SourceUpload = float64(published.BytesUp) / float64(sent)
 		}
 		res.Series = append(res.Series, sample)
@@ -235,6 +263,22 @@ func RunLive(cfg Config) (Result, error) {
 	}
 	res.CPUSeconds = cpuTime() - cpu0
 	res.HeapPerPeer = heapPerPeer(cfg.Peers)
+	if sw.diag != nil {
+		var up int64
+		for _, st := range all {
+			up += st.BytesUp
+		}
+		capacity := float64(upload) * (cfg.Duration + time.Since(start) - cfg.Duration).Seconds() * float64(cfg.Peers)
+		var hist [11]int
+		var peers []string
+		for _, st := range all {
+			hist[int(st.Continuity*10)]++
+			if st.Continuity < 0.8 {
+				peers = append(peers, fmt.Sprintf("%d/%.2f/%v", st.Peers, st.Continuity, st.StartupDelay.Round(100*time.Millisecond)))
+			}
+		}
+		res.Diagnosis = fmt.Sprintf("viewers' upload used: %.0f%% of their caps\nviewers by continuity (tenths): %v\nworst (peers/continuity/startup): %v\n", 100*float64(up)/capacity, hist, peers) + sw.diag.String()
+	}
 	return res, nil
 }
 

@@ -1,0 +1,72 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// diag counts the debug events of every viewer: why chunks missed their
+// deadline, how many requests went to the source and to peers, and how many
+// were rejected. It is a slog.Handler shared by all viewers of a run.
+type diag struct {
+	mu     sync.Mutex
+	counts map[string]int
+	waits  map[string]time.Duration
+	ages   [21]int
+}
+
+func newDiag() *diag {
+	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration)}
+}
+
+func (d *diag) Enabled(context.Context, slog.Level) bool { return true }
+func (d *diag) WithAttrs([]slog.Attr) slog.Handler       { return d }
+func (d *diag) WithGroup(string) slog.Handler            { return d }
+
+func (d *diag) Handle(_ context.Context, r slog.Record) error {
+	key := r.Message
+	var wait time.Duration
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "reason":
+			key += ": " + a.Value.String()
+		case "source":
+			if a.Value.Bool() {
+				key += " (source)"
+			}
+		case "requested":
+			wait = a.Value.Duration()
+		case "age":
+			d.ages[min(int(a.Value.Duration()/(500*time.Millisecond)), 20)]++
+		}
+		return true
+	})
+	d.mu.Lock()
+	d.counts[key]++
+	d.waits[key] += wait
+	d.mu.Unlock()
+	return nil
+}
+
+// String lists the counts, most frequent first.
+func (d *diag) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keys := slices.SortedFunc(maps.Keys(d.counts), func(a, b string) int { return d.counts[b] - d.counts[a] })
+	var b strings.Builder
+	fmt.Fprintf(&b, "age at arrival (0.5 s bins): %v\n", d.ages)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%8d  %s", d.counts[k], k)
+		if w := d.waits[k]; w > 0 {
+			fmt.Fprintf(&b, " (mean wait %v)", (w / time.Duration(d.counts[k])).Round(time.Millisecond))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
