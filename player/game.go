@@ -175,10 +175,20 @@ func (p *Player) overlayText(st Stats) string {
 	return b.String()
 }
 
-// Layout uses the window's size as the screen size; it is part of
+// Layout makes the screen the video's size (doubled while narrower than
+// 640 pixels, so that the overlay stays readable); ebiten scales it to the
+// window, keeping its aspect ratio, in the one pass it makes anyway. Before
+// the first picture the screen is the window's size. It is part of
 // ebiten.Game.
 func (p *Player) Layout(outsideWidth, outsideHeight int) (int, int) {
-	return outsideWidth, outsideHeight
+	w, h := p.displaySize()
+	if w <= 0 || h <= 0 {
+		return outsideWidth, outsideHeight
+	}
+	for w < 640 {
+		w, h = 2*w, 2*h
+	}
+	return w, h
 }
 
 // drawPanel prints text at (x, y) on a translucent dark panel, readable

@@ -175,16 +175,16 @@ func (s *sink) Close() error { return s.pw.Close() }
 func (p *Player) Stats() Stats {
 	st := p.dec.snapshot(time.Now())
 	p.mu.Lock()
-	if p.sess != nil {
-		st.InputBytes = p.sess.src.bytes.Load()
-		st.FramesDropped += p.sess.lostPictures()
-		if w, h := p.sess.videoSize(); w > 0 && h > 0 {
-			st.Width, st.Height = w, h
+	if s := p.sess; s != nil {
+		st.InputBytes = s.src.bytes.Load()
+		st.FramesDropped += s.lost.Load()
+		if w, h := s.width.Load(), s.height.Load(); w > 0 && h > 0 {
+			st.Width, st.Height = int(w), int(h)
 		}
 		// A still picture without sound brings nothing new, yet plays:
 		// the stream stalls only if libVLC's position stops too.
 		now := time.Now()
-		if ms, err := p.sess.player.MediaTime(); err == nil && time.Duration(ms)*time.Millisecond != p.lastPos {
+		if ms := s.posMS.Load(); ms >= 0 && time.Duration(ms)*time.Millisecond != p.lastPos {
 			p.lastPos, p.posMoved = time.Duration(ms)*time.Millisecond, now
 		}
 		if st.State == StateBuffering && st.FramesDecoded > 0 && now.Sub(p.posMoved) <= stallAfter {
@@ -222,7 +222,7 @@ func (p *Player) displaySize() (int, int) {
 	if p.sess == nil {
 		return 0, 0
 	}
-	return p.sess.videoSize()
+	return int(p.sess.width.Load()), int(p.sess.height.Load())
 }
 
 // Seekable reports whether the current input can be paused and seeked.

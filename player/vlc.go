@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"runtime/cgo"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -91,6 +92,38 @@ type session struct {
 	src      *source
 	out      *C.p2ps_out
 	handle   cgo.Handle
+
+	// Figures the monitor goroutine reads from libVLC a few times a
+	// second, so that the window never waits on libVLC's locks.
+	width, height atomic.Int64
+	lost          atomic.Int64 // pictures decoded too late to show
+	posMS         atomic.Int64 // playback position in ms, -1 if unknown
+	quit, done    chan struct{}
+}
+
+// monitorEvery is how often the monitor reads libVLC's figures.
+const monitorEvery = 200 * time.Millisecond
+
+// monitor keeps the session's figures current until quit closes.
+func (s *session) monitor() {
+	defer close(s.done)
+	t := time.NewTicker(monitorEvery)
+	defer t.Stop()
+	for {
+		if w, h := s.videoSize(); w > 0 && h > 0 {
+			s.width.Store(int64(w))
+			s.height.Store(int64(h))
+		}
+		s.lost.Store(s.lostPictures())
+		if ms, err := s.player.MediaTime(); err == nil {
+			s.posMS.Store(int64(ms))
+		}
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // mediaOptions returns the libVLC options for the input.
@@ -147,6 +180,9 @@ func startSession(d *decoder, src *source, caching time.Duration) (_ *session, e
 	if err = s.player.Play(); err != nil {
 		return nil, fmt.Errorf("player: starting libVLC playback: %w", err)
 	}
+	s.posMS.Store(-1)
+	s.quit, s.done = make(chan struct{}), make(chan struct{})
+	go s.monitor()
 	return s, nil
 }
 
@@ -154,6 +190,10 @@ func startSession(d *decoder, src *source, caching time.Duration) (_ *session, e
 // the source first unblocks libVLC's input thread if it waits in Read, so
 // that the synchronous Stop returns; after Stop no callback runs.
 func (s *session) stop() {
+	if s.quit != nil {
+		close(s.quit)
+		<-s.done
+	}
 	s.src.close()
 	if s.player != nil {
 		s.player.Stop()
