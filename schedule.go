@@ -52,7 +52,11 @@ func (s *Stream) scheduleLocked(now time.Time) {
 				c.limit = max(1, c.limit/2)
 			}
 		}
-		free = free || len(c.inflight) < c.limit
+		limit := c.limit
+		if s.st.live() {
+			limit = min(limit, liveInflight)
+		}
+		free = free || len(c.inflight) < limit && !now.Before(c.busyUntil) && !c.closed()
 	}
 	if !free {
 		return
