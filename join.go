@@ -79,7 +79,9 @@ func (p *Peer) delay(chunk time.Duration) time.Duration {
 	if p.Delay > 0 {
 		return p.Delay
 	}
-	return 3 * chunk
+	// Hiccups of the network and of the machine do not shrink with the
+	// chunks: allow at least 2 s.
+	return max(3*chunk, 2*time.Second)
 }
 
 // announceLoop tells the tracker about the stream every interval, and dials

@@ -38,7 +38,7 @@ type Peer struct {
 	Window time.Duration
 	// Delay is how long after a live chunk's predecessor it may arrive before
 	// it is late; a late chunk is skipped once a later one is held. If zero,
-	// three chunk durations.
+	// three chunk durations, and at least 2 s.
 	Delay time.Duration
 	// Logger receives diagnostics; if nil, they are discarded.
 	Logger *slog.Logger

@@ -200,8 +200,8 @@ func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions
 
 // sourceMayServeLocked reports whether a live source may answer one more
 // request within its ServeLimit: what it sent and has queued stays under
-// Fanout + ServeLimit times the bytes published. Other
-// peers (and on-demand seeders) always may.
+// Fanout + ServeLimit times the bytes published. Other peers (and
+// on-demand seeders) always may.
 func (s *Stream) sourceMayServeLocked() bool {
 	if !s.source || !s.st.live() || s.serve < 0 || s.published == 0 {
 		return true

@@ -53,7 +53,11 @@ func (s *Stream) scheduleLocked(now time.Time) {
 				s.requestTimedOutLocked(c, seq)
 			}
 		}
-		free = free || len(c.inflight) < c.limit
+		limit := c.limit
+		if s.st.live() {
+			limit = min(limit, liveInflight)
+		}
+		free = free || len(c.inflight) < limit && !now.Before(c.busyUntil) && !c.closed()
 	}
 	if !free {
 		return

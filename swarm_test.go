@@ -66,7 +66,11 @@ func (sw *swarm) join(id p2pstream.StreamID, n int) ([]*collector, []*p2pstream.
 	for i := range n {
 		sinks[i] = &collector{}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		s, err := sw.peer().Join(ctx, id, sinks[i])
+		p := sw.peer()
+		// These tests check exact bytes, not timing: a generous play-out
+		// delay keeps a slow, shared machine from skipping late chunks.
+		p.Delay = 30 * time.Second
+		s, err := p.Join(ctx, id, sinks[i])
 		cancel()
 		require.NoError(sw.t, err)
 		streams[i] = s

@@ -67,7 +67,7 @@ func (l *chunkLog) newest() int {
 // RunClientServer measures the baseline: every viewer fetches the live
 // stream from the source over HTTP, under the same source upload cap and
 // link shaping as the p2p run. A chunk counts as on time by the same rule
-// as p2pstream's playout: due at t0 + (ts - ts0) + 3 chunk durations (the default Peer.Delay).
+// as p2pstream's playout: due at t0 + (ts - ts0) + the default Peer.Delay.
 func RunClientServer(cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
 	network := transport.NewMem()
@@ -209,7 +209,7 @@ func (p *csProgress) dueBy(now time.Time, chunk time.Duration) int64 {
 			continue
 		}
 		got := p.got[i].Load()
-		n += max(got, int64((now.Sub(time.Unix(0, t0))-3*chunk)/chunk)+1)
+		n += max(got, int64((now.Sub(time.Unix(0, t0))-playDelay(chunk))/chunk)+1)
 	}
 	return n
 }
@@ -243,7 +243,7 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 		// Chunks that never arrived were due too: every chunk whose deadline
 		// passed before the end.
 		if !t0.IsZero() {
-			if expected := int64((until.Sub(t0)-3*chunk)/chunk) + 1; expected > st.due {
+			if expected := int64((until.Sub(t0)-playDelay(chunk))/chunk) + 1; expected > st.due {
 				st.due = expected
 			}
 		}
@@ -267,7 +267,7 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 			st.startup = now.Sub(start)
 			st.onTime++
 			progress.onTime.Add(1)
-		} else if due := t0.Add(time.Duration(ts-ts0)*time.Microsecond + 3*chunk); !now.After(due) {
+		} else if due := t0.Add(time.Duration(ts-ts0)*time.Microsecond + playDelay(chunk)); !now.After(due) {
 			st.onTime++
 			progress.onTime.Add(1)
 		}
@@ -278,3 +278,7 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 		}
 	}
 }
+
+// playDelay is p2pstream's default Peer.Delay for chunks of the given
+// duration: three chunk durations, at least 2 s.
+func playDelay(chunk time.Duration) time.Duration { return max(3*chunk, 2*time.Second) }

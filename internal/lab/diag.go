@@ -18,7 +18,6 @@ type diag struct {
 	mu     sync.Mutex
 	counts map[string]int
 	waits  map[string]time.Duration
-	ages   [21]int
 }
 
 func newDiag() *diag {
@@ -42,8 +41,6 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 			}
 		case "requested":
 			wait = a.Value.Duration()
-		case "age":
-			d.ages[min(int(a.Value.Duration()/(500*time.Millisecond)), 20)]++
 		}
 		return true
 	})
@@ -60,7 +57,6 @@ func (d *diag) String() string {
 	defer d.mu.Unlock()
 	keys := slices.SortedFunc(maps.Keys(d.counts), func(a, b string) int { return d.counts[b] - d.counts[a] })
 	var b strings.Builder
-	fmt.Fprintf(&b, "age at arrival (0.5 s bins): %v\n", d.ages)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%8d  %s", d.counts[k], k)
 		if w := d.waits[k]; w > 0 {

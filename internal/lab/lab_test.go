@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -60,5 +61,23 @@ func BenchmarkSwarm(b *testing.B) {
 		b.ReportMetric(p2p.LagP95.Seconds(), "lag-p95-s")
 		b.ReportMetric(p2p.P2PRatio, "p2p-ratio")
 		b.ReportMetric(float64(p2p.HeapPerPeer), "heap-B/peer")
+	}
+}
+
+func TestDiagCounts(t *testing.T) {
+	d := newDiag()
+	log := slog.New(d)
+	log.Debug("request", "seq", 1, "source", false)
+	log.Debug("request", "seq", 2, "source", true)
+	log.Debug("request", "seq", 3, "source", true)
+	log.Debug("deadline missed", "reason", "requested from peer", "requested", 300*time.Millisecond)
+	log.Debug("deadline missed", "reason", "requested from peer", "requested", 100*time.Millisecond)
+	got := d.String()
+	for _, want := range []string{
+		"       2  request (source)\n",
+		"       1  request\n",
+		"       2  deadline missed: requested from peer (mean wait 200ms)\n",
+	} {
+		assert.Contains(t, got, want)
 	}
 }

@@ -1,0 +1,135 @@
+package p2pstream
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// testConn is a connection with queues and no network, for scheduler tests.
+func testConn(id byte) *conn {
+	return &conn{
+		id:       PeerID{id},
+		ctrl:     make(chan wire.Message, ctrlQueue),
+		data:     make(chan uint64, 2*maxServe),
+		done:     make(chan struct{}),
+		has:      make(map[uint64]struct{}),
+		inflight: make(map[uint64]time.Time),
+		queued:   make(map[uint64]struct{}),
+		limit:    4,
+	}
+}
+
+// liveTestStream is a live viewer's stream holding chunks 0..n-1 and
+// uploading one chunk, so its upload slot is full.
+func liveTestStream(n uint64, conns ...*conn) *Stream {
+	s := &Stream{st: newLiveStore(30), conns: make(map[PeerID]*conn), uploading: 1}
+	for seq := range n {
+		s.st.put(Chunk{Seq: seq, Data: []byte{byte(seq)}})
+	}
+	for _, c := range conns {
+		s.conns[c.id] = c
+	}
+	return s
+}
+
+func TestWaitUploadKeepsNewest(t *testing.T) {
+	a, b, c := testConn(1), testConn(2), testConn(3)
+	s := liveTestStream(5, a, b, c)
+
+	require.True(t, s.waitUploadLocked(a, 2), "a busy peer keeps one request")
+	require.True(t, s.waitUploadLocked(b, 3), "a newer request replaces it")
+	require.Len(t, a.ctrl, 1)
+	assert.Equal(t, &wire.Reject{Seq: 2}, <-a.ctrl, "the replaced request is rejected")
+	assert.False(t, s.waitUploadLocked(c, 1), "an older request is not kept")
+	assert.False(t, s.waitUploadLocked(c, 9), "a chunk the peer does not hold is not kept")
+
+	s.uploading = 0 // the upload ended
+	s.startWaitingLocked()
+	require.Len(t, b.data, 1)
+	assert.Equal(t, uint64(3), <-b.data, "the kept request starts when the slot frees")
+	assert.Contains(t, b.queued, uint64(3))
+	assert.Empty(t, s.waiting)
+}
+
+func TestWaitUploadCancelAndFreeSlot(t *testing.T) {
+	a, b := testConn(1), testConn(2)
+	s := liveTestStream(5, a, b)
+	require.True(t, s.waitUploadLocked(a, 4))
+	s.cancelWaitingLocked(a, 4)
+	assert.Empty(t, s.waiting, "a cancelled request is forgotten")
+	assert.Empty(t, a.data)
+
+	s.uploading = 0
+	assert.False(t, s.waitUploadLocked(b, 1), "with a free slot the request is served at once, not kept")
+
+	src := liveTestStream(5, a)
+	src.source = true
+	assert.False(t, src.waitUploadLocked(a, 1), "a source keeps no requests")
+}
+
+func TestSourceServeLimit(t *testing.T) {
+	const chunk = 1000
+	tests := []struct {
+		name      string
+		published int64
+		up        int64
+		queued    int
+		want      bool
+	}{
+		{"nothing published yet", 0, 0, 0, true},
+		{"within Fanout+ServeLimit", 10 * chunk, 12 * chunk, 0, true},
+		{"at the limit", 10 * chunk, 14 * chunk, 0, true},
+		{"over the limit", 10 * chunk, 15 * chunk, 0, false},
+		{"queued uploads count", 10 * chunk, 12 * chunk, 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConn(1)
+			for i := range tt.queued {
+				c.queued[uint64(i)] = struct{}{}
+			}
+			s := &Stream{st: newLiveStore(30), conns: map[PeerID]*conn{c.id: c}, source: true, fanout: 1, serve: 0.5}
+			s.st.put(Chunk{Seq: 0, Data: make([]byte, chunk)})
+			s.published, s.counters.up = tt.published, tt.up
+			assert.Equal(t, tt.want, s.sourceMayServeLocked())
+		})
+	}
+	viewer := &Stream{st: newLiveStore(30), conns: map[PeerID]*conn{}}
+	assert.True(t, viewer.sourceMayServeLocked(), "only a source is limited")
+}
+
+func TestLiveStartHold(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name  string
+		known uint64 // newest chunk advertised
+		end   bool   // the newest chunk ends the stream
+		want  bool   // the first chunk goes to the sink
+	}{
+		{"newest too close", startBehind - 1, false, false},
+		{"newest far enough behind", startBehind, false, true},
+		{"the stream ends sooner", 2, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Stream{peer: &Peer{}, log: slog.New(slog.DiscardHandler), st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second}}
+			s.st.put(Chunk{Seq: 0, Timestamp: now.UnixMicro(), Flags: FlagKeyframe, Data: []byte{0}})
+			if tt.end {
+				s.st.put(Chunk{Seq: tt.known, Timestamp: now.UnixMicro(), Flags: FlagEnd})
+			}
+			s.known, s.knownValid = tt.known, true
+			s.startLocked(0)
+			c, ok := s.nextChunkLocked(now)
+			assert.Equal(t, tt.want, ok)
+			if ok {
+				assert.Equal(t, uint64(0), c.Seq)
+			}
+		})
+	}
+}
