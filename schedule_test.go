@@ -16,7 +16,7 @@ func testConn(id byte) *conn {
 	return &conn{
 		id:       PeerID{id},
 		ctrl:     make(chan wire.Message, ctrlQueue),
-		data:     make(chan uint64, 2*maxServe),
+		data:     make(chan uint64, 2*defaultMaxServe),
 		done:     make(chan struct{}),
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
@@ -28,7 +28,7 @@ func testConn(id byte) *conn {
 // liveTestStream is a live viewer's stream holding chunks 0..n-1 and
 // uploading one chunk, so its upload slot is full.
 func liveTestStream(n uint64, conns ...*conn) *Stream {
-	s := &Stream{st: newLiveStore(30), conns: make(map[PeerID]*conn), uploading: 1}
+	s := &Stream{peer: &Peer{}, st: newLiveStore(30), conns: make(map[PeerID]*conn), uploading: 1}
 	for seq := range n {
 		s.st.put(Chunk{Seq: seq, Data: []byte{byte(seq)}})
 	}
