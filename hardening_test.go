@@ -139,10 +139,14 @@ func TestHostileSwarm(t *testing.T) {
 	assert.Positive(t, bans)
 	for _, a := range advs {
 		switch a.Kind() {
-		case adversary.Polluter, adversary.Forger, adversary.Replayer:
+		case adversary.Polluter, adversary.Forger:
 			// Banned at the first bad chunk; only requests already
 			// pipelined (a few) can be answered before that.
 			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(8), "%v: bad chunks per connection", a.Kind())
+		case adversary.Replayer:
+			// Replays are sent unasked, so more are on the wire when the
+			// first one gets it banned, the more so on a busy machine.
+			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(16), "%v: bad chunks per connection", a.Kind())
 		case adversary.Liar, adversary.SlowLoris:
 			// Dropped after a few unanswered requests.
 			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(16), "%v: unanswered requests per connection", a.Kind())

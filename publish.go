@@ -201,9 +201,11 @@ func (p *Peer) PublishFile(ctx context.Context, path string, opts PublishOptions
 // sourceMayServeLocked reports whether a live source may answer one more
 // request within its ServeLimit: what it sent and has queued stays under
 // Fanout + ServeLimit times the bytes published. Other peers (and
-// on-demand seeders) always may.
+// on-demand seeders) always may, and so may a source whose input ended:
+// the budget no longer grows, and the end marker, or a chunk its only
+// push went to a peer that kept it, must still reach the viewers.
 func (s *Stream) sourceMayServeLocked() bool {
-	if !s.source || !s.st.live() || s.serve < 0 || s.published == 0 {
+	if !s.source || !s.st.live() || s.serve < 0 || s.published == 0 || s.ended {
 		return true
 	}
 	owed := s.counters.up
