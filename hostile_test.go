@@ -23,19 +23,23 @@ func TestAdversaries(t *testing.T) {
 		// maxBad bounds the bad frames the adversary gets to send on one
 		// connection before the viewer closes it.
 		maxBad int64
+		// delay is the viewers' play-out delay: room to find the adversary
+		// out and fetch elsewhere, without skipping a chunk.
+		delay time.Duration
 	}{
 		// Banned at the first bad chunk; only requests already pipelined
 		// (4 at first) can be answered before that.
-		{adversary.Polluter, 8},
-		{adversary.Forger, 8},
-		{adversary.Replayer, 8},
-		// Dropped after a few unanswered requests (strikes).
-		{adversary.Liar, 16},
-		{adversary.SlowLoris, 16},
+		{adversary.Polluter, 8, 2 * time.Second},
+		{adversary.Forger, 8, 2 * time.Second},
+		{adversary.Replayer, 8, 2 * time.Second},
+		// Dropped after a few unanswered requests (strikes): 6 for the
+		// liar, which claims to be the source, a second each.
+		{adversary.Liar, 16, 10 * time.Second},
+		{adversary.SlowLoris, 16, 5 * time.Second},
 		// Banned at the first malformed frame; the counts are writes made
 		// before the adversary noticed the connection was gone.
-		{adversary.Garbage, 1 << 20},
-		{adversary.Flooder, 1 << 20},
+		{adversary.Garbage, 1 << 20, 2 * time.Second},
+		{adversary.Flooder, 1 << 20, 2 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kind.String(), func(t *testing.T) {
@@ -47,7 +51,7 @@ func TestAdversaries(t *testing.T) {
 			advs := startAdversaries(t, sw, stream.ID(), 1, []adversary.Kind{tc.kind})
 
 			const viewers = 3
-			sinks, streams := joinWithDelay(t, sw, stream.ID(), viewers, 5*time.Second) // room for a few request timeouts, on a busy machine too
+			sinks, streams := joinWithDelay(t, sw, stream.ID(), viewers, tc.delay)
 			bans := 0
 			for i, s := range streams {
 				waitDone(t, s, 30*time.Second)
