@@ -115,7 +115,7 @@ func TestHostileSwarm(t *testing.T) {
 	// timeout (1 s here) before it is dropped, and the chunk must still make
 	// its deadline from another peer, on a machine that may be busy.
 	joinStart := time.Now()
-	sinks, streams := joinWithDelay(t, sw, stream.ID(), honest, 3*time.Second)
+	sinks, streams := joinWithDelay(t, sw, stream.ID(), honest, 5*time.Second)
 	t.Logf("%d viewers joined in %v", honest, time.Since(joinStart).Round(time.Millisecond))
 	var due, onTime int64
 	minCont, bans, chunks := 1.0, 0, 0

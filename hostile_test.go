@@ -29,17 +29,17 @@ func TestAdversaries(t *testing.T) {
 	}{
 		// Banned at the first bad chunk; only requests already pipelined
 		// (4 at first) can be answered before that.
-		{adversary.Polluter, 8, 2 * time.Second},
-		{adversary.Forger, 8, 2 * time.Second},
-		{adversary.Replayer, 8, 2 * time.Second},
+		{adversary.Polluter, 8, 5 * time.Second},
+		{adversary.Forger, 8, 5 * time.Second},
+		{adversary.Replayer, 8, 5 * time.Second},
 		// Dropped after a few unanswered requests (strikes): 6 for the
 		// liar, which claims to be the source, a second each.
 		{adversary.Liar, 16, 10 * time.Second},
 		{adversary.SlowLoris, 16, 5 * time.Second},
 		// Banned at the first malformed frame; the counts are writes made
 		// before the adversary noticed the connection was gone.
-		{adversary.Garbage, 1 << 20, 2 * time.Second},
-		{adversary.Flooder, 1 << 20, 2 * time.Second},
+		{adversary.Garbage, 1 << 20, 5 * time.Second},
+		{adversary.Flooder, 1 << 20, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kind.String(), func(t *testing.T) {
