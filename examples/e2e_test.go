@@ -21,7 +21,7 @@ import (
 )
 
 // build compiles the named example programs into a temp dir.
-func build(t *testing.T, names ...string) string {
+func build(t testing.TB, names ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"build", "-o", dir + string(filepath.Separator)}

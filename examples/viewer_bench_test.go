@@ -31,7 +31,7 @@ func BenchmarkViewer720p(b *testing.B) {
 	if out, err := gen.CombinedOutput(); err != nil {
 		b.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	bin := buildB(b, "viewer")
+	bin := build(b, "viewer")
 	b.ResetTimer()
 	for range b.N {
 		stats := filepath.Join(dir, "stats.json")
@@ -66,18 +66,4 @@ func BenchmarkViewer720p(b *testing.B) {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
 		b.ReportMetric(cpu.Seconds()/decCPU.Seconds(), "cpu-x-ffmpeg-decode")
 	}
-}
-
-// buildB compiles example programs for a benchmark.
-func buildB(b *testing.B, names ...string) string {
-	b.Helper()
-	dir := b.TempDir()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	for _, n := range names {
-		args = append(args, "./"+n)
-	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return dir
 }

@@ -2,12 +2,9 @@ package player
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/hajimehoshi/ebiten/v2/audio"
 )
-
-type atomicBool = atomic.Bool
 
 // ebiten allows one audio context per process; every Player shares it.
 var (

@@ -26,7 +26,7 @@ type window struct {
 	img     *ebiten.Image // the picture being shown, at its own size
 	overlay bool
 	audio   audioOut
-	audioOK atomicBool
+	audioOK atomic.Bool
 	lastErr string
 	ctx     context.Context // Run's context: the game ends when it is done
 	drawFPS atomic.Uint64   // math.Float64bits of ebiten.ActualFPS, for Stats

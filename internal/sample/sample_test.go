@@ -2,6 +2,7 @@ package sample
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -22,9 +23,7 @@ func TestTSIsWholePackets(t *testing.T) {
 // TestTSLayout checks the streams the package comment promises, with
 // ffprobe (CI installs ffmpeg).
 func TestTSLayout(t *testing.T) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe is not installed (make deps installs ffmpeg)")
-	}
+	needTool(t, "ffprobe")
 	// probe runs ffprobe on TS and returns its output lines, each as its
 	// key=value fields.
 	probe := func(args ...string) []map[string]string {
@@ -62,9 +61,7 @@ func TestTSLayout(t *testing.T) {
 // TestTSColourBars decodes the first frame and checks the colour bars the
 // package comment describes.
 func TestTSColourBars(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg is not installed (make deps installs it)")
-	}
+	needTool(t, "ffmpeg")
 	cmd := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
 	cmd.Stdin = bytes.NewReader(TS)
 	frame, err := cmd.Output()
@@ -93,5 +90,17 @@ func TestTSColourBars(t *testing.T) {
 		for c := range 3 {
 			assert.InDelta(t, tt.want[c], got[c], 6, "(%d,%d): %v", tt.x, tt.y, got)
 		}
+	}
+}
+
+// needTool skips the test without the named program, except in CI (.ci/run
+// sets CI and installs ffmpeg), where its absence is a failure.
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (.ci/run installs ffmpeg)", name)
+		}
+		t.Skipf("%s is not installed (make deps installs ffmpeg)", name)
 	}
 }
