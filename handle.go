@@ -166,36 +166,31 @@ func (s *Stream) busyBackoff() time.Duration {
 }
 
 // chunkToSend returns the chunk the writer of c should send next, unless the
-// peer cancelled it or it left the window.
-func (s *Stream) chunkToSend(c *conn, seq uint64) (Chunk, bool) {
+// request was cancelled. A seeder's chunk comes back with its data still in
+// the file (see outgoing); the writer reads or sends it from there.
+func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, ok := c.queued[seq]; !ok {
-		s.mu.Unlock()
-		return Chunk{}, false
+		return outgoing{}, false
+	}
+	var out outgoing
+	ok := false
+	if st := s.st; st.file != nil {
+		out.Seq, out.file = seq, st.file
+		out.off, out.n, ok = st.section(seq)
+	} else {
+		out.Chunk, ok = st.get(seq)
+		out.n = len(out.Data)
 	}
 	delete(c.queued, seq)
+	if !ok {
+		return outgoing{}, false
+	}
 	c.has[seq] = struct{}{}
 	s.uploading++ // until sent
 	c.sending++
-	st := s.st
-	if st.file != nil {
-		s.mu.Unlock()
-		ch, ok := st.get(seq) // a seeder reads its file without the lock
-		if !ok {
-			s.mu.Lock()
-			s.uploading--
-			c.sending--
-			s.mu.Unlock()
-		}
-		return ch, ok
-	}
-	ch, ok := st.get(seq)
-	if !ok {
-		s.uploading--
-		c.sending--
-	}
-	s.mu.Unlock()
-	return ch, ok
+	return out, true
 }
 
 // sent records the end of an upload; ok is false if it failed.

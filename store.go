@@ -51,17 +51,26 @@ func (st *store) has(seq uint64) bool {
 // concurrent use, so callers may call get on a seeder's store without the lock.
 func (st *store) get(seq uint64) (Chunk, bool) {
 	if st.file != nil {
-		if seq >= uint64(st.manifest.Chunks()) {
+		off, n, ok := st.section(seq)
+		if !ok {
 			return Chunk{}, false
 		}
-		data := make([]byte, st.manifest.chunkLen(seq))
-		if _, err := st.file.ReadAt(data, int64(seq)*int64(st.manifest.ChunkSize)); err != nil {
+		data := make([]byte, n)
+		if _, err := st.file.ReadAt(data, off); err != nil {
 			return Chunk{}, false
 		}
 		return Chunk{Seq: seq, Data: data}, true
 	}
 	c, ok := st.chunks[seq]
 	return c, ok
+}
+
+// section returns where chunk seq lies in a seeder's file.
+func (st *store) section(seq uint64) (off int64, n int, ok bool) {
+	if seq >= uint64(st.manifest.Chunks()) {
+		return 0, 0, false
+	}
+	return int64(seq) * int64(st.manifest.ChunkSize), st.manifest.chunkLen(seq), true
 }
 
 // inWindow reports whether a live chunk seq is new enough to keep.

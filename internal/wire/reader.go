@@ -10,9 +10,10 @@ import (
 // growStep is the largest payload read into a buffer of its final size at
 // once; it fits typical chunks (256 KiB on demand, about 250 KiB for a
 // second of 2 Mbit/s live video). A larger payload starts in a buffer this
-// big that doubles as its bytes arrive, so a peer that announces a 4 MiB
-// frame and sends five bytes costs 256 KiB, not 4 MiB, until the read times
-// out; larger chunks cost a few extra copies.
+// big that grows fourfold as its bytes arrive, so a peer that announces a
+// 4 MiB frame and sends five bytes costs 256 KiB, not 4 MiB, until the read
+// times out, and never more than four times what it sent; a 1 MiB chunk
+// costs one extra copy of its first 256 KiB.
 const growStep = 256<<10 + 128
 
 // Reader decodes frames from a connection. It is not safe for concurrent
@@ -111,7 +112,7 @@ func (r *Reader) readPayload(t Type, n int) ([]byte, error) {
 	p := make([]byte, 0, growStep)
 	for len(p) < n {
 		if len(p) == cap(p) {
-			p = append(make([]byte, 0, min(2*cap(p), n)), p...)
+			p = append(make([]byte, 0, min(4*cap(p), n)), p...)
 		}
 		k, err := io.ReadFull(r.br, p[len(p):cap(p)])
 		p = p[:len(p)+k]
