@@ -68,6 +68,10 @@ func check(m Message) error {
 		err = m.check()
 	case *Chunk:
 		err = m.check()
+	case *Head:
+		err = m.check()
+	case *Piece:
+		err = m.check()
 	}
 	if err != nil {
 		return fmt.Errorf("wire: cannot encode %v: %w", m.Type(), err)
@@ -106,6 +110,10 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 		return &Reject{Seq: binary.BigEndian.Uint64(payload)}, nil
 	case TypeChunk:
 		return parseChunk(payload, lim)
+	case TypeHead:
+		return parseHead(payload, lim)
+	case TypePiece:
+		return parsePiece(payload)
 	case TypeManifestRequest:
 		return &ManifestRequest{}, nil
 	case TypeManifest:

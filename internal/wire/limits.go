@@ -75,6 +75,10 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return 8, 8, true
 	case TypeChunk:
 		return chunkFixed, chunkFixed + SignatureSize + l.MaxChunk, true
+	case TypeHead:
+		return headFixed, headFixed + Pieces(l.MaxChunk)*HashSize, true
+	case TypePiece:
+		return pieceFixed + 1, pieceFixed + PieceSize, true
 	case TypeManifestRequest:
 		return 0, 0, true
 	case TypeManifest:

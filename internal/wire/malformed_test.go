@@ -49,7 +49,7 @@ func TestMalformed(t *testing.T) {
 		{"length near 4 GiB", append(u32(0xFFFFFFFF), byte(TypeChunk)), Limits{}, 0, "frame length 4294967295 exceeds limit of 4194432"},
 		{"length over MaxFrame", rawFrame(TypeHave, u64(1)), Limits{MaxFrame: 8}, 0, "frame length 9 exceeds limit of 8"},
 		{"type zero", rawFrame(0), Limits{}, 0, "unknown frame type 0x00"},
-		{"unknown type", rawFrame(0x0C, u64(1)), Limits{}, 0x0C, "unknown frame type 0x0c"},
+		{"unknown type", rawFrame(0x0E, u64(1)), Limits{}, 0x0E, "unknown frame type 0x0e"},
 		{"type 0xff", rawFrame(0xFF), Limits{}, 0xFF, "unknown frame type 0xff"},
 
 		// Fixed-size frames.
@@ -87,6 +87,12 @@ func TestMalformed(t *testing.T) {
 		{"chunk bad signature length", rawFrame(TypeChunk, chunkHead(63), zeros(63)), Limits{}, TypeChunk, "signature length 63, want 0 or 64"},
 		{"chunk signature cut", rawFrame(TypeChunk, chunkHead(64), zeros(10)), Limits{}, TypeChunk, "signature length 64, but only 10 bytes follow"},
 		{"chunk data over limit", rawFrame(TypeChunk, chunkHead(0), zeros(17)), small, TypeChunk, "data of 17 bytes exceeds limit of 16"},
+		{"head short", rawFrame(TypeHead, zeros(84)), Limits{}, TypeHead, "payload of 84 bytes, want at least 85"},
+		{"head size over limit", rawFrame(TypeHead, zeros(17), u32(17), zeros(64+32)), small, TypeHead, "chunk of 17 bytes exceeds limit of 16"},
+		{"head hashes missing", rawFrame(TypeHead, zeros(17), u32(1), zeros(64)), Limits{}, TypeHead, "0 bytes of hashes for 1 bytes of data, want 32"},
+		{"head hashes extra", rawFrame(TypeHead, zeros(17), u32(0), zeros(64+32)), Limits{}, TypeHead, "32 bytes of hashes for 0 bytes of data, want 0"},
+		{"piece empty", rawFrame(TypePiece, zeros(12)), Limits{}, TypePiece, "payload of 12 bytes, want at least 13"},
+		{"piece too big", rawFrame(TypePiece, zeros(12+PieceSize+1)), Limits{}, TypePiece, "payload of 16397 bytes exceeds limit of 16396"},
 		{"chunk payload over limit", rawFrame(TypeChunk, chunkHead(64), zeros(64+17)), small, TypeChunk, "payload of 99 bytes exceeds limit of 98"},
 
 		// Manifest.

@@ -97,7 +97,7 @@ func (r *Reader) readMessage() (Message, error) {
 // has been checked against the limits.
 func (r *Reader) readPayload(t Type, n int) ([]byte, error) {
 	switch t {
-	case TypeChunk, TypeBufferMap, TypeManifest:
+	case TypeChunk, TypeHead, TypePiece, TypeBufferMap, TypeManifest:
 		// Their messages alias the payload, so it must be fresh.
 	default:
 		p := r.scratch[:n]

@@ -19,6 +19,8 @@ const (
 	TypeManifest        Type = 0x09
 	TypePing            Type = 0x0A
 	TypePong            Type = 0x0B
+	TypeHead            Type = 0x0C
+	TypePiece           Type = 0x0D
 )
 
 var typeNames = [...]string{
@@ -33,6 +35,8 @@ var typeNames = [...]string{
 	TypeManifest:        "Manifest",
 	TypePing:            "Ping",
 	TypePong:            "Pong",
+	TypeHead:            "Head",
+	TypePiece:           "Piece",
 }
 
 // String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for

@@ -53,6 +53,10 @@ func samples() []sample {
 		{"chunk", &Chunk{Seq: 9, Timestamp: 1_700_000_000_000_000, Flags: 1, Sig: sig, Data: data}},
 		{"chunk unsigned", &Chunk{Seq: 10, Timestamp: -1, Flags: 0xFF, Data: []byte{1, 2, 3}}},
 		{"chunk empty", &Chunk{Seq: 11, Flags: 2, Sig: sig}},
+		{"head", &Head{Seq: 12, Timestamp: 1_700_000_000_000_000, Flags: 1, Size: PieceSize + 1, Sig: sig, Hashes: bytes.Repeat([]byte{0xAB}, 2*HashSize)}},
+		{"head of empty chunk", &Head{Seq: 13, Flags: 2, Sig: sig}},
+		{"piece", &Piece{Seq: 12, Index: 1, Data: []byte{0x47}}},
+		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, PieceSize)}},
 		{"manifest request", &ManifestRequest{}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
 		{"manifest empty", &Manifest{}},
@@ -160,6 +164,10 @@ func TestUnencodable(t *testing.T) {
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
 		{"version unset", &Handshake{}, "version 0, want 1"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
+		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
+		{"head hashes missing", &Head{Size: 1, Sig: make([]byte, 64)}, "0 bytes of hashes for 1 bytes of data, want 32"},
+		{"piece empty", &Piece{}, "piece of 0 bytes"},
+		{"piece too big", &Piece{Data: make([]byte, PieceSize+1)}, "piece of 16385 bytes"},
 		{"bitmap too short", &BufferMap{N: 9, Bits: []byte{0}}, "9 bits need 2 bytes"},
 		{"bitmap too long", &BufferMap{N: 8, Bits: []byte{0, 0}}, "8 bits need 1 bytes"},
 		{"padding set", &BufferMap{N: 9, Bits: []byte{0, 0x40}}, "bits past 9 are set"},
@@ -180,7 +188,7 @@ func TestTypeString(t *testing.T) {
 	assert.Equal(t, "ManifestRequest", TypeManifestRequest.String())
 	assert.Equal(t, "Pong", TypePong.String())
 	assert.Equal(t, "Type(0x00)", Type(0).String())
-	assert.Equal(t, "Type(0x0c)", Type(0x0C).String())
+	assert.Equal(t, "Type(0x0e)", Type(0x0E).String())
 	assert.Equal(t, "Type(0xff)", Type(0xFF).String())
 	for _, tc := range samples() {
 		assert.NotContains(t, tc.msg.Type().String(), "Type(", tc.name)
