@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
 // ChunkFlags describe a chunk.
@@ -38,41 +40,70 @@ type Chunk struct {
 	Data []byte
 	// Sig is the publisher's ed25519 signature of a live chunk.
 	Sig []byte
+
+	hashes []byte // live: the SHA-256 of each piece, set once the chunk is signed or verified
 }
 
 // Keyframe reports whether the chunk begins at a keyframe.
 func (c Chunk) Keyframe() bool { return c.Flags&FlagKeyframe != 0 }
 
 // signedBytes returns what a live chunk's signature covers: a domain tag, the
-// stream ID, seq, timestamp, flags and the SHA-256 of the data. Binding the
-// stream ID stops a chunk of one stream being replayed into another.
-func signedBytes(id StreamID, c Chunk) []byte {
-	const tag = "p2pstream chunk v1\x00"
-	b := make([]byte, 0, len(tag)+IDSize+8+8+1+sha256.Size)
+// stream ID, seq, timestamp, flags, the data's length and the SHA-256 of its
+// piece hashes (see pieceHashes). Binding the stream ID stops a chunk of one
+// stream being replayed into another; covering each piece's hash lets a peer
+// check, and pass on, every piece as it arrives.
+func signedBytes(id StreamID, seq uint64, ts int64, flags ChunkFlags, size int, hashes []byte) []byte {
+	const tag = "p2pstream chunk v2\x00"
+	b := make([]byte, 0, len(tag)+IDSize+8+8+1+4+sha256.Size)
 	b = append(b, tag...)
 	b = append(b, id[:]...)
-	b = binary.BigEndian.AppendUint64(b, c.Seq)
-	b = binary.BigEndian.AppendUint64(b, uint64(c.Timestamp))
-	b = append(b, byte(c.Flags))
-	sum := sha256.Sum256(c.Data)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(ts))
+	b = append(b, byte(flags))
+	b = binary.BigEndian.AppendUint32(b, uint32(size))
+	sum := sha256.Sum256(hashes)
 	return append(b, sum[:]...)
 }
 
-// signChunk sets c.Sig. The stream ID is the key's public half.
+// pieceHashes returns the SHA-256 of each wire.PieceSize piece of data, one
+// after the other.
+func pieceHashes(data []byte) []byte {
+	b := make([]byte, 0, wire.Pieces(len(data))*sha256.Size)
+	for len(data) > 0 {
+		n := min(len(data), wire.PieceSize)
+		sum := sha256.Sum256(data[:n])
+		b = append(b, sum[:]...)
+		data = data[n:]
+	}
+	return b
+}
+
+// signChunk sets c.Sig and c.hashes. The stream ID is the key's public half.
 func signChunk(key ed25519.PrivateKey, c *Chunk) {
 	var id StreamID
 	copy(id[:], key.Public().(ed25519.PublicKey))
-	c.Sig = ed25519.Sign(key, signedBytes(id, *c))
+	c.hashes = pieceHashes(c.Data)
+	c.Sig = ed25519.Sign(key, signedBytes(id, c.Seq, c.Timestamp, c.Flags, len(c.Data), c.hashes))
 }
 
 // verifyLiveChunk checks a live chunk's signature against the stream ID, which
-// is the publisher's public key.
-func verifyLiveChunk(id StreamID, c Chunk) error {
-	if len(c.Sig) != SignatureSize {
-		return fmt.Errorf("%w: chunk %d: signature is %d bytes, want %d", ErrBadChunk, c.Seq, len(c.Sig), SignatureSize)
+// is the publisher's public key, and sets c.hashes.
+func verifyLiveChunk(id StreamID, c *Chunk) error {
+	hashes := pieceHashes(c.Data)
+	if err := verifyHead(id, c.Seq, c.Timestamp, c.Flags, len(c.Data), hashes, c.Sig); err != nil {
+		return err
 	}
-	if !ed25519.Verify(ed25519.PublicKey(id[:]), signedBytes(id, c), c.Sig) {
-		return fmt.Errorf("%w: chunk %d: bad signature", ErrBadChunk, c.Seq)
+	c.hashes = hashes
+	return nil
+}
+
+// verifyHead checks the signature of a live chunk's head.
+func verifyHead(id StreamID, seq uint64, ts int64, flags ChunkFlags, size int, hashes, sig []byte) error {
+	if len(sig) != SignatureSize {
+		return fmt.Errorf("%w: chunk %d: signature is %d bytes, want %d", ErrBadChunk, seq, len(sig), SignatureSize)
+	}
+	if !ed25519.Verify(ed25519.PublicKey(id[:]), signedBytes(id, seq, ts, flags, size, hashes), sig) {
+		return fmt.Errorf("%w: chunk %d: bad signature", ErrBadChunk, seq)
 	}
 	return nil
 }

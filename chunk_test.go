@@ -21,7 +21,7 @@ func TestChunkSignature(t *testing.T) {
 
 	good := Chunk{Seq: 7, Timestamp: 123456, Flags: FlagKeyframe, Data: []byte("chunk data")}
 	signChunk(key, &good)
-	require.NoError(t, verifyLiveChunk(id, good))
+	require.NoError(t, verifyLiveChunk(id, &good))
 
 	tests := []struct {
 		name   string
@@ -40,14 +40,14 @@ func TestChunkSignature(t *testing.T) {
 			c := good
 			c.Sig = bytes.Clone(good.Sig)
 			tt.mutate(&c)
-			err := verifyLiveChunk(id, c)
+			err := verifyLiveChunk(id, &c)
 			require.ErrorIs(t, err, ErrBadChunk)
 		})
 	}
 	t.Run("other stream", func(t *testing.T) {
 		var id2 StreamID
 		copy(id2[:], other.Public().(ed25519.PublicKey))
-		require.ErrorIs(t, verifyLiveChunk(id2, good), ErrBadChunk)
+		require.ErrorIs(t, verifyLiveChunk(id2, &good), ErrBadChunk)
 	})
 }
 

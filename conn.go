@@ -18,6 +18,9 @@ import (
 // closes that one connection.
 type ProtocolError = wire.ProtocolError
 
+// noSeq stands for no chunk.
+const noSeq = ^uint64(0)
+
 const (
 	ctrlQueue = 1024 // control frames queued per connection
 	// liveUploadSlots bounds the live uploads queued or under way at a peer
@@ -45,12 +48,15 @@ type conn struct {
 	ctrl chan wire.Message // control frames; never blocks the sender
 	data chan uint64       // seqs of chunks to upload
 	done chan struct{}     // closed when the connection shuts down
+	stop chan struct{}     // the peer cancelled the live chunk being written
 	once sync.Once
 	err  error // why it closed; set once before done closes
 
 	// Used by the writer goroutine only.
-	hdr     []byte // the frame header of the chunk being sent
-	fileBuf []byte // a seeder's chunk read from its file, when sendfile cannot be used
+	wbuf          []byte    // the control frame being sent
+	chunkDeadline time.Time // while a live chunk is sent: when it must be written
+	hdr           []byte    // the frame header of the chunk being sent
+	fileBuf       []byte    // a seeder's chunk read from its file, when sendfile cannot be used
 
 	// Guarded by s.mu.
 	has          map[uint64]struct{}  // chunks the peer holds
@@ -63,6 +69,7 @@ type conn struct {
 	lastSent     time.Time
 	sentUp       int64
 	sending      int                 // chunks being written to the peer now (0 or 1)
+	writing      uint64              // the live chunk being written to the peer, or noSeq
 	strikes      int                 // requests to the peer timed out since its last verified chunk
 	late         map[uint64]struct{} // the seqs of those requests
 	top          uint64              // live: newest chunk the peer advertised, if topValid
@@ -93,6 +100,8 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer 
 		ctrl:     make(chan wire.Message, ctrlQueue),
 		data:     make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
 		done:     make(chan struct{}),
+		stop:     make(chan struct{}, 1),
+		writing:  noSeq,
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),
@@ -183,24 +192,10 @@ func (c *conn) readLoop() {
 // hold seqs, not bytes.
 func (c *conn) writeLoop(ctx context.Context) {
 	bw := bufio.NewWriterSize(c.nc, 32<<10)
-	var buf []byte
-	write := func(m wire.Message) bool {
-		buf = wire.AppendFrame(buf[:0], m)
-		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
-		_, err := bw.Write(buf)
-		if err == nil && len(c.ctrl) == 0 {
-			err = bw.Flush()
-		}
-		if err != nil {
-			c.close(err)
-			return false
-		}
-		return true
-	}
 	for {
 		select {
 		case m := <-c.ctrl:
-			if !write(m) {
+			if c.writeFrame(bw, m, true) != nil {
 				return
 			}
 			continue
@@ -208,7 +203,7 @@ func (c *conn) writeLoop(ctx context.Context) {
 		}
 		select {
 		case m := <-c.ctrl:
-			if !write(m) {
+			if c.writeFrame(bw, m, true) != nil {
 				return
 			}
 		case seq := <-c.data:
@@ -216,14 +211,47 @@ func (c *conn) writeLoop(ctx context.Context) {
 			if !ok {
 				continue
 			}
-			err := c.writeChunk(ctx, bw, out)
-			c.s.sent(c, out.n, err == nil)
+			n, err := c.writeChunk(ctx, bw, out)
+			c.s.sent(c, n, err == nil)
 			if err != nil {
 				c.close(err)
 				return
 			}
 		case <-c.done:
 			return
+		}
+	}
+}
+
+// writeFrame writes m to bw; with flush, it flushes bw unless more control
+// frames wait. An error closes the connection.
+func (c *conn) writeFrame(bw *bufio.Writer, m wire.Message, flush bool) error {
+	c.wbuf = wire.AppendFrame(c.wbuf[:0], m)
+	dl := c.chunkDeadline
+	if dl.IsZero() {
+		dl = time.Now().Add(idleTimeout)
+	}
+	_ = c.nc.SetWriteDeadline(dl)
+	_, err := bw.Write(c.wbuf)
+	if err == nil && flush && len(c.ctrl) == 0 {
+		err = bw.Flush()
+	}
+	if err != nil {
+		c.close(err)
+	}
+	return err
+}
+
+// writeQueued writes the control frames waiting now, without flushing.
+func (c *conn) writeQueued(bw *bufio.Writer) error {
+	for {
+		select {
+		case m := <-c.ctrl:
+			if err := c.writeFrame(bw, m, false); err != nil {
+				return err
+			}
+		default:
+			return nil
 		}
 	}
 }
@@ -238,6 +266,7 @@ type outgoing struct {
 	n    int         // bytes of data
 	file io.ReaderAt // a seeder's file, or nil
 	off  int64
+	live bool // a live chunk: sent as a head and pieces, which may still be arriving
 }
 
 // writeChunk writes a chunk frame (header, then data) straight to the
@@ -249,9 +278,9 @@ type outgoing struct {
 // for chunks and does not read them (a slow loris) would otherwise hold this
 // peer's few live upload slots, and the requester has given up on the chunk
 // by then anyway.
-func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) error {
+func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (int, error) {
 	if err := bw.Flush(); err != nil {
-		return err
+		return 0, err
 	}
 	deadline := func() time.Time { return time.Now().Add(idleTimeout) }
 	if c.s.st != nil && c.s.st.live() { // st is set before any upload and never changes after
@@ -259,6 +288,22 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) e
 		deadline = func() time.Time { return end }
 	}
 	_ = c.nc.SetWriteDeadline(deadline())
+	if out.live {
+		c.s.mu.Lock()
+		c.writing = out.Seq
+		c.s.mu.Unlock()
+		select {
+		case <-c.stop: // a cancel of an earlier chunk
+		default:
+		}
+		c.chunkDeadline = deadline()
+		n, err := c.writePieces(ctx, bw, out.Seq, c.chunkDeadline)
+		c.chunkDeadline = time.Time{}
+		c.s.mu.Lock()
+		c.writing = noSeq
+		c.s.mu.Unlock()
+		return n, err
+	}
 	c.hdr = chunkHeader(c.hdr[:0], out.Chunk, out.n)
 	lim := c.s.peer.limiter
 	data := out.Data
@@ -268,29 +313,29 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) e
 		}
 		data = c.fileBuf[:out.n]
 		if _, err := out.file.ReadAt(data, out.off); err != nil {
-			return fmt.Errorf("p2pstream: reading chunk %d of the published file: %w", out.Seq, err)
+			return 0, fmt.Errorf("p2pstream: reading chunk %d of the published file: %w", out.Seq, err)
 		}
 	}
 	if lim == nil {
 		bufs := net.Buffers{c.hdr, data}
 		_, err := bufs.WriteTo(rawConn(c.nc))
-		return err
+		return len(data), err
 	}
 	if _, err := c.nc.Write(c.hdr); err != nil {
-		return err
+		return 0, err
 	}
 	for b := data; len(b) > 0; {
 		n := min(len(b), uploadBurst)
 		if err := lim.WaitN(ctx, n); err != nil {
-			return err
+			return 0, err
 		}
 		_ = c.nc.SetWriteDeadline(deadline())
 		if _, err := c.nc.Write(b[:n]); err != nil {
-			return err
+			return 0, err
 		}
 		b = b[n:]
 	}
-	return nil
+	return len(data), nil
 }
 
 // chunkHeader appends a Chunk frame up to its n bytes of data: the frame

@@ -14,8 +14,13 @@ const maxAheadWindows = 4
 
 // handle applies one frame from c. An error closes the connection.
 func (s *Stream) handle(c *conn, m wire.Message) error {
-	if m, ok := m.(*wire.Chunk); ok {
+	switch m := m.(type) {
+	case *wire.Chunk:
 		return s.receive(c, m)
+	case *wire.Head:
+		return s.receiveHead(c, m)
+	case *wire.Piece:
+		return s.receivePiece(c, m)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,6 +56,12 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
 		delete(c.queued, m.Seq)
+		if c.writing == m.Seq {
+			select {
+			case c.stop <- struct{}{}:
+			default:
+			}
+		}
 		s.cancelWaitingLocked(c, m.Seq)
 	case *wire.Reject:
 		if _, ok := c.inflight[m.Seq]; ok {
@@ -124,7 +135,7 @@ func (s *Stream) serveLocked(c *conn, seq uint64) {
 	if s.waitUploadLocked(c, seq) {
 		return
 	}
-	if s.st == nil || !s.st.has(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
+	if s.st == nil || !s.st.has(seq) && s.partials[seq] == nil || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
 		c.send(&wire.Reject{Seq: seq})
 		return
 	}
@@ -179,6 +190,9 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 	if st := s.st; st.file != nil {
 		out.Seq, out.file = seq, st.file
 		out.off, out.n, ok = st.section(seq)
+	} else if st.live() {
+		out.Seq, out.live = seq, true
+		ok = st.has(seq) || s.partials[seq] != nil
 	} else {
 		out.Chunk, ok = st.get(seq)
 		out.n = len(out.Data)
@@ -215,22 +229,22 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	now := time.Now()
 	s.mu.Lock()
 	c.lastRecv = now
-	sentAt, requested := c.inflight[ch.Seq]
-	if requested {
+	_, requested := c.inflight[ch.Seq]
+	// A late answer to a request that timed out is checked too: if good,
+	// it clears the sender's strikes (it is slow, not lying).
+	_, late := c.late[ch.Seq]
+	st := s.st
+	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source || late)
+	if !need && requested {
 		delete(c.inflight, ch.Seq)
 		if s.pending[ch.Seq] == c {
 			delete(s.pending, ch.Seq)
 		}
 	}
-	// A late answer to a request that timed out is checked too: if good,
-	// it clears the sender's strikes (it is slow, not lying).
-	_, late := c.late[ch.Seq]
 	delete(c.late, ch.Seq)
-	st := s.st
-	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source || late)
 	s.mu.Unlock()
 	if !need && late && st != nil {
-		if err := s.verify(st, ch); err != nil {
+		if err := s.verify(st, &ch); err != nil {
 			s.ban(c, err)
 			return err
 		}
@@ -245,12 +259,31 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if err := s.verify(st, ch); err != nil {
+	if err := s.verify(st, &ch); err != nil {
 		s.ban(c, err)
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if p := s.partials[ch.Seq]; p != nil { // it was also coming in pieces
+		delete(s.partials, ch.Seq)
+		p.wake()
+	}
+	s.acceptLocked(c, ch, now, false)
+	return nil
+}
+
+// acceptLocked stores a verified chunk that came from c, and updates what
+// we know of c: its request is answered, its strikes cleared, its rate
+// measured. announced says the other peers were told of it already.
+func (s *Stream) acceptLocked(c *conn, ch Chunk, now time.Time, announced bool) {
+	sentAt, requested := c.inflight[ch.Seq]
+	if requested {
+		delete(c.inflight, ch.Seq)
+		if s.pending[ch.Seq] == c {
+			delete(s.pending, ch.Seq)
+		}
+	}
 	c.strikes = 0
 	clear(c.late)
 	if requested {
@@ -264,21 +297,20 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 			}
 		}
 	}
-	s.storeLocked(ch, c, now)
-	return nil
+	s.storeLocked(ch, c, now, announced)
 }
 
 // verify checks a chunk against the stream's signature or manifest.
-func (s *Stream) verify(st *store, ch Chunk) error {
+func (s *Stream) verify(st *store, ch *Chunk) error {
 	if st.live() {
 		return verifyLiveChunk(s.id, ch)
 	}
-	return st.manifest.verify(ch)
+	return st.manifest.verify(*ch)
 }
 
 // storeLocked keeps a verified chunk, cancels duplicate requests for it,
 // tells the other peers, and (at a live source) pushes it to a few peers.
-func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time) {
+func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool) {
 	if s.st.has(ch.Seq) {
 		return
 	}
@@ -306,14 +338,8 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time) {
 	if s.source && s.st.live() {
 		s.pushLocked(ch.Seq)
 	}
-	have := &wire.Have{Seq: ch.Seq}
-	for _, c := range s.conns {
-		if c == from {
-			continue
-		}
-		if _, ok := c.has[ch.Seq]; !ok {
-			c.send(have)
-		}
+	if !announced {
+		s.announceLocked(ch.Seq, from)
 	}
 	s.cond.Broadcast()
 	s.wakeDelivery()

@@ -400,8 +400,8 @@ func TestSlowReaderReleasesUpload(t *testing.T) {
 			seq = h.Seq
 			break
 		}
-		if c, ok := m.(*wire.Chunk); ok { // the source pushes to new peers
-			seq = c.Seq
+		if h, ok := m.(*wire.Head); ok { // the source pushes to new peers
+			seq = h.Seq
 			break
 		}
 	}

@@ -140,7 +140,7 @@ func (s *Stream) publishChunk(c Chunk) {
 		}
 	}
 	s.published += int64(len(c.Data))
-	s.storeLocked(c, nil, now)
+	s.storeLocked(c, nil, now, false)
 	if c.Flags&FlagEnd != 0 {
 		s.markDoneLocked()
 	}

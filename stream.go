@@ -48,6 +48,7 @@ type Stream struct {
 	banned     map[banKey]time.Time // banned peers: until when (zero: forever)
 	bannedAt   map[string]time.Time // banned listen addresses: until when
 	pending    map[uint64]*conn     // chunk -> the connection it is requested from
+	partials   map[uint64]*partial  // live: chunks arriving in pieces
 	seen       map[uint64]time.Time // live: when a chunk was first advertised to us
 	known      uint64               // live: highest seq advertised by any peer
 	knownValid bool                 // known is set
@@ -88,6 +89,7 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 		banned:   make(map[banKey]time.Time),
 		bannedAt: make(map[string]time.Time),
 		pending:  make(map[uint64]*conn),
+		partials: make(map[uint64]*partial),
 		seen:     make(map[uint64]time.Time),
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -196,6 +198,7 @@ func (s *Stream) pruneLocked() {
 	}
 	oldest := s.st.oldest
 	s.pruned = oldest
+	s.dropPartialsLocked(oldest)
 	for seq := range s.seen {
 		if seq < oldest {
 			delete(s.seen, seq)

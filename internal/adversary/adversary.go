@@ -321,6 +321,7 @@ type session struct {
 	bad      int64 // bad frames sent on this connection
 	firstBad time.Time
 	asked    int // requests for real chunks sent to the honest peer
+	asm      assembler
 	wmu      sync.Mutex
 }
 
@@ -384,16 +385,12 @@ func (s *session) answer() {
 				}
 			}
 		case *wire.Chunk:
-			s.p.keep(m)
-			if s.p.cfg.Kind == Replayer {
-				// Push it straight back, and an older one: duplicates.
-				if s.write(m) != nil {
-					return
-				}
-				if old := s.p.older(m.Seq); old != nil && s.write(old) != nil {
-					return
-				}
-				s.badFrame()
+			if s.gotReal(m) != nil {
+				return
+			}
+		case *wire.Head, *wire.Piece:
+			if c := s.asm.add(m); c != nil && s.gotReal(c) != nil {
+				return
 			}
 		case *wire.Ping:
 			if s.write(&wire.Pong{Nonce: m.Nonce}) != nil {
@@ -416,7 +413,7 @@ func (s *session) sawEdge(seq uint64) {
 		p.edge = seq
 	}
 	p.mu.Unlock()
-	if s.asked < 3 && p.cfg.Kind != Liar {
+	if (s.asked < 3 || p.cfg.Kind == Polluter) && p.cfg.Kind != Liar {
 		s.asked++
 		_ = s.write(&wire.Request{Seq: seq})
 	}
@@ -475,6 +472,10 @@ func (s *session) request(seq uint64) error {
 		s.badFrame() // ignored
 		return nil
 	case Polluter:
+		if real != nil && real.Seq == seq {
+			s.badFrame()
+			return s.pollutePieces(real)
+		}
 		c = &wire.Chunk{Seq: seq, Timestamp: time.Now().UnixMicro(), Flags: 1, Data: randBytes(188 * 8), Sig: randBytes(64)}
 		if real != nil {
 			c = &wire.Chunk{Seq: seq, Timestamp: real.Timestamp, Flags: real.Flags, Sig: real.Sig, Data: append([]byte(nil), real.Data...)}
@@ -602,12 +603,13 @@ func (p *Peer) older(seq uint64) *wire.Chunk {
 // signedBytes mirrors what a live chunk's signature covers (chunk.go), so
 // a Forger's chunks are well signed, only by the wrong key.
 func signedBytes(id ed25519.PublicKey, c *wire.Chunk) []byte {
-	const tag = "p2pstream chunk v1\x00"
+	const tag = "p2pstream chunk v2\x00"
 	b := append([]byte(tag), id...)
 	b = binary.BigEndian.AppendUint64(b, c.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Timestamp))
 	b = append(b, c.Flags)
-	sum := sha256.Sum256(c.Data)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Data)))
+	sum := sha256.Sum256(pieceHashes(c.Data))
 	return append(b, sum[:]...)
 }
 
