@@ -27,7 +27,7 @@ const (
 	// (the source has Fanout more): one chunk at full upload speed beats
 	// several sharing it, which makes them all late. In the swarm lab (30
 	// viewers) 1 slot gave 85% continuity, 2 slots 70%.
-	liveUploadSlots = 1
+	liveUploadSlots = 2
 	idleTimeout     = 30 * time.Second // a connection silent this long is dead
 	pingEvery       = 10 * time.Second
 )

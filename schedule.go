@@ -159,12 +159,17 @@ func (s *Stream) joinProbesLocked() []uint64 {
 
 // joinBaseLocked returns the newest chunk to start searching from: the
 // newest the source advertises, or, without a connection to the source, the
-// newest any peer advertises. Trusting the source first keeps a lying peer
+// median of the newest each peer advertises, once three peers have (or a
+// second has passed). Trusting the source, or the median, keeps a lying peer
 // from sending a new viewer to chunks that do not exist.
 func (s *Stream) joinBaseLocked() (uint64, bool) {
 	var best uint64
 	found := false
+	var tops []uint64
 	for _, c := range s.conns {
+		if c.topValid {
+			tops = append(tops, c.top)
+		}
 		if !c.source {
 			continue
 		}
@@ -177,10 +182,14 @@ func (s *Stream) joinBaseLocked() (uint64, bool) {
 	if found {
 		return best, true
 	}
-	if time.Since(s.play.joined) < time.Second {
+	if len(tops) < 3 && time.Since(s.play.joined) < time.Second {
 		return 0, false // give the connection to the source a moment
 	}
-	return s.known, s.knownValid
+	if len(tops) == 0 {
+		return 0, false
+	}
+	slices.Sort(tops)
+	return tops[(len(tops)-1)/2], true
 }
 
 func (s *Stream) anyoneHasLocked(seq uint64) bool {
@@ -295,7 +304,7 @@ func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
 // startBehind is how many chunks behind the newest advertised one a live
 // viewer starts playing: in the swarm lab (100 viewers, upload 1.5x the
 // bitrate) a 1 s chunk takes 4-7 s to reach every viewer.
-const startBehind = 6
+const startBehind = 1
 
 // liveWaiting is how many live requests a peer whose upload slots are full
 // keeps to serve next, instead of rejecting them: the next upload starts the
