@@ -23,7 +23,6 @@ type playout struct {
 	ts0     int64 // timestamp of the first chunk, Unix µs
 	lastTS  int64 // timestamp of the last chunk delivered
 	avgDur  time.Duration
-	lag     time.Duration
 	due     int64
 	onTime  int64
 	skipped int64
@@ -50,11 +49,43 @@ func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, boo
 	return p.t0.Add(est + delay), true
 }
 
+// The figures below take the deadlines as the player's play-out times: the
+// player behind the sink plays a chunk when it is due, delay after the play
+// clock (the first chunk too), so it plays the stream stamped
+// ts0 + (now - t0 - delay). Chunks are handed to the sink as soon as they are
+// held, so what lies between the sink and that play-out point (the start
+// behind the newest chunk and the delay) is buffered downstream of the sink.
+
+// lagAt returns how far behind the live edge the viewer plays at now: the
+// first chunk's age when it was handed over, plus delay; or, once the
+// play-out point has passed the last chunk handed over, that chunk's age, as
+// the player waits for the next. It compares the publisher's timestamps with
+// this machine's clock. Zero before the first chunk.
+func (p *playout) lagAt(now time.Time, delay time.Duration) time.Duration {
+	if p.t0.IsZero() {
+		return 0
+	}
+	return now.Sub(time.UnixMicro(min(p.playing(now, delay), p.lastTS)))
+}
+
+// aheadAt returns how much of the stream handed to the sink the player has
+// not played at now.
+func (p *playout) aheadAt(now time.Time, delay time.Duration) time.Duration {
+	if p.t0.IsZero() {
+		return 0
+	}
+	return max(0, time.Duration(p.lastTS-p.playing(now, delay))*time.Microsecond)
+}
+
+// playing returns the timestamp of the stream played at now, Unix µs.
+func (p *playout) playing(now time.Time, delay time.Duration) int64 {
+	return p.ts0 + (now.Sub(p.t0) - delay).Microseconds()
+}
+
 // account updates the play clock and counters for a live chunk handed to
 // the sink at now.
 func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 	p.due++
-	p.lag = now.Sub(time.UnixMicro(c.Timestamp))
 	if p.t0.IsZero() {
 		p.first, p.t0, p.ts0, p.lastTS = now, now, c.Timestamp, c.Timestamp
 		p.onTime++

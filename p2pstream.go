@@ -143,9 +143,15 @@ type Stats struct {
 	ChunksSkipped int64 `json:"chunks_skipped"`
 	// Continuity is ChunksOnTime / ChunksDue, or 1 when nothing is due yet.
 	Continuity float64 `json:"continuity"`
-	// Lag is how far behind the live edge the last delivered chunk was.
+	// Lag is how far behind the live edge a live viewer plays: the player
+	// behind the sink is taken to play each chunk at its playback deadline,
+	// so Lag is the start behind the newest chunk plus Peer.Delay, or more
+	// while the player waits for a chunk past its deadline. It compares the
+	// publisher's clock with this machine's.
 	Lag time.Duration `json:"lag"`
-	// Buffered is how much verified stream lies ahead of the sink.
+	// Buffered is how much verified stream lies ahead of the player: held
+	// and not yet handed to the sink (as chunks are at the start), or, live,
+	// handed to the sink before its playback deadline.
 	Buffered time.Duration `json:"buffered"`
 	// Delivered is the next sequence number the sink will get.
 	Delivered uint64 `json:"delivered"`

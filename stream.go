@@ -217,6 +217,7 @@ func (s *Stream) pruneLocked() {
 func (s *Stream) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now, delay := time.Now(), s.peer.delay(s.chunkDuration())
 	p := &s.play
 	st := Stats{
 		Source:          s.source,
@@ -224,7 +225,7 @@ func (s *Stream) Stats() Stats {
 		ChunksOnTime:    p.onTime,
 		ChunksSkipped:   p.skipped,
 		Continuity:      1,
-		Lag:             p.lag,
+		Lag:             p.lagAt(now, delay),
 		Delivered:       p.next,
 		BytesFromPeers:  s.counters.fromPeers,
 		BytesFromSource: s.counters.fromSource,
@@ -239,7 +240,7 @@ func (s *Stream) Stats() Stats {
 		st.Continuity = float64(p.onTime) / float64(p.due)
 	}
 	if s.st != nil {
-		st.Buffered = s.bufferedLocked()
+		st.Buffered = s.bufferedLocked(now, delay)
 		if !s.st.live() {
 			st.Have, st.Chunks = s.st.len(), s.st.manifest.Chunks()
 		}
@@ -247,14 +248,17 @@ func (s *Stream) Stats() Stats {
 	return st
 }
 
-// bufferedLocked estimates how much stream lies ready ahead of the sink.
-func (s *Stream) bufferedLocked() time.Duration {
+// bufferedLocked estimates how much stream lies ready ahead of the sink and,
+// for a live stream, ahead of the player: the verified chunks held from the
+// next one for the sink on (those held back at the start among them), and
+// what was handed to the sink but is not due to be played yet.
+func (s *Stream) bufferedLocked(now time.Time, delay time.Duration) time.Duration {
 	n := 0
 	for seq := s.play.next; s.st.has(seq) && n < 10000; seq++ {
 		n++
 	}
 	if s.st.live() {
-		return time.Duration(n) * s.chunkDuration()
+		return time.Duration(n)*s.chunkDuration() + s.play.aheadAt(now, delay)
 	}
 	if s.info.Bitrate > 0 {
 		return time.Duration(int64(n) * int64(s.st.manifest.ChunkSize) * 8 * int64(time.Second) / s.info.Bitrate)

@@ -271,12 +271,22 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 			st.onTime++
 			progress.onTime.Add(1)
 		}
-		progress.lags[i].Store(int64(now.Sub(time.UnixMicro(ts))))
+		lag := playLag(now, t0, ts0, ts, playDelay(chunk))
+		progress.lags[i].Store(int64(lag))
 		if now.Sub(lastSample) >= time.Second {
-			st.lags = append(st.lags, now.Sub(time.UnixMicro(ts)))
+			st.lags = append(st.lags, lag)
 			lastSample = now
 		}
 	}
+}
+
+// playLag is how far behind the live edge a client plays at now, by the
+// rule of p2pstream's Stats.Lag: each chunk plays at its deadline, so the
+// client plays its first chunk's age at t0 plus delay behind the edge, or,
+// once that point has passed the last chunk received (stamped last), that
+// chunk's age.
+func playLag(now, t0 time.Time, ts0, last int64, delay time.Duration) time.Duration {
+	return max(t0.Sub(time.UnixMicro(ts0))+delay, now.Sub(time.UnixMicro(last)))
 }
 
 // playDelay is p2pstream's default Peer.Delay for chunks of the given

@@ -1,0 +1,60 @@
+package p2pstream
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestPlayoutLagAndBuffered checks a live viewer's lag and buffer against
+// its play clock: the player plays each chunk at its deadline, delay after
+// the play clock, whereas the sink gets chunks as soon as they are held.
+func TestPlayoutLagAndBuffered(t *testing.T) {
+	const (
+		chunk = time.Second
+		delay = 2 * time.Second
+	)
+	ts0 := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC).UnixMicro()
+	at := func(d time.Duration) int64 { return ts0 + d.Microseconds() } // a publisher timestamp
+	// The first chunk went to the sink 6 s after it was cut (the start
+	// behind the newest chunk), so the player plays 8 s behind the edge.
+	t0 := time.UnixMicro(ts0).Add(6 * time.Second)
+	tests := []struct {
+		name          string
+		t0            time.Time     // zero: nothing handed to the sink yet
+		lastTS        int64         // timestamp of the last chunk handed to the sink
+		held          uint64        // verified chunks held from the next one for the sink on
+		now           time.Duration // since t0
+		lag, buffered time.Duration
+	}{
+		{name: "held back at the start", held: 6, buffered: 6 * chunk},
+		{name: "first chunk handed over", t0: t0, lastTS: ts0, lag: 8 * time.Second, buffered: delay},
+		{name: "first chunk not played yet", t0: t0, lastTS: ts0, now: time.Second, lag: 8 * time.Second, buffered: time.Second},
+		{name: "fresh chunks handed over at once", t0: t0, lastTS: at(10*time.Second - 50*time.Millisecond), now: 4 * time.Second,
+			lag: 8 * time.Second, buffered: 8*time.Second - 50*time.Millisecond},
+		{name: "more held, not handed over yet", t0: t0, lastTS: at(8*time.Second - 50*time.Millisecond), held: 2, now: 4 * time.Second,
+			lag: 8 * time.Second, buffered: 8*time.Second - 50*time.Millisecond},
+		{name: "chunks arriving just in time", t0: t0, lastTS: at(3 * time.Second), now: 4*time.Second + 900*time.Millisecond,
+			lag: 8 * time.Second, buffered: 100 * time.Millisecond},
+		{name: "waiting for a late chunk", t0: t0, lastTS: at(3 * time.Second), now: 7 * time.Second,
+			lag: 10 * time.Second, buffered: 0},
+		{name: "a later chunk came", t0: t0, lastTS: at(6 * time.Second), now: 7 * time.Second,
+			lag: 8 * time.Second, buffered: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Stream{peer: &Peer{Delay: delay}, info: StreamInfo{Kind: KindLive, ChunkDuration: chunk}, st: newLiveStore(30)}
+			s.play.started, s.play.next = true, 100
+			if !tt.t0.IsZero() {
+				s.play.first, s.play.t0, s.play.ts0, s.play.lastTS = tt.t0, tt.t0, ts0, tt.lastTS
+			}
+			for seq := range tt.held {
+				s.st.put(Chunk{Seq: 100 + seq, Data: []byte{1}})
+			}
+			now := t0.Add(tt.now)
+			assert.Equal(t, tt.lag, s.play.lagAt(now, delay), "lag")
+			assert.Equal(t, tt.buffered, s.bufferedLocked(now, delay), "buffered")
+		})
+	}
+}
