@@ -24,9 +24,12 @@ const noSeq = ^uint64(0)
 const (
 	ctrlQueue = 1024 // control frames queued per connection
 	// liveUploadSlots bounds the live uploads queued or under way at a peer
-	// (the source has Fanout more): one chunk at full upload speed beats
-	// several sharing it, which makes them all late. In the swarm lab (30
-	// viewers) 1 slot gave 85% continuity, 2 slots 70%.
+	// (the source has Fanout more). When chunks went whole, one at full
+	// upload speed beat several sharing it (swarm lab, 30 viewers: 1 slot
+	// 85% continuity, 2 slots 70%). Since chunks go in pieces, a relay often
+	// waits for its upstream's next piece, and 2 slots do better (100
+	// viewers: 1 slot 99.7% and 21437 of 24205 requests rejected as busy,
+	// lag of arrival 3.0 s median; 2 slots 100%, 10727 of 13645, 2.2 s).
 	liveUploadSlots = 2
 	idleTimeout     = 30 * time.Second // a connection silent this long is dead
 	pingEvery       = 10 * time.Second
