@@ -160,7 +160,7 @@ func (s *Stream) joinProbesLocked() []uint64 {
 // joinBaseLocked returns the newest chunk to start searching from: the
 // newest the source advertises, or, without a connection to the source, the
 // median of the newest each peer advertises, once three peers have (or a
-// second has passed). Trusting the source, or the median, keeps a lying peer
+// second has passed), or the newest chunk pushed to us. Trusting the source, or the median, keeps a lying peer
 // from sending a new viewer to chunks that do not exist.
 func (s *Stream) joinBaseLocked() (uint64, bool) {
 	var best uint64
@@ -186,7 +186,7 @@ func (s *Stream) joinBaseLocked() (uint64, bool) {
 		return 0, false // give the connection to the source a moment
 	}
 	if len(tops) == 0 {
-		return 0, false
+		return s.known, s.knownValid // what was pushed to us
 	}
 	slices.Sort(tops)
 	return tops[(len(tops)-1)/2], true
@@ -323,7 +323,7 @@ type waitingUpload struct {
 // if there is room; it reports whether it did. A source does not keep
 // requests: a viewer rejected by it asks a peer instead.
 func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
-	if s.st == nil || !s.st.live() || s.source || !s.st.has(seq) {
+	if s.st == nil || !s.st.live() || s.source || !s.st.has(seq) && s.partials[seq] == nil {
 		return false
 	}
 	s.startWaitingLocked() // earlier requests go first

@@ -26,9 +26,9 @@ func testConn(id byte) *conn {
 }
 
 // liveTestStream is a live viewer's stream holding chunks 0..n-1 and
-// uploading one chunk, so its upload slot is full.
+// uploading as many chunks as it has upload slots, so they are all full.
 func liveTestStream(n uint64, conns ...*conn) *Stream {
-	s := &Stream{peer: &Peer{}, st: newLiveStore(30), conns: make(map[PeerID]*conn), uploading: 1}
+	s := &Stream{peer: &Peer{}, st: newLiveStore(30), conns: make(map[PeerID]*conn), uploading: liveUploadSlots}
 	for seq := range n {
 		s.st.put(Chunk{Seq: seq, Data: []byte{byte(seq)}})
 	}

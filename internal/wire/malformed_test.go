@@ -64,13 +64,13 @@ func TestMalformed(t *testing.T) {
 
 		// Handshake.
 		{"handshake short", rawFrame(TypeHandshake, zeros(54)), Limits{}, TypeHandshake, "payload of 54 bytes, want at least 55"},
-		{"handshake too long", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 255, strings.Repeat("a", 256))), Limits{}, TypeHandshake, "payload of 311 bytes exceeds limit of 310"},
+		{"handshake too long", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 255, strings.Repeat("a", 256))), Limits{}, TypeHandshake, "payload of 311 bytes exceeds limit of 310"},
 		{"handshake bad magic", rawFrame(TypeHandshake, handshakePayload("HTTP", 1, 0, 0, "")), Limits{}, TypeHandshake, `bad magic "HTTP", want "P2PS"`},
-		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 1"},
-		{"handshake version 2", rawFrame(TypeHandshake, handshakePayload(Magic, 2, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 2, want 1"},
-		{"handshake unknown flag", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0x03, 0, "")), Limits{}, TypeHandshake, "unknown flags 0x02"},
-		{"handshake address short", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 5, "abc")), Limits{}, TypeHandshake, "listen address length 5, but 3 bytes follow"},
-		{"handshake trailing", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 3, "abcde")), Limits{}, TypeHandshake, "listen address length 3, but 5 bytes follow"},
+		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 2"},
+		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 2"},
+		{"handshake unknown flag", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0x03, 0, "")), Limits{}, TypeHandshake, "unknown flags 0x02"},
+		{"handshake address short", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 5, "abc")), Limits{}, TypeHandshake, "listen address length 5, but 3 bytes follow"},
+		{"handshake trailing", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 3, "abcde")), Limits{}, TypeHandshake, "listen address length 3, but 5 bytes follow"},
 
 		// BufferMap.
 		{"buffer map short", rawFrame(TypeBufferMap, zeros(11)), Limits{}, TypeBufferMap, "payload of 11 bytes, want at least 12"},

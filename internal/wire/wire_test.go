@@ -98,7 +98,7 @@ func TestFrameBytes(t *testing.T) {
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000003b" + "01" + "50325053" + "01" + "01" +
+		{"handshake", hs, "0000003b" + "01" + "50325053" + "02" + "01" +
 			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
 		{"have", &Have{Seq: 0x0102}, "00000009" + "03" + "0000000000000102"},
@@ -162,7 +162,7 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 1"},
+		{"version unset", &Handshake{}, "version 0, want 2"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
 		{"head hashes missing", &Head{Size: 1, Sig: make([]byte, 64)}, "0 bytes of hashes for 1 bytes of data, want 32"},
