@@ -26,11 +26,10 @@ const (
 	// liveUploadSlots bounds the live uploads queued or under way at a peer
 	// (the source has Fanout more). When chunks went whole, one at full
 	// upload speed beat several sharing it (swarm lab, 30 viewers: 1 slot
-	// 85% continuity, 2 slots 70%). Since chunks go in pieces, a relay often
-	// waits for its upstream's next piece, and 2 slots do better (100
-	// viewers: 1 slot 99.7% and 21437 of 24205 requests rejected as busy,
-	// lag of arrival 3.0 s median; 2 slots 100%, 10727 of 13645, 2.2 s).
-	liveUploadSlots = 2
+	// 85% continuity, 2 slots 70%). In pieces, 2 slots did better for 100
+	// viewers at 2 Mbit/s starting one chunk behind (100% vs 99.7%) but
+	// much worse for 300 at 500 kbit/s (77% vs 93%): 1.
+	liveUploadSlots = 1
 	idleTimeout     = 30 * time.Second // a connection silent this long is dead
 	pingEvery       = 10 * time.Second
 )

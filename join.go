@@ -9,10 +9,11 @@ import (
 // Join joins the stream id: it asks the tracker for the stream and its
 // peers, connects to them, fetches and verifies chunks, serves them on to
 // other peers and hands them in order to sink (which may be nil). A live
-// viewer starts at a keyframe chunk one chunk behind the newest (held by more
-// peers than the newest), and hands the first chunk to sink once it is that
-// far behind; the play clock starts there, and each later chunk is due
-// Peer.Delay after its place on that clock. For an on-demand stream Join
+// viewer starts at a keyframe chunk three chunks behind the newest (further
+// back if most of its neighbours do not hold that one yet), and hands the
+// first chunk to sink once it is that far behind; the play clock starts
+// there, and each later chunk is due Peer.Delay after its place on that
+// clock. For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with
 // Stream.Reader. ctx bounds only the joining.
 func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error) {

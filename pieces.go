@@ -218,14 +218,19 @@ func (s *Stream) relayLocked(seq uint64) (r relay, ok bool) {
 
 // writePieces sends live chunk seq as a head and pieces, each piece as soon
 // as it is here, with control frames between pieces. It returns the chunk
-// bytes it wrote. If the rest of the chunk does not come by end, or the
-// chunk goes away before it is complete (it left the window), it tells the
-// peer with a Reject so that it asks elsewhere; if the peer cancels its
-// request, it stops.
+// bytes it wrote. If the next piece does not come within half a chunk
+// duration, or the rest by end, or the chunk goes away before it is complete
+// (it left the window), it tells the peer with a Reject so that it asks
+// elsewhere; if the peer cancels its request, it stops.
 func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, end time.Time) (int, error) {
 	s := c.s
 	lim := s.peer.limiter
-	timer := time.NewTimer(time.Until(end))
+	// A relay whose upstream stops gives up soon, so the requester asks a
+	// peer that has the chunk instead of waiting for its request to time out.
+	s.mu.Lock()
+	stall := max(s.chunkDuration()/2, 300*time.Millisecond)
+	s.mu.Unlock()
+	timer := time.NewTimer(min(stall, time.Until(end)))
 	defer timer.Stop()
 	reject := func() {
 		s.mu.Lock()
@@ -247,6 +252,7 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			}
 			headSent = true
 		}
+		progressed := sent < r.avail
 		for ; sent < r.avail; sent++ {
 			data := r.data[sent*wire.PieceSize : min(len(r.data), (sent+1)*wire.PieceSize)]
 			if lim != nil {
@@ -270,6 +276,9 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 		}
 		if r.grew == nil && sent == r.avail {
 			return bytes, nil
+		}
+		if progressed {
+			timer.Reset(min(stall, time.Until(end)))
 		}
 		select {
 		case <-r.grew:
