@@ -150,6 +150,10 @@ func startSession(d *decoder, src *source, caching time.Duration) (_ *session, e
 	if s.out == nil {
 		return nil, errors.New("player: out of memory")
 	}
+	// The picture's size, read from the stream before libVLC's video
+	// output opens, spares libVLC a rescale (see sps.go).
+	out := s.out
+	src.sniff = newSPSSniffer(func(w, h int) { C.p2ps_out_hint(out, C.unsigned(w), C.unsigned(h)) })
 	if s.player, err = vlc.NewPlayer(); err != nil {
 		return nil, fmt.Errorf("player: creating the libVLC player: %w", err)
 	}
