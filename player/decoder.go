@@ -27,6 +27,9 @@ const (
 type decoder struct {
 	now   func() time.Time     // time.Now; tests replace it
 	clock func() time.Duration // libVLC's clock, which sound timestamps use
+	// fresh gets a token when a picture for the window arrives; Run
+	// schedules a window frame for it.
+	fresh chan struct{}
 
 	mu            sync.Mutex // guards the fields below
 	pool          framePool
@@ -47,7 +50,7 @@ type decoder struct {
 }
 
 func newDecoder() *decoder {
-	return &decoder{now: time.Now, clock: vlcClock, pool: framePool{max: 3}, pcm: newPCMRing(pcmCapacity)}
+	return &decoder{now: time.Now, clock: vlcClock, fresh: make(chan struct{}, 1), pool: framePool{max: 3}, pcm: newPCMRing(pcmCapacity)}
 }
 
 // picture takes one RGBA picture that is due on screen now. pix is C memory
@@ -94,6 +97,10 @@ func (d *decoder) picture(pix []byte, width, height int) {
 		}
 		f.refs++
 		d.newest = f
+		select {
+		case d.fresh <- struct{}{}:
+		default: // a token is already waiting
+		}
 	}
 }
 
