@@ -189,6 +189,19 @@ func (p *Player) Draw(screen *ebiten.Image) {
 	}
 }
 
+// DrawFinalScreen copies the screen into the window; it is part of
+// ebiten.FinalScreenDrawer. It is ebiten's own final pass (nearest pixels
+// at whole scales, otherwise smoothed) except that it copies instead of
+// blending: the screen is opaque, and blending would read every window
+// pixel back, which under Xvfb (llvmpipe) costs CPU on every frame.
+func (p *Player) DrawFinalScreen(screen ebiten.FinalScreen, offscreen *ebiten.Image, geoM ebiten.GeoM) {
+	op := &ebiten.DrawImageOptions{GeoM: geoM, Blend: ebiten.BlendCopy}
+	if scale := geoM.Element(0, 0); math.Floor(scale) != scale {
+		op.Filter = ebiten.FilterLinear
+	}
+	screen.DrawImage(offscreen, op)
+}
+
 // drawScaled draws f on screen scaled to fit, with its aspect ratio kept,
 // on black.
 func (p *Player) drawScaled(screen *ebiten.Image, f *frame) {

@@ -82,8 +82,9 @@ func mediaPlayer(p *vlc.Player) *C.libvlc_media_player_t {
 
 // session is one input playing through libVLC. libVLC's own clock paces
 // it, keeps sound and pictures in sync, pauses and seeks; its video and
-// audio outputs are the callbacks in vmem.c, which hand RGBA pictures and
-// s16le sound to the decoder when they are due.
+// audio outputs are the callbacks in vmem.c, which hand RV32 pictures (the
+// decoder keeps them as RGBA) and s16le sound to the decoder when they are
+// due.
 type session struct {
 	player   *vlc.Player
 	media    *vlc.Media

@@ -49,7 +49,7 @@ static void visible_size(libvlc_media_player_t *mp, unsigned *w, unsigned *h) {
 	libvlc_media_release(m);
 }
 
-// format picks RGBA at the picture's size, scaled down (aspect kept) to fit
+// format picks RV32 at the picture's size, scaled down (aspect kept) to fit
 // the maximum, and allocates the one picture buffer. The picture's size is
 // the one read from the stream when it fits the decoder's buffer with no
 // more than alignment padding to spare (1280x720 in a 1280x738 buffer): at
@@ -85,7 +85,7 @@ static unsigned format(void **opaque, char *chroma, unsigned *width, unsigned *h
 	o->pix = malloc((size_t)w * 4 * (h + 16));
 	if (o->pix == NULL)
 		return 0;
-	memcpy(chroma, "RGBA", 4);
+	memcpy(chroma, "RV32", 4); // B, G, R, unused: see bgrxToRGBA
 	*width = o->width = w;
 	*height = o->height = h;
 	pitches[0] = w * 4;

@@ -13,7 +13,7 @@
 // the picture buffer libVLC decodes into.
 typedef struct p2ps_out {
 	uintptr_t handle;   // cgo.Handle of the Go receiver
-	uint8_t *pix;       // RGBA picture, pitch width*4
+	uint8_t *pix;       // RV32 picture (B, G, R, unused), pitch width*4
 	unsigned width, height;
 	unsigned max_width, max_height;
 	libvlc_media_player_t *mp;
@@ -28,7 +28,7 @@ void p2ps_out_free(p2ps_out *o);
 // SPS), which format prefers to the decoder's larger buffer size.
 void p2ps_out_hint(p2ps_out *o, unsigned width, unsigned height);
 
-// p2ps_attach routes mp's pictures (as RGBA) and sound (as signed 16-bit
+// p2ps_attach routes mp's pictures (as RV32) and sound (as signed 16-bit
 // stereo at rate Hz) to o.
 void p2ps_attach(libvlc_media_player_t *mp, p2ps_out *o, unsigned rate);
 
