@@ -23,7 +23,9 @@ const seekStep = 10 * time.Second
 // except audioOK, which Stats reads.
 type window struct {
 	started bool
-	img     *ebiten.Image // the picture being shown, at its own size
+	shown   *frame        // the newest picture the window took, kept for redraws
+	img     *ebiten.Image // the picture, at its own size, when it is drawn scaled
+	imgOf   *frame        // the picture img holds, nil after a new one came
 	overlay bool
 	audio   audioOut
 	audioOK atomic.Bool
@@ -54,9 +56,55 @@ func (p *Player) Run(ctx context.Context, title string) error {
 	// when something changed, which spares the GPU (or, under Xvfb, the
 	// CPU) most of the work between video frames.
 	ebiten.SetScreenClearedEveryFrame(false)
+	// Frames happen only when scheduleFrames asks for one (a new picture,
+	// or a few times a second while none comes) and on input (keys, the
+	// window's close button, resizing). In the default mode ebiten's loop
+	// runs all the time and, after every change of the screen, presents it
+	// again on the next three frames too: up to four full-window passes
+	// per picture instead of one, which under Xvfb (Mesa's llvmpipe:
+	// OpenGL on the CPU) cost more CPU than decoding. This mode is
+	// deprecated in favour of SetScreenClearedEveryFrame(false), which
+	// alone does not avoid those repeats; ebiten v2 keeps it working.
+	ebiten.SetFPSMode(ebiten.FPSModeVsyncOffMinimum) //nolint:staticcheck // see above
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.scheduleFrames(ctx, stop)
+	}()
 	err := ebiten.RunGame(p)
+	close(stop)
+	<-done
 	p.dec.setDisplay(false)
 	return err
+}
+
+// idleFrameEvery is how often a frame is scheduled while no picture
+// comes, so that the state ("buffering"), the overlay's figures and the
+// end of ctx still reach the window.
+const idleFrameEvery = 200 * time.Millisecond
+
+// scheduleFrames asks ebiten for a frame when a new picture is due, when
+// ctx ends, and every idleFrameEvery without a picture, until stop closes.
+func (p *Player) scheduleFrames(ctx context.Context, stop <-chan struct{}) {
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	idle := time.NewTimer(idleFrameEvery)
+	defer idle.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-p.dec.fresh:
+		case <-idle.C:
+		case <-ctxDone:
+			ctxDone = nil // Update ends the game; the idle timer keeps asking
+		}
+		ebiten.ScheduleFrame() //nolint:staticcheck // see Run
+		idle.Reset(idleFrameEvery)
+	}
 }
 
 // Update handles the keyboard; it is part of ebiten.Game. q or Esc end the
@@ -103,14 +151,11 @@ func (p *Player) Draw(screen *ebiten.Image) {
 	fresh := false
 	if f := p.dec.nextFrame(); f != nil {
 		fresh = true
-		if p.win.img == nil || p.win.img.Bounds().Dx() != f.width || p.win.img.Bounds().Dy() != f.height {
-			if p.win.img != nil {
-				p.win.img.Deallocate()
-			}
-			p.win.img = ebiten.NewImage(f.width, f.height)
+		if p.win.shown != nil {
+			p.dec.releaseFrame(p.win.shown)
 		}
-		p.win.img.WritePixels(f.pix)
-		p.dec.releaseFrame(f)
+		p.win.shown = f
+		p.win.imgOf = nil // frames are recycled: f may be an old pointer
 	}
 	now := time.Now()
 	size := screen.Bounds().Size()
@@ -120,22 +165,17 @@ func (p *Player) Draw(screen *ebiten.Image) {
 		return // the screen still shows the right thing
 	}
 	p.win.dirty, p.win.shownSize, p.win.shownState, p.win.shownText = false, size, st.State, now
-	screen.Fill(color.Black)
-	sw, sh := screen.Bounds().Dx(), screen.Bounds().Dy()
-	if p.win.img != nil {
-		iw, ih := p.win.img.Bounds().Dx(), p.win.img.Bounds().Dy()
-		// The picture's shape is the video's, which can differ from the
-		// buffer's (see LastFrame).
-		vw, vh := float64(iw), float64(ih)
-		if w, h := p.displaySize(); w > 0 && h > 0 {
-			vw, vh = float64(w), float64(h)
-		}
-		scale := min(float64(sw)/vw, float64(sh)/vh)
-		var op ebiten.DrawImageOptions
-		op.GeoM.Scale(scale*vw/float64(iw), scale*vh/float64(ih))
-		op.GeoM.Translate((float64(sw)-vw*scale)/2, (float64(sh)-vh*scale)/2)
-		op.Filter = ebiten.FilterLinear
-		screen.DrawImage(p.win.img, &op)
+	sw, sh := size.X, size.Y
+	switch f := p.win.shown; {
+	case f == nil:
+		screen.Fill(color.Black)
+	case f.width == sw && f.height == sh:
+		// The picture is the screen's size (Layout makes the screen the
+		// video's size): it goes straight into the screen, with no
+		// texture of its own and no drawing pass to copy it.
+		screen.WritePixels(f.pix)
+	default:
+		p.drawScaled(screen, f)
 	}
 	if st.State != StatePlaying && st.State != StatePaused {
 		msg := st.State
@@ -147,6 +187,50 @@ func (p *Player) Draw(screen *ebiten.Image) {
 	if p.win.overlay {
 		drawPanel(screen, p.overlayText(st), 8, 8)
 	}
+}
+
+// DrawFinalScreen copies the screen into the window; it is part of
+// ebiten.FinalScreenDrawer. It is ebiten's own final pass (nearest pixels
+// at whole scales, otherwise smoothed) except that it copies instead of
+// blending: the screen is opaque, and blending would read every window
+// pixel back, which under Xvfb (llvmpipe) costs CPU on every frame.
+func (p *Player) DrawFinalScreen(screen ebiten.FinalScreen, offscreen *ebiten.Image, geoM ebiten.GeoM) {
+	op := &ebiten.DrawImageOptions{GeoM: geoM, Blend: ebiten.BlendCopy}
+	if scale := geoM.Element(0, 0); math.Floor(scale) != scale {
+		op.Filter = ebiten.FilterLinear
+	}
+	screen.DrawImage(offscreen, op)
+}
+
+// drawScaled draws f on screen scaled to fit, with its aspect ratio kept,
+// on black.
+func (p *Player) drawScaled(screen *ebiten.Image, f *frame) {
+	if p.win.img == nil || p.win.img.Bounds().Dx() != f.width || p.win.img.Bounds().Dy() != f.height {
+		if p.win.img != nil {
+			p.win.img.Deallocate()
+		}
+		p.win.img = ebiten.NewImage(f.width, f.height)
+		p.win.imgOf = nil
+	}
+	if p.win.imgOf != f {
+		p.win.img.WritePixels(f.pix)
+		p.win.imgOf = f
+	}
+	screen.Fill(color.Black)
+	sw, sh := screen.Bounds().Dx(), screen.Bounds().Dy()
+	iw, ih := f.width, f.height
+	// The picture's shape is the video's, which can differ from the
+	// buffer's (see LastFrame).
+	vw, vh := float64(iw), float64(ih)
+	if w, h := p.displaySize(); w > 0 && h > 0 {
+		vw, vh = float64(w), float64(h)
+	}
+	scale := min(float64(sw)/vw, float64(sh)/vh)
+	var op ebiten.DrawImageOptions
+	op.GeoM.Scale(scale*vw/float64(iw), scale*vh/float64(ih))
+	op.GeoM.Translate((float64(sw)-vw*scale)/2, (float64(sh)-vh*scale)/2)
+	op.Filter = ebiten.FilterLinear
+	screen.DrawImage(p.win.img, &op)
 }
 
 // overlayText is the statistics overlay: the player's figures and, when

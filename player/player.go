@@ -208,8 +208,9 @@ func (p *Player) LastFrame() *image.RGBA {
 	if w <= 0 || h <= 0 || (w == img.Bounds().Dx() && h == img.Bounds().Dy()) {
 		return img
 	}
-	// libVLC may scale the picture to a buffer of another shape (386 lines
-	// for a 360-line picture); scale it back.
+	// When the player could not read the picture's size from the stream
+	// (see sps.go), libVLC scales the picture to its decoder's buffer, of
+	// another shape (386 lines for a 360-line picture); scale it back.
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.ApproxBiLinear.Scale(out, out.Bounds(), img, img.Bounds(), draw.Src, nil)
 	return out

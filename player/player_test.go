@@ -67,6 +67,8 @@ func TestDecodeSample(t *testing.T) {
 	img1 := p.LastFrame()
 	require.NotNil(t, img1)
 	assert.Equal(t, image.Rect(0, 0, 640, 360), img1.Bounds(), "the sample's size")
+	assert.Equal(t, image.Rect(0, 0, 640, 360), p.dec.lastFrame().Bounds(),
+		"libVLC's picture is the sample's size (read from the SPS), not its 640x386 buffer: no rescale")
 
 	for i, bar := range sampleBars {
 		x := i*640/7 + 640/14

@@ -25,6 +25,7 @@ type source struct {
 	closed atomic.Bool
 	bytes  atomic.Int64
 	size   atomic.Int64 // length of a seekable source, once libVLC asked
+	sniff  *spsSniffer  // if set, follows what libVLC reads for the picture size
 }
 
 // newLiveSource reads r on a goroutine of its own through a pipe, so that
@@ -67,6 +68,9 @@ func (s *source) Read(b []byte) (int, error) {
 		n, err := s.r.Read(b)
 		s.pos += int64(n)
 		s.bytes.Add(int64(n))
+		if s.sniff != nil && n > 0 {
+			s.sniff.write(b[:n])
+		}
 		if n > 0 || err != nil {
 			return n, err
 		}
@@ -81,6 +85,9 @@ func (s *source) Seek(offset int64, whence int) (int64, error) {
 	if s.seeker != nil {
 		pos, err := s.seeker.Seek(offset, whence)
 		if err == nil {
+			if s.sniff != nil && pos != s.pos {
+				s.sniff.reset()
+			}
 			s.pos = pos
 			if whence == io.SeekEnd && offset == 0 {
 				s.size.Store(pos)

@@ -82,8 +82,9 @@ func mediaPlayer(p *vlc.Player) *C.libvlc_media_player_t {
 
 // session is one input playing through libVLC. libVLC's own clock paces
 // it, keeps sound and pictures in sync, pauses and seeks; its video and
-// audio outputs are the callbacks in vmem.c, which hand RGBA pictures and
-// s16le sound to the decoder when they are due.
+// audio outputs are the callbacks in vmem.c, which hand RV32 pictures (the
+// decoder keeps them as RGBA) and s16le sound to the decoder when they are
+// due.
 type session struct {
 	player   *vlc.Player
 	media    *vlc.Media
@@ -150,6 +151,10 @@ func startSession(d *decoder, src *source, caching time.Duration) (_ *session, e
 	if s.out == nil {
 		return nil, errors.New("player: out of memory")
 	}
+	// The picture's size, read from the stream before libVLC's video
+	// output opens, spares libVLC a rescale (see sps.go).
+	out := s.out
+	src.sniff = newSPSSniffer(func(w, h int) { C.p2ps_out_hint(out, C.unsigned(w), C.unsigned(h)) })
 	if s.player, err = vlc.NewPlayer(); err != nil {
 		return nil, fmt.Errorf("player: creating the libVLC player: %w", err)
 	}

@@ -21,9 +21,15 @@ void p2ps_out_free(p2ps_out *o) {
 	free(o);
 }
 
-// visible_size finds the picture size of the video track. The size libVLC
-// proposes to format is the decoder's buffer, which can be larger than the
-// picture (386 lines for a 360-line H.264 picture).
+void p2ps_out_hint(p2ps_out *o, unsigned width, unsigned height) {
+	__atomic_store_n(&o->hint, (uint64_t)width << 32 | height, __ATOMIC_RELEASE);
+}
+
+// visible_size reads the size of the video track. The size libVLC proposes
+// to format is the decoder's buffer, which can be larger than the picture
+// (386 lines for a 360-line H.264 picture); but with libVLC 3.0's software
+// H.264 decoder the track reports that buffer size too by the time format
+// runs, hence the size read from the stream (p2ps_out_hint).
 static void visible_size(libvlc_media_player_t *mp, unsigned *w, unsigned *h) {
 	libvlc_media_t *m = libvlc_media_player_get_media(mp);
 	if (m == NULL)
@@ -43,13 +49,23 @@ static void visible_size(libvlc_media_player_t *mp, unsigned *w, unsigned *h) {
 	libvlc_media_release(m);
 }
 
-// format picks RGBA at the picture's size, scaled down (aspect kept) to fit
-// the maximum, and allocates the one picture buffer.
+// format picks RV32 at the picture's size, scaled down (aspect kept) to fit
+// the maximum, and allocates the one picture buffer. The picture's size is
+// the one read from the stream when it fits the decoder's buffer with no
+// more than alignment padding to spare (1280x720 in a 1280x738 buffer): at
+// that size libVLC only converts the colours. Otherwise (another codec, a
+// size change the reader has not seen) it is the track's size.
 static unsigned format(void **opaque, char *chroma, unsigned *width, unsigned *height,
 	unsigned *pitches, unsigned *lines) {
 	p2ps_out *o = *opaque;
 	unsigned w = *width, h = *height;
 	visible_size(o->mp, &w, &h);
+	uint64_t hint = __atomic_load_n(&o->hint, __ATOMIC_ACQUIRE);
+	unsigned hw = (unsigned)(hint >> 32), hh = (unsigned)hint;
+	if (hw > 0 && hh > 0 && hw <= *width && hh <= *height && *width - hw < 64 && *height - hh < 64) {
+		w = hw;
+		h = hh;
+	}
 	if (w == 0 || h == 0)
 		return 0;
 	if (w > o->max_width) {
@@ -69,7 +85,7 @@ static unsigned format(void **opaque, char *chroma, unsigned *width, unsigned *h
 	o->pix = malloc((size_t)w * 4 * (h + 16));
 	if (o->pix == NULL)
 		return 0;
-	memcpy(chroma, "RGBA", 4);
+	memcpy(chroma, "RV32", 4); // B, G, R, unused: see bgrxToRGBA
 	*width = o->width = w;
 	*height = o->height = h;
 	pitches[0] = w * 4;

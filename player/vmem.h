@@ -13,17 +13,22 @@
 // the picture buffer libVLC decodes into.
 typedef struct p2ps_out {
 	uintptr_t handle;   // cgo.Handle of the Go receiver
-	uint8_t *pix;       // RGBA picture, pitch width*4
+	uint8_t *pix;       // RV32 picture (B, G, R, unused), pitch width*4
 	unsigned width, height;
 	unsigned max_width, max_height;
 	libvlc_media_player_t *mp;
 	int fresh;          // lock ran since the last display: the picture is new
+	uint64_t hint;      // picture size read from the stream: width<<32 | height; atomic
 } p2ps_out;
 
 p2ps_out *p2ps_out_new(uintptr_t handle, unsigned max_width, unsigned max_height);
 void p2ps_out_free(p2ps_out *o);
 
-// p2ps_attach routes mp's pictures (as RGBA) and sound (as signed 16-bit
+// p2ps_out_hint records the picture size read from the stream (the H.264
+// SPS), which format prefers to the decoder's larger buffer size.
+void p2ps_out_hint(p2ps_out *o, unsigned width, unsigned height);
+
+// p2ps_attach routes mp's pictures (as RV32) and sound (as signed 16-bit
 // stereo at rate Hz) to o.
 void p2ps_attach(libvlc_media_player_t *mp, p2ps_out *o, unsigned rate);
 
