@@ -136,13 +136,21 @@ func (s *Stream) register(c *conn) {
 	if s.st == nil {
 		c.send(&wire.ManifestRequest{})
 	}
+	// Counted while s.mu shows the stream open: Close sets closed under
+	// s.mu before it waits, so it cannot wait while these are being added
+	// (register also runs on the peer's accept goroutines, outside s.wg).
+	s.wg.Add(2)
 	s.mu.Unlock()
 	s.log.Debug("connected", "peer", c.String(), "source", c.source)
-	s.goFunc(func() {
+	go func() {
+		defer s.wg.Done()
 		c.readLoop()
 		s.removeConn(c)
-	})
-	s.goFunc(func() { c.writeLoop(s.ctx) })
+	}()
+	go func() {
+		defer s.wg.Done()
+		c.writeLoop(s.ctx)
+	}()
 }
 
 func lessID(a, b PeerID) bool { return string(a[:]) < string(b[:]) }
