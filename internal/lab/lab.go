@@ -94,6 +94,13 @@ type Result struct {
 	// StartupP50 and StartupP95: join -> first chunk handed to the sink.
 	StartupP50 time.Duration `json:"startup_p50"`
 	StartupP95 time.Duration `json:"startup_p95"`
+	// LateJoiners counts the viewers that joined the running swarm after the
+	// initial crowd (churn) and started; LateStartupP50 and LateStartupP95
+	// are their startup delays, what a viewer joining an established stream
+	// sees.
+	LateJoiners    int           `json:"late_joiners,omitempty"`
+	LateStartupP50 time.Duration `json:"late_startup_p50,omitempty"`
+	LateStartupP95 time.Duration `json:"late_startup_p95,omitempty"`
 	// Continuity: chunks delivered by their deadline / chunks due, over all viewers.
 	Continuity float64 `json:"continuity"`
 	// LagP50 and LagP95: how far behind the live edge viewers play, sampled each second.

@@ -29,11 +29,15 @@ type swarm struct {
 	mu      sync.Mutex // guards hosts, viewers and gone
 	viewers []*viewer
 	gone    []p2pstream.Stats // final stats of viewers that left
+	// lateGone holds the startup delays of viewers that joined after the
+	// initial crowd (churn) and left.
+	lateGone []time.Duration
 }
 
 type viewer struct {
 	peer   *p2pstream.Peer
 	stream *p2pstream.Stream
+	late   bool // joined after the initial crowd, into a running swarm
 }
 
 func newSwarm(cfg Config) (*swarm, error) {
@@ -80,7 +84,7 @@ func (sw *swarm) host(upload int64) *transport.MemHost {
 }
 
 // join adds a viewer of id.
-func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
+func (sw *swarm) join(id p2pstream.StreamID, upload int64, late bool) (*viewer, error) {
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
@@ -104,7 +108,7 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64) (*viewer, error) {
 		p.Close()
 		return nil, err
 	}
-	v := &viewer{peer: p, stream: s}
+	v := &viewer{peer: p, stream: s, late: late}
 	sw.mu.Lock()
 	sw.viewers = append(sw.viewers, v)
 	sw.mu.Unlock()
@@ -121,9 +125,27 @@ func (sw *swarm) leave(r *rand.Rand) {
 	i := r.IntN(len(sw.viewers))
 	v := sw.viewers[i]
 	sw.viewers = append(sw.viewers[:i], sw.viewers[i+1:]...)
-	sw.gone = append(sw.gone, v.stream.Stats())
+	st := v.stream.Stats()
+	sw.gone = append(sw.gone, st)
+	if v.late && st.StartupDelay > 0 {
+		sw.lateGone = append(sw.lateGone, st.StartupDelay)
+	}
 	sw.mu.Unlock()
 	v.peer.Close()
+}
+
+// lateStartups returns the startup delays of the viewers that joined after
+// the initial crowd and have started, those that left included.
+func (sw *swarm) lateStartups() []time.Duration {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	out := append([]time.Duration(nil), sw.lateGone...)
+	for _, v := range sw.viewers {
+		if st := v.stream.Stats(); v.late && st.StartupDelay > 0 {
+			out = append(out, st.StartupDelay)
+		}
+	}
+	return out
 }
 
 func (sw *swarm) stats() []p2pstream.Stats {
@@ -171,7 +193,7 @@ func RunLive(cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := sw.join(live.ID(), upload); err != nil {
+			if _, err := sw.join(live.ID(), upload, false); err != nil {
 				errs <- err
 			}
 		}()
@@ -198,7 +220,7 @@ func RunLive(cfg Config) (Result, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := sw.join(live.ID(), upload); err != nil {
+				if _, err := sw.join(live.ID(), upload, true); err != nil {
 					cfg.Logf("churn: join failed: %v", err)
 				}
 			}()
@@ -256,6 +278,12 @@ func RunLive(cfg Config) (Result, error) {
 	res.Mode, res.Peers = "p2p", cfg.Peers
 	res.Continuity = ratio(onTime, due)
 	res.StartupP50, res.StartupP95 = percentile(startups, 0.5), percentile(startups, 0.95)
+	if late := sw.lateStartups(); len(late) > 0 {
+		res.LateJoiners = len(late)
+		res.LateStartupP50, res.LateStartupP95 = percentile(late, 0.5), percentile(late, 0.95)
+		cfg.Logf("p2p: %d viewers joined the running swarm later: startup p50 %v, p95 %v",
+			len(late), res.LateStartupP50.Round(10*time.Millisecond), res.LateStartupP95.Round(10*time.Millisecond))
+	}
 	res.LagP50, res.LagP95 = percentile(lags, 0.5), percentile(lags, 0.95)
 	res.P2PRatio = ratio(fromPeers, fromPeers+fromSource)
 	if n := len(res.Series); n > 0 {

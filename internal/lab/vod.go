@@ -101,7 +101,7 @@ func cmpErr(old, err error) error {
 // download joins id, reads the whole file and checks its hash.
 func (sw *swarm) download(id p2pstream.StreamID, upload int64, want [32]byte) (time.Duration, error) {
 	start := time.Now()
-	v, err := sw.join(id, upload)
+	v, err := sw.join(id, upload, false)
 	if err != nil {
 		return 0, err
 	}
