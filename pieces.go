@@ -113,13 +113,14 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 		s.mu.Unlock()
 		return nil
 	}
-	i := int(m.Index)
-	if i >= p.pieces() || len(m.Data) != p.pieceLen(i) {
+	// Compared as uint64 first: int(m.Index) may be negative on 32-bit platforms.
+	if uint64(m.Index) >= uint64(p.pieces()) || len(m.Data) != p.pieceLen(int(m.Index)) {
 		s.mu.Unlock()
 		err := fmt.Errorf("%w: chunk %d: piece %d of %d bytes does not fit a chunk of %d bytes", ErrBadChunk, m.Seq, m.Index, len(m.Data), len(p.data))
 		s.ban(c, err)
 		return err
 	}
+	i := int(m.Index)
 	if p.got[i] {
 		s.counters.wasted += int64(len(m.Data))
 		s.mu.Unlock()

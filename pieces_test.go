@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"math"
 	"net"
 	"testing"
 	"time"
@@ -80,6 +81,10 @@ func TestReceivePieces(t *testing.T) {
 		}, banned: true},
 		{name: "a piece past the end", change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
 			p[2].Index = 3
+			return h
+		}, banned: true},
+		{name: "a piece index of 2^32-1", change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
+			p[0].Index = math.MaxUint32
 			return h
 		}, banned: true},
 		{name: "a head signed by another key", source: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
