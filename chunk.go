@@ -49,7 +49,7 @@ func (c Chunk) Keyframe() bool { return c.Flags&FlagKeyframe != 0 }
 
 // signedBytes returns what a live chunk's signature covers: a domain tag, the
 // stream ID, seq, timestamp, flags, the data's length and the SHA-256 of its
-// piece hashes (see pieceHashes). Binding the stream ID stops a chunk of one
+// piece hashes (wire.PieceHashes). Binding the stream ID stops a chunk of one
 // stream being replayed into another; covering each piece's hash lets a peer
 // check, and pass on, every piece as it arrives.
 func signedBytes(id StreamID, seq uint64, ts int64, flags ChunkFlags, size int, hashes []byte) []byte {
@@ -65,31 +65,18 @@ func signedBytes(id StreamID, seq uint64, ts int64, flags ChunkFlags, size int, 
 	return append(b, sum[:]...)
 }
 
-// pieceHashes returns the SHA-256 of each wire.PieceSize piece of data, one
-// after the other.
-func pieceHashes(data []byte) []byte {
-	b := make([]byte, 0, wire.Pieces(len(data))*sha256.Size)
-	for len(data) > 0 {
-		n := min(len(data), wire.PieceSize)
-		sum := sha256.Sum256(data[:n])
-		b = append(b, sum[:]...)
-		data = data[n:]
-	}
-	return b
-}
-
 // signChunk sets c.Sig and c.hashes. The stream ID is the key's public half.
 func signChunk(key ed25519.PrivateKey, c *Chunk) {
 	var id StreamID
 	copy(id[:], key.Public().(ed25519.PublicKey))
-	c.hashes = pieceHashes(c.Data)
+	c.hashes = wire.PieceHashes(c.Data)
 	c.Sig = ed25519.Sign(key, signedBytes(id, c.Seq, c.Timestamp, c.Flags, len(c.Data), c.hashes))
 }
 
 // verifyLiveChunk checks a live chunk's signature against the stream ID, which
 // is the publisher's public key, and sets c.hashes.
 func verifyLiveChunk(id StreamID, c *Chunk) error {
-	hashes := pieceHashes(c.Data)
+	hashes := wire.PieceHashes(c.Data)
 	if err := verifyHead(id, c.Seq, c.Timestamp, c.Flags, len(c.Data), hashes, c.Sig); err != nil {
 		return err
 	}

@@ -271,41 +271,19 @@ type outgoing struct {
 	live bool // a live chunk: sent as a head and pieces, which may still be arriving
 }
 
-// writeChunk writes a chunk frame (header, then data) straight to the
+// writeChunk writes a chunk: a live one as a head and pieces (writeLive);
+// an on-demand one as a chunk frame (header, then data) straight to the
 // connection, after flushing queued control frames, so the data is not copied
 // through the buffer. With an upload limit it goes in pieces, each allowed by
 // the limiter.
-//
-// A live chunk must be written within liveUploadTimeout: a peer that asks
-// for chunks and does not read them (a slow loris) would otherwise hold this
-// peer's few live upload slots, and the requester has given up on the chunk
-// by then anyway.
 func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (int, error) {
 	if err := bw.Flush(); err != nil {
 		return 0, err
 	}
-	deadline := func() time.Time { return time.Now().Add(idleTimeout) }
-	if c.s.st != nil && c.s.st.live() { // st is set before any upload and never changes after
-		end := time.Now().Add(c.s.liveUploadTimeout())
-		deadline = func() time.Time { return end }
-	}
-	_ = c.nc.SetWriteDeadline(deadline())
 	if out.live {
-		c.s.mu.Lock()
-		c.writing = out.Seq
-		c.s.mu.Unlock()
-		select {
-		case <-c.stop: // a cancel of an earlier chunk
-		default:
-		}
-		c.chunkDeadline = deadline()
-		n, err := c.writePieces(ctx, bw, out.Seq, c.chunkDeadline)
-		c.chunkDeadline = time.Time{}
-		c.s.mu.Lock()
-		c.writing = noSeq
-		c.s.mu.Unlock()
-		return n, err
+		return c.writeLive(ctx, bw, out.Seq)
 	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
 	c.hdr = chunkHeader(c.hdr[:0], out.Chunk, out.n)
 	lim := c.s.peer.limiter
 	data := out.Data
@@ -331,13 +309,34 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 		if err := lim.WaitN(ctx, n); err != nil {
 			return 0, err
 		}
-		_ = c.nc.SetWriteDeadline(deadline())
+		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
 		if _, err := c.nc.Write(b[:n]); err != nil {
 			return 0, err
 		}
 		b = b[n:]
 	}
 	return len(data), nil
+}
+
+// writeLive sends live chunk seq as a head and pieces (writePieces). It must
+// be written within liveUploadTimeout: a peer that asks for chunks and does
+// not read them (a slow loris) would otherwise hold this peer's few live
+// upload slots, and the requester has given up on the chunk by then anyway.
+func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64) (int, error) {
+	c.s.mu.Lock()
+	c.writing = seq
+	c.s.mu.Unlock()
+	select {
+	case <-c.stop: // a cancel of an earlier chunk
+	default:
+	}
+	c.chunkDeadline = time.Now().Add(c.s.liveUploadTimeout())
+	n, err := c.writePieces(ctx, bw, seq, c.chunkDeadline)
+	c.chunkDeadline = time.Time{}
+	c.s.mu.Lock()
+	c.writing = noSeq
+	c.s.mu.Unlock()
+	return n, err
 }
 
 // chunkHeader appends a Chunk frame up to its n bytes of data: the frame

@@ -135,7 +135,7 @@ func (s *Stream) serveLocked(c *conn, seq uint64) {
 	if s.waitUploadLocked(c, seq) {
 		return
 	}
-	if s.st == nil || !s.st.has(seq) && s.partials[seq] == nil || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
+	if s.st == nil || !s.holdsLocked(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
 		c.send(&wire.Reject{Seq: seq})
 		return
 	}
@@ -192,7 +192,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 		out.off, out.n, ok = st.section(seq)
 	} else if st.live() {
 		out.Seq, out.live = seq, true
-		ok = st.has(seq) || s.partials[seq] != nil
+		ok = s.holdsLocked(seq)
 	} else {
 		out.Chunk, ok = st.get(seq)
 		out.n = len(out.Data)
@@ -265,10 +265,7 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := s.partials[ch.Seq]; p != nil { // it was also coming in pieces
-		delete(s.partials, ch.Seq)
-		p.wake()
-	}
+	s.dropPartialLocked(ch.Seq) // it was also coming in pieces
 	s.acceptLocked(c, ch, now, false)
 	return nil
 }

@@ -23,11 +23,7 @@ import (
 // so far. Guarded by Stream.mu, except data below prefix*PieceSize, which
 // never changes once its pieces are in and which writers read unlocked.
 type partial struct {
-	seq     uint64
-	ts      int64
-	flags   ChunkFlags
-	sig     []byte
-	hashes  []byte
+	head    *wire.Head // verified
 	data    []byte
 	got     []bool
 	n       int            // pieces received
@@ -85,7 +81,7 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 		return nil
 	}
 	p := &partial{
-		seq: h.Seq, ts: h.Timestamp, flags: ChunkFlags(h.Flags), sig: h.Sig, hashes: h.Hashes,
+		head:    h,
 		data:    make([]byte, h.Size),
 		got:     make([]bool, wire.Pieces(int(h.Size))),
 		grew:    make(chan struct{}),
@@ -126,7 +122,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 		s.mu.Unlock()
 		return nil
 	}
-	want := p.hashes[i*sha256.Size : (i+1)*sha256.Size]
+	want := p.head.Hashes[i*sha256.Size : (i+1)*sha256.Size]
 	s.mu.Unlock()
 	if sum := sha256.Sum256(m.Data); !bytes.Equal(sum[:], want) {
 		err := fmt.Errorf("%w: chunk %d: piece %d does not match its hash", ErrBadChunk, m.Seq, m.Index)
@@ -156,9 +152,9 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 // completeLocked stores a partial whose pieces are all in, received last
 // from c.
 func (s *Stream) completeLocked(c *conn, p *partial, now time.Time) {
-	delete(s.partials, p.seq)
-	p.wake()
-	ch := Chunk{Seq: p.seq, Timestamp: p.ts, Flags: p.flags, Data: p.data, Sig: p.sig, hashes: p.hashes}
+	h := p.head
+	s.dropPartialLocked(h.Seq)
+	ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: p.data, Sig: h.Sig, hashes: h.Hashes}
 	s.acceptLocked(c, ch, now, len(p.got) > 0)
 }
 
@@ -176,13 +172,27 @@ func (s *Stream) announceLocked(seq uint64, from *conn) {
 	}
 }
 
+// dropPartialLocked forgets the partial chunk seq, if any, and wakes the
+// writers relaying it.
+func (s *Stream) dropPartialLocked(seq uint64) {
+	if p := s.partials[seq]; p != nil {
+		delete(s.partials, seq)
+		p.wake()
+	}
+}
+
+// holdsLocked reports whether chunk seq is stored or arriving in pieces: what
+// this peer can serve.
+func (s *Stream) holdsLocked(seq uint64) bool {
+	return s.st.has(seq) || s.partials[seq] != nil
+}
+
 // dropPartialsLocked forgets partial chunks below seq (they left the window)
 // and wakes the writers relaying them.
 func (s *Stream) dropPartialsLocked(below uint64) {
-	for seq, p := range s.partials {
+	for seq := range s.partials {
 		if seq < below {
-			delete(s.partials, seq)
-			p.wake()
+			s.dropPartialLocked(seq)
 		}
 	}
 }
@@ -207,12 +217,7 @@ func (s *Stream) relayLocked(seq uint64) (r relay, ok bool) {
 		}, true
 	}
 	if p := s.partials[seq]; p != nil {
-		return relay{
-			head:  wire.Head{Seq: seq, Timestamp: p.ts, Flags: uint8(p.flags), Size: uint32(len(p.data)), Sig: p.sig, Hashes: p.hashes},
-			data:  p.data,
-			avail: p.prefix,
-			grew:  p.grew,
-		}, true
+		return relay{head: *p.head, data: p.data, avail: p.prefix, grew: p.grew}, true
 	}
 	return relay{}, false
 }

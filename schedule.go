@@ -358,7 +358,7 @@ type waitingUpload struct {
 // if there is room; it reports whether it did. A source does not keep
 // requests: a viewer rejected by it asks a peer instead.
 func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
-	if s.st == nil || !s.st.live() || s.source || !s.st.has(seq) && s.partials[seq] == nil {
+	if s.st == nil || !s.st.live() || s.source || !s.holdsLocked(seq) {
 		return false
 	}
 	s.startWaitingLocked() // earlier requests go first

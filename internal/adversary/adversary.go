@@ -609,7 +609,7 @@ func signedBytes(id ed25519.PublicKey, c *wire.Chunk) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Timestamp))
 	b = append(b, c.Flags)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Data)))
-	sum := sha256.Sum256(pieceHashes(c.Data))
+	sum := sha256.Sum256(wire.PieceHashes(c.Data))
 	return append(b, sum[:]...)
 }
 

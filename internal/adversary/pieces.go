@@ -1,8 +1,6 @@
 package adversary
 
 import (
-	"crypto/sha256"
-
 	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
@@ -28,7 +26,7 @@ func (s *session) gotReal(c *wire.Chunk) error {
 // pollutePieces sends real chunk c's genuine head, then its pieces with one
 // byte of each changed.
 func (s *session) pollutePieces(c *wire.Chunk) error {
-	head := &wire.Head{Seq: c.Seq, Timestamp: c.Timestamp, Flags: c.Flags, Size: uint32(len(c.Data)), Sig: c.Sig, Hashes: pieceHashes(c.Data)}
+	head := &wire.Head{Seq: c.Seq, Timestamp: c.Timestamp, Flags: c.Flags, Size: uint32(len(c.Data)), Sig: c.Sig, Hashes: wire.PieceHashes(c.Data)}
 	if err := s.write(head); err != nil {
 		return err
 	}
@@ -40,18 +38,6 @@ func (s *session) pollutePieces(c *wire.Chunk) error {
 		}
 	}
 	return nil
-}
-
-// pieceHashes mirrors the piece hashes a live chunk's signature covers.
-func pieceHashes(data []byte) []byte {
-	var b []byte
-	for len(data) > 0 {
-		n := min(len(data), wire.PieceSize)
-		sum := sha256.Sum256(data[:n])
-		b = append(b, sum[:]...)
-		data = data[n:]
-	}
-	return b
 }
 
 // assembler rebuilds the chunks an honest peer sends as heads and pieces.

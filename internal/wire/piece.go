@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -14,6 +15,19 @@ const PieceSize = 16 << 10
 
 // HashSize is the length of a piece hash (SHA-256).
 const HashSize = 32
+
+// PieceHashes returns the SHA-256 of each PieceSize piece of data (the last
+// one shorter), one after the other: the Hashes of the data's Head.
+func PieceHashes(data []byte) []byte {
+	b := make([]byte, 0, Pieces(len(data))*HashSize)
+	for len(data) > 0 {
+		n := min(len(data), PieceSize)
+		sum := sha256.Sum256(data[:n])
+		b = append(b, sum[:]...)
+		data = data[n:]
+	}
+	return b
+}
 
 // headFixed is the Head payload before the hashes: seq, timestamp, flags,
 // size and signature.
