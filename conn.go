@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pstream/p2pstream/internal/wire"
@@ -22,7 +24,7 @@ type ProtocolError = wire.ProtocolError
 const noSeq = ^uint64(0)
 
 const (
-	ctrlQueue = 1024 // control frames queued per connection
+	ctrlQueue = 256 // control frames queued per connection
 	// liveUploadSlots bounds the live uploads queued or under way at a peer
 	// (the source has Fanout more). When chunks went whole, one at full
 	// upload speed beat several sharing it (swarm lab, 30 viewers: 1 slot
@@ -52,7 +54,8 @@ type conn struct {
 	done chan struct{}     // closed when the connection shuts down
 	stop chan struct{}     // the peer cancelled the live chunk being written
 	once sync.Once
-	err  error // why it closed; set once before done closes
+	dead atomic.Bool // set just before done closes: cheaper to check than done
+	err  error       // why it closed; set once before done closes
 
 	// Used by the writer goroutine only.
 	wbuf          []byte    // the control frame being sent
@@ -90,6 +93,9 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer 
 			addr = net.JoinHostPort(host, port)
 		}
 	}
+	// Pieces are checked and copied as they are read (receivePiece runs in
+	// the reader goroutine), so one buffer serves them all.
+	r.ReusePieces = true
 	return &conn{
 		s:        s,
 		nc:       nc,
@@ -117,26 +123,25 @@ func (c *conn) String() string {
 	return fmt.Sprintf("peer %s at %s", c.id.String()[:8], c.nc.RemoteAddr())
 }
 
+// LogValue formats c only when a log record is written: hot paths log at
+// debug level, usually disabled.
+func (c *conn) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // close shuts the connection down once; err says why (nil for a normal close).
 func (c *conn) close(err error) {
 	c.once.Do(func() {
 		c.err = err
+		c.dead.Store(true)
 		close(c.done)
 		c.nc.Close()
 	})
 }
 
-func (c *conn) closed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+// closed reports whether the connection has shut down.
+func (c *conn) closed() bool { return c.dead.Load() }
 
 // send queues a control frame; the caller holds s.mu. It never blocks: a
-// peer that lets 1024 control frames pile up (answers to its requests and
+// peer that lets ctrlQueue (256) control frames pile up (answers to its requests and
 // pings it does not read) is too slow or hostile, and is dropped and refused
 // for a while, so it cannot flood us again at once.
 func (c *conn) send(m wire.Message) {
@@ -193,7 +198,7 @@ func (c *conn) readLoop() {
 // frame waits. Chunk data is read from the store when it is sent, so queues
 // hold seqs, not bytes.
 func (c *conn) writeLoop(ctx context.Context) {
-	bw := bufio.NewWriterSize(c.nc, 32<<10)
+	bw := bufio.NewWriterSize(c.nc, 4<<10) // control frames (see writeLive)
 	for {
 		select {
 		case m := <-c.ctrl:
@@ -229,18 +234,40 @@ func (c *conn) writeLoop(ctx context.Context) {
 // frames wait. An error closes the connection.
 func (c *conn) writeFrame(bw *bufio.Writer, m wire.Message, flush bool) error {
 	c.wbuf = wire.AppendFrame(c.wbuf[:0], m)
-	dl := c.chunkDeadline
-	if dl.IsZero() {
-		dl = time.Now().Add(idleTimeout)
-	}
-	_ = c.nc.SetWriteDeadline(dl)
-	_, err := bw.Write(c.wbuf)
+	err := c.write(bw, c.wbuf, nil)
 	if err == nil && flush && len(c.ctrl) == 0 {
 		err = bw.Flush()
 	}
 	if err != nil {
 		c.close(err)
 	}
+	return err
+}
+
+// writePiece writes piece index of live chunk seq to bw: the frame's
+// header, then data from the chunk itself (no frame-sized buffer per
+// connection). An error closes the connection.
+func (c *conn) writePiece(bw *bufio.Writer, seq uint64, index int, data []byte) error {
+	c.wbuf = wire.AppendPieceHeader(c.wbuf[:0], seq, uint32(index), len(data))
+	err := c.write(bw, c.wbuf, data)
+	if err != nil {
+		c.close(err)
+	}
+	return err
+}
+
+// write writes a and b to bw, within the chunk's deadline while a live
+// chunk is sent.
+func (c *conn) write(bw *bufio.Writer, a, b []byte) error {
+	dl := c.chunkDeadline
+	if dl.IsZero() {
+		dl = time.Now().Add(idleTimeout)
+	}
+	_ = c.nc.SetWriteDeadline(dl)
+	if _, err := bw.Write(a); err != nil {
+		return err
+	}
+	_, err := bw.Write(b)
 	return err
 }
 
@@ -318,6 +345,9 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 	return len(data), nil
 }
 
+// pieceWriters are the large write buffers of live uploads under way.
+var pieceWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
 // writeLive sends live chunk seq as a head and pieces (writePieces). It must
 // be written within liveUploadTimeout: a peer that asks for chunks and does
 // not read them (a slow loris) would otherwise hold this peer's few live
@@ -331,7 +361,17 @@ func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64) (int
 	default:
 	}
 	c.chunkDeadline = time.Now().Add(c.s.liveUploadTimeout())
-	n, err := c.writePieces(ctx, bw, seq, c.chunkDeadline)
+	// A connection keeps a small buffer for control frames; the few
+	// uploading a chunk borrow a large one, so that pieces go out in
+	// large writes.
+	big := pieceWriters.Get().(*bufio.Writer)
+	big.Reset(c.nc)
+	n, err := c.writePieces(ctx, big, seq, c.chunkDeadline)
+	if err == nil {
+		err = big.Flush()
+	}
+	big.Reset(nil)
+	pieceWriters.Put(big)
 	c.chunkDeadline = time.Time{}
 	c.s.mu.Lock()
 	c.writing = noSeq

@@ -32,10 +32,12 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		if err := s.noteHaveLocked(c, m.Seq, now); err != nil {
 			return err
 		}
-		if _, has := c.has[m.Seq]; has && !had && s.st != nil && !s.st.has(m.Seq) {
-			// Only news is worth a scheduling pass: a flood of repeated or
-			// ignored haves costs a map lookup each.
-			s.scheduleLocked(now)
+		if _, has := c.has[m.Seq]; has && !had && s.st != nil && !s.st.has(m.Seq) && s.mayAskLocked(c, now) {
+			// Only news from a peer we may ask is worth a scheduling pass:
+			// a flood of repeated or ignored haves costs a map lookup
+			// each, and a busy peer is asked when its answer comes (or on
+			// the next tick).
+			s.scheduleSoon()
 		}
 	case *wire.BufferMap:
 		if uint64(m.N) > s.maxBufferMap() {
@@ -49,13 +51,13 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 				}
 			}
 		}
-		if len(c.has) != before {
-			s.scheduleLocked(now) // as for Have: only news is worth a pass
+		if len(c.has) != before && s.st != nil && s.mayAskLocked(c, now) {
+			s.scheduleSoon() // as for Have
 		}
 	case *wire.Request:
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
-		delete(c.queued, m.Seq)
+		s.unqueueLocked(c, m.Seq)
 		if c.writing == m.Seq {
 			select {
 			case c.stop <- struct{}{}:
@@ -66,13 +68,13 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	case *wire.Reject:
 		if _, ok := c.inflight[m.Seq]; ok {
 			// The peer is busy (or lied): ask others for a while.
-			s.log.Debug("rejected", "seq", m.Seq, "peer", c.String())
+			s.log.Debug("rejected", "seq", m.Seq, "peer", c)
 			delete(c.inflight, m.Seq)
 			c.busyUntil = now.Add(s.busyBackoff())
 			if s.pending[m.Seq] == c {
 				delete(s.pending, m.Seq)
 			}
-			s.scheduleLocked(now)
+			s.scheduleSoon()
 		}
 	case *wire.ManifestRequest:
 		// Once per connection: a manifest is up to 1 MiB, and answering
@@ -144,7 +146,7 @@ func (s *Stream) serveLocked(c *conn, seq uint64) {
 	}
 	select {
 	case c.data <- seq:
-		c.queued[seq] = struct{}{}
+		s.queueLocked(c, seq)
 	default:
 		c.send(&wire.Reject{Seq: seq})
 	}
@@ -161,11 +163,30 @@ func (s *Stream) uploadsFullLocked() bool {
 	if s.source {
 		slots += s.fanout
 	}
-	n := s.uploading
-	for _, c := range s.conns {
-		n += len(c.queued)
+	return s.uploading+s.nqueued >= slots
+}
+
+// queueLocked notes an upload of chunk seq queued in c.data.
+func (s *Stream) queueLocked(c *conn, seq uint64) {
+	if _, ok := c.queued[seq]; ok {
+		return
 	}
-	return n >= slots
+	c.queued[seq] = struct{}{}
+	if s.conns[c.id] == c {
+		s.nqueued++
+	}
+}
+
+// unqueueLocked forgets a queued upload: it was taken or cancelled. Uploads
+// queued at a connection that was dropped left s.nqueued with it.
+func (s *Stream) unqueueLocked(c *conn, seq uint64) {
+	if _, ok := c.queued[seq]; !ok {
+		return
+	}
+	delete(c.queued, seq)
+	if s.conns[c.id] == c {
+		s.nqueued--
+	}
 }
 
 // busyBackoff is how long a peer that rejected a request is not asked.
@@ -197,7 +218,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 		out.Chunk, ok = st.get(seq)
 		out.n = len(out.Data)
 	}
-	delete(c.queued, seq)
+	s.unqueueLocked(c, seq)
 	if !ok {
 		return outgoing{}, false
 	}
@@ -343,7 +364,7 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 	if s.st.complete() && s.sink == nil {
 		s.markDoneLocked()
 	}
-	s.scheduleLocked(now)
+	s.scheduleSoon()
 }
 
 // pushLocked sends a fresh live chunk, unasked, to Fanout peers chosen at
@@ -360,7 +381,7 @@ func (s *Stream) pushLocked(seq uint64) {
 		}
 		select {
 		case c.data <- seq:
-			c.queued[seq] = struct{}{}
+			s.queueLocked(c, seq)
 			c.has[seq] = struct{}{}
 			n++
 		default:

@@ -269,7 +269,7 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 					return bytes, err
 				}
 			}
-			if err := c.writeFrame(bw, &wire.Piece{Seq: seq, Index: uint32(sent), Data: data}, false); err != nil {
+			if err := c.writePiece(bw, seq, sent, data); err != nil {
 				return bytes, err
 			}
 			bytes += len(data)

@@ -33,49 +33,97 @@ const (
 	maxJoinProbe  = 8           // chunks searched backwards for a keyframe when joining
 	maxJoinBehind = 8           // live: chunks a new viewer may start below joinBehind, waiting for them to spread
 	urgentAhead   = 8           // on demand: chunks after the read position fetched in order
+	// maxLiveWanted bounds the missing live chunks a scheduling pass
+	// considers, earliest first: a viewer that fell behind would otherwise
+	// pay for the whole window on every pass, and fall further behind.
+	maxLiveWanted = 16
 )
 
 // scheduleLocked sends requests for wanted chunks to peers with free slots.
+// It runs on every event that may free a peer or make a chunk wanted, and
+// on every tick, so the common case (nothing new to ask) is kept cheap:
+// it does not visit the connections.
 func (s *Stream) scheduleLocked(now time.Time) {
 	if s.st == nil || s.closed || s.source {
 		return
 	}
-	s.startWaitingLocked()
-	free := false
-	for _, c := range s.conns {
-		for seq, at := range c.inflight {
-			if now.Sub(at) > s.requestTimeout(c) {
-				delete(c.inflight, seq)
-				if s.pending[seq] == c {
-					delete(s.pending, seq)
-				}
-				c.send(&wire.Cancel{Seq: seq})
-				c.limit = max(1, c.limit/2)
-				s.requestTimedOutLocked(c, seq)
-			}
+	s.expireRequestsLocked(now)
+	var wanted []uint64
+	if s.st.live() {
+		wanted = s.wantedLocked()
+		if !s.anyUnrequestedLocked(wanted) {
+			return
 		}
-		limit := c.limit
-		if s.st.live() {
-			limit = min(limit, liveInflight)
-		}
-		free = free || len(c.inflight) < limit && !now.Before(c.busyUntil) && !c.closed()
 	}
-	if !free {
+	free := s.free[:0] // peers that may take another request
+	defer func() { s.free = free[:0] }()
+	for _, c := range s.conns {
+		if s.mayAskLocked(c, now) {
+			free = append(free, c)
+		}
+	}
+	if len(free) == 0 {
 		return
 	}
-	for _, seq := range s.wantedLocked() {
+	if !s.st.live() {
+		wanted = s.wantedLocked()
+	}
+	for _, seq := range wanted {
 		if _, ok := s.pending[seq]; ok {
 			continue
 		}
-		c := s.pickPeerLocked(seq, now)
+		c := s.pickPeerLocked(free, seq, now)
 		if c == nil {
 			continue
 		}
 		c.inflight[seq] = now
 		s.pending[seq] = c
 		c.send(&wire.Request{Seq: seq})
-		s.log.Debug("request", "seq", seq, "peer", c.String(), "source", c.source)
+		s.log.Debug("request", "seq", seq, "peer", c, "source", c.source)
+		if !s.mayAskLocked(c, now) {
+			free = slices.DeleteFunc(free, func(f *conn) bool { return f == c })
+			if len(free) == 0 {
+				return
+			}
+		}
 	}
+}
+
+// anyUnrequestedLocked reports whether some of wanted is not requested.
+func (s *Stream) anyUnrequestedLocked(wanted []uint64) bool {
+	for _, seq := range wanted {
+		if _, ok := s.pending[seq]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// expireRequestsLocked cancels the requests that took too long; they are
+// asked elsewhere, and the peer's window halves. Every request in flight is
+// in s.pending (c.inflight[seq] is set if and only if s.pending[seq] is c).
+func (s *Stream) expireRequestsLocked(now time.Time) {
+	for seq, c := range s.pending {
+		if now.Sub(c.inflight[seq]) > s.requestTimeout(c) {
+			delete(c.inflight, seq)
+			delete(s.pending, seq)
+			c.send(&wire.Cancel{Seq: seq})
+			c.limit = max(1, c.limit/2)
+			s.requestTimedOutLocked(c, seq)
+		}
+	}
+}
+
+// mayAskLocked reports whether c may take another request now: it has
+// room in its window, has not just rejected one, and is open. A live peer
+// uploads one chunk at a time; a second request would be rejected, and the
+// reject would wait behind the chunk it is sending us.
+func (s *Stream) mayAskLocked(c *conn, now time.Time) bool {
+	limit := c.limit
+	if s.st.live() {
+		limit = min(limit, liveInflight)
+	}
+	return len(c.inflight) < limit && !now.Before(c.busyUntil) && !c.closed()
 }
 
 // requestTimeout is how long a request to c may take before it is asked
@@ -106,7 +154,7 @@ func (s *Stream) wantedLocked() []uint64 {
 	}
 	var out []uint64
 	last := min(s.known, s.play.next+s.st.window-1)
-	for seq := s.play.next; seq <= last; seq++ {
+	for seq := s.play.next; seq <= last && len(out) < maxLiveWanted; seq++ {
 		if !s.st.has(seq) {
 			out = append(out, seq)
 		}
@@ -278,21 +326,12 @@ func mix(seq uint64, salt byte) uint64 {
 	return x ^ x>>29
 }
 
-// pickPeerLocked chooses who to ask for seq: the peer that would deliver it
-// soonest. A live source is asked only as a last resort.
-func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
+// pickPeerLocked chooses who of free to ask for seq: the peer that would
+// deliver it soonest. A live source is asked only as a last resort.
+func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 	var best, source *conn
 	bestETA := 0.0
-	for _, c := range s.conns {
-		if len(c.inflight) >= c.limit || c.closed() || now.Before(c.busyUntil) {
-			continue
-		}
-		if s.st.live() && len(c.inflight) >= liveInflight {
-			// A live peer uploads one chunk at a time; a second request
-			// would be rejected, and the reject would wait behind the
-			// chunk it is sending us.
-			continue
-		}
+	for _, c := range free {
 		if _, ok := c.has[seq]; !ok {
 			continue
 		}
@@ -310,6 +349,12 @@ func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
 			best, bestETA = c, eta
 		}
 	}
+	if source != nil && s.urgentLocked(seq, now) {
+		// About to miss its deadline: the source surely has it, while
+		// peers that advertise a chunk may only hold its head (its sender
+		// stalled, or lied), and reject the request when they cannot go on.
+		return source
+	}
 	if best != nil {
 		return best
 	}
@@ -320,17 +365,24 @@ func (s *Stream) pickPeerLocked(seq uint64, now time.Time) *conn {
 }
 
 // sourceAllowedLocked reports whether a live chunk may be requested from the
-// source. Once playing: only when it is about to miss its deadline (the
-// source pushes each chunk to a few peers and keeps its upload for rescues).
-// While joining: when no free peer has given it for half a chunk duration.
+// source. Once playing: only when it is urgent (the source pushes each chunk
+// to a few peers and keeps its upload for rescues). While joining: when no
+// free peer has given it for half a chunk duration.
 func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
-	d := s.chunkDuration()
 	if s.play.t0.IsZero() {
 		seen, ok := s.seen[seq]
-		return !ok || now.Sub(seen) >= d/2
+		return !ok || now.Sub(seen) >= s.chunkDuration()/2
 	}
+	return s.urgentLocked(seq, now)
+}
+
+// urgentLocked reports whether live chunk seq is due within a chunk
+// duration, or a second for short chunks: the time left to fetch it from
+// the source.
+func (s *Stream) urgentLocked(seq uint64, now time.Time) bool {
+	d := s.chunkDuration()
 	dl, ok := s.play.deadline(seq, d, s.peer.delay(d))
-	return ok && dl.Sub(now) < d
+	return ok && dl.Sub(now) < max(d, time.Second)
 }
 
 // startBehind is how many chunks behind the newest advertised one a live
@@ -407,7 +459,7 @@ func (s *Stream) startWaitingLocked() {
 		}
 		select {
 		case w.c.data <- w.seq:
-			w.c.queued[w.seq] = struct{}{}
+			s.queueLocked(w.c, w.seq)
 		default:
 			w.c.send(&wire.Reject{Seq: w.seq})
 		}

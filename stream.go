@@ -35,6 +35,7 @@ type Stream struct {
 	interval time.Duration  // announce interval from the first tracker answer
 	closers  []io.Closer    // closed after the goroutines end (a seeder's file)
 	wake     chan struct{}  // wakes the delivery loop
+	resched  chan struct{}  // asks the tick loop for a scheduling pass (scheduleSoon)
 	redial   chan struct{}  // wakes the announce loop to find more peers
 
 	mu         sync.Mutex // guards everything below
@@ -57,6 +58,8 @@ type Stream struct {
 	readPos    uint64               // on demand: where the reader is; scheduled first
 	counters   streamCounters
 	uploading  int             // chunks being written to peers now
+	nqueued    int             // uploads queued at the connections in conns (see queueLocked)
+	free       []*conn         // scheduleLocked's list of peers to ask, kept to reuse
 	published  int64           // live source: chunk bytes published so far
 	pruned     uint64          // live: store's oldest seq when last pruned
 	waiting    []waitingUpload // live: requests to serve when an upload slot frees
@@ -82,6 +85,7 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
 		wake:     make(chan struct{}, 1),
+		resched:  make(chan struct{}, 1),
 		redial:   make(chan struct{}, 1),
 		info:     info,
 		conns:    make(map[PeerID]*conn),
@@ -156,6 +160,17 @@ func (s *Stream) Close() error {
 }
 
 // wakeDelivery nudges the delivery loop.
+// scheduleSoon asks for a scheduling pass. Events that may free a peer or
+// make a chunk wanted (haves, rejects, chunks stored, peers gone) come in
+// bursts; one pass after a burst does what a pass after each event would,
+// and under load the passes thin out instead of piling up.
+func (s *Stream) scheduleSoon() {
+	select {
+	case s.resched <- struct{}{}:
+	default:
+	}
+}
+
 func (s *Stream) wakeDelivery() {
 	select {
 	case s.wake <- struct{}{}:
@@ -172,7 +187,8 @@ func (s *Stream) markDoneLocked() {
 }
 
 // tickLoop expires slow requests, applies deadlines, prunes old state and
-// pings idle connections.
+// pings idle connections; between ticks it runs the scheduling passes that
+// events ask for (scheduleSoon).
 func (s *Stream) tickLoop() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -180,10 +196,17 @@ func (s *Stream) tickLoop() {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-s.resched:
+			s.mu.Lock()
+			s.scheduleLocked(time.Now())
+			s.mu.Unlock()
 		case now := <-t.C:
 			s.mu.Lock()
 			s.pruneLocked()
 			s.pingIdleLocked(now)
+			if s.st != nil {
+				s.startWaitingLocked() // slots freed by connections that closed
+			}
 			s.scheduleLocked(now)
 			s.mu.Unlock()
 			s.wakeDelivery()

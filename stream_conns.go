@@ -141,7 +141,7 @@ func (s *Stream) register(c *conn) {
 	// (register also runs on the peer's accept goroutines, outside s.wg).
 	s.wg.Add(2)
 	s.mu.Unlock()
-	s.log.Debug("connected", "peer", c.String(), "source", c.source)
+	s.log.Debug("connected", "peer", c, "source", c.source)
 	go func() {
 		defer s.wg.Done()
 		c.readLoop()
@@ -164,10 +164,10 @@ func (s *Stream) removeConn(c *conn) {
 	}
 	s.dropLocked(c)
 	if !isQuietClose(c.err) && !errors.Is(c.err, net.ErrClosed) {
-		s.log.Debug("disconnected", "peer", c.String(), "err", c.err)
+		s.log.Debug("disconnected", "peer", c, "err", c.err)
 	}
 	if !s.closed {
-		s.scheduleLocked(time.Now())
+		s.scheduleSoon()
 		select {
 		case s.redial <- struct{}{}:
 		default:
@@ -179,6 +179,7 @@ func (s *Stream) removeConn(c *conn) {
 func (s *Stream) dropLocked(c *conn) {
 	if s.conns[c.id] == c {
 		delete(s.conns, c.id)
+		s.nqueued -= len(c.queued)
 	}
 	for seq := range c.inflight {
 		if s.pending[seq] == c {

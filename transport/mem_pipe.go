@@ -36,6 +36,25 @@ type pipe struct {
 type segment struct {
 	data []byte
 	at   time.Time
+	buf  *[]byte // data's buffer, from segmentPool, or nil
+}
+
+// segmentPool recycles the buffers of full-size segments: a swarm in one
+// process moves every byte of every stream through them.
+var segmentPool = sync.Pool{New: func() any {
+	b := make([]byte, segmentSize)
+	return &b
+}}
+
+// newSegment copies b into a segment arriving at at. Small writes (control
+// frames) get a buffer of their own size: a pooled one would hold 16 KiB
+// for each while it waits.
+func newSegment(b []byte, at time.Time) segment {
+	if len(b) < segmentSize/4 {
+		return segment{data: bytes.Clone(b), at: at}
+	}
+	buf := segmentPool.Get().(*[]byte)
+	return segment{data: (*buf)[:copy(*buf, b)], at: at, buf: buf}
 }
 
 func newPipe(from, to *MemHost, p *path) *pipe {
@@ -122,7 +141,7 @@ func (p *pipe) write(b []byte) (int, error) {
 			at = p.last // TCP delivers in order
 		}
 		p.last = at
-		p.push(segment{data: bytes.Clone(b[:n]), at: at})
+		p.push(newSegment(b[:n], at))
 		p.buffered += n
 		p.from.sent.Add(int64(n))
 		wake(&p.readWake)
@@ -212,6 +231,9 @@ func (p *pipe) push(s segment) {
 
 // pop drops the oldest segment; p.mu is held.
 func (p *pipe) pop() {
+	if buf := p.segs[p.head].buf; buf != nil {
+		segmentPool.Put(buf)
+	}
 	p.segs[p.head] = segment{}
 	p.head++
 	if p.head == len(p.segs) {

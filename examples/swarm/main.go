@@ -62,6 +62,7 @@ Flags:
 	seeder := fs.String("seeder-rate", "20M", "on demand: the seeder's upload cap in `bytes/s` (powers of 1024: k, M, G)")
 	fs.BoolVar(&cfg.Diagnose, "diagnose", false, "count why chunks missed their deadline, requests and rejects, and print the counts")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	fs.StringVar(&cfg.HeapProfile, "memprofile", "", "live: write a heap profile at the end of the run, swarm still up, to `FILE`")
 	noBaseline := fs.Bool("no-baseline", false, "skip the client-server baseline")
 	jsonOut := fs.Bool("json", false, "print the results as JSON instead of a table")
 	plotOut := fs.String("plot", "", "write a PNG plot of continuity, lag and source upload over time to `FILE`")

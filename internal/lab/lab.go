@@ -55,6 +55,9 @@ type Config struct {
 	// Diagnose counts the viewers' debug events (why chunks missed their
 	// deadline, requests, rejects) into Result.Diagnosis.
 	Diagnose bool
+	// HeapProfile, if set, is a file to write a heap profile to at the end
+	// of the live run, while the swarm is still up.
+	HeapProfile string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }

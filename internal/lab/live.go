@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -291,6 +293,11 @@ func RunLive(cfg Config) (Result, error) {
 	}
 	res.CPUSeconds = cpuTime() - cpu0
 	res.HeapPerPeer = heapPerPeer(cfg.Peers)
+	if cfg.HeapProfile != "" {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return res, err
+		}
+	}
 	if sw.diag != nil {
 		var up int64
 		for _, st := range all {
@@ -329,6 +336,23 @@ func cpuTime() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// writeHeapProfile writes the live heap's profile to file.
+func writeHeapProfile(file string) error {
+	// A heap profile shows the heap as of the last completed collection
+	// but one: collect twice so it shows the heap now.
+	runtime.GC()
+	runtime.GC()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // heapPerPeer returns the live heap after a GC divided by n.

@@ -104,6 +104,20 @@ func (h *Head) check() error {
 	return nil
 }
 
+// AppendPieceHeader appends a Piece frame of chunk seq, piece index, up to
+// its n bytes of data: the caller writes the data after it, straight from
+// the chunk, instead of copying it into a frame buffer. It panics if n is
+// not 1 to PieceSize, as AppendFrame does for a piece it cannot encode.
+func AppendPieceHeader(b []byte, seq uint64, index uint32, n int) []byte {
+	if n <= 0 || n > PieceSize {
+		panic(fmt.Sprintf("wire: piece of %d bytes, want 1 to %d", n, PieceSize))
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(1+pieceFixed+n))
+	b = append(b, byte(TypePiece))
+	b = binary.BigEndian.AppendUint64(b, seq)
+	return binary.BigEndian.AppendUint32(b, index)
+}
+
 func (p *Piece) check() error {
 	if len(p.Data) == 0 || len(p.Data) > PieceSize {
 		return fmt.Errorf("piece of %d bytes, want 1 to %d", len(p.Data), PieceSize)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 )
 
 // growStep is the largest payload read into a buffer of its final size at
@@ -16,12 +17,25 @@ import (
 // costs one extra copy of its first 256 KiB.
 const growStep = 256<<10 + 128
 
+// piecePool recycles the payload buffers of Pieces read with ReusePieces.
+var piecePool = sync.Pool{New: func() any {
+	b := make([]byte, pieceFixed+PieceSize)
+	return &b
+}}
+
 // Reader decodes frames from a connection. It is not safe for concurrent
 // use: one goroutine reads each connection.
 type Reader struct {
 	br  *bufio.Reader
 	lim Limits
 	err error // sticky: once a read fails, the stream is out of sync
+
+	// ReusePieces, if set, reads Piece frames into buffers the Reader
+	// recycles: a Piece's Data is then valid only until the next
+	// ReadMessage. A caller that copies each piece before reading on saves
+	// an allocation per piece, and an idle connection holds no buffer.
+	ReusePieces bool
+	piece       *[]byte // the buffer of the last Piece read, until the next read
 
 	// scratch holds each frame header, and the payloads of frames whose
 	// messages keep no bytes (Handshake copies its address into a string),
@@ -44,10 +58,14 @@ func NewReader(r io.Reader, lim Limits) *Reader {
 // errors from the underlying reader (timeouts, resets) are returned as they
 // are. After any error the Reader returns the same error forever.
 //
-// Every message returned owns its memory: Chunk, BufferMap and Manifest
-// frames are read into a fresh buffer their byte slices alias, so the caller
-// may keep them.
+// Every message returned owns its memory (except Pieces with ReusePieces):
+// Chunk, Head, Piece, BufferMap and Manifest frames are read into a fresh
+// buffer their byte slices alias, so the caller may keep them.
 func (r *Reader) ReadMessage() (Message, error) {
+	if r.piece != nil {
+		piecePool.Put(r.piece)
+		r.piece = nil
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -96,6 +114,12 @@ func (r *Reader) readMessage() (Message, error) {
 // readPayload reads the n-byte payload of a frame of type t, whose size
 // has been checked against the limits.
 func (r *Reader) readPayload(t Type, n int) ([]byte, error) {
+	if t == TypePiece && r.ReusePieces && n <= pieceFixed+PieceSize {
+		r.piece = piecePool.Get().(*[]byte)
+		p := (*r.piece)[:n]
+		_, err := io.ReadFull(r.br, p)
+		return p, err
+	}
 	switch t {
 	case TypeChunk, TypeHead, TypePiece, TypeBufferMap, TypeManifest:
 		// Their messages alias the payload, so it must be fresh.

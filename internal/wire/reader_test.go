@@ -51,6 +51,35 @@ func TestReaderChunkOwnsData(t *testing.T) {
 	assert.Equal(t, first, got)
 }
 
+// TestReaderReusePieces: with ReusePieces, pieces are read into one buffer
+// (each valid until the next read, and decoded right), without allocating
+// their data; without it, each piece owns its data.
+func TestReaderReusePieces(t *testing.T) {
+	one := &Piece{Seq: 7, Index: 0, Data: bytes.Repeat([]byte{1}, PieceSize)}
+	two := &Piece{Seq: 7, Index: 1, Data: bytes.Repeat([]byte{2}, 100)}
+	stream := AppendFrame(AppendFrame(nil, one), two)
+	for _, reuse := range []bool{false, true} {
+		r := NewReader(bytes.NewReader(stream), Limits{})
+		r.ReusePieces = reuse
+		a, err := r.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, one, a)
+		b, err := r.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, two, b)
+		assert.Equal(t, !reuse, bytes.Equal(a.(*Piece).Data, one.Data), "reuse %v: the first piece's data after the second read", reuse)
+	}
+	frame := AppendFrame(nil, one)
+	r := NewReader(&repeatReader{frame: frame}, Limits{})
+	r.ReusePieces = true
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := r.ReadMessage(); err != nil {
+			panic(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0, "only the message")
+}
+
 // TestReaderLargeChunk reads a chunk larger than the first buffer step, so
 // the payload buffer grows while it arrives.
 func TestReaderLargeChunk(t *testing.T) {

@@ -142,6 +142,18 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return w.Buffer.Write(p)
 }
 
+// TestAppendPieceHeader: the header and the data make the same frame as
+// AppendFrame.
+func TestAppendPieceHeader(t *testing.T) {
+	for _, n := range []int{1, 100, PieceSize} {
+		p := &Piece{Seq: 1<<40 + 3, Index: 9, Data: bytes.Repeat([]byte{7}, n)}
+		got := append(AppendPieceHeader([]byte{0xAA}, p.Seq, p.Index, n), p.Data...)
+		assert.Equal(t, AppendFrame([]byte{0xAA}, p), got, "%d bytes", n)
+	}
+	assert.Panics(t, func() { AppendPieceHeader(nil, 1, 0, 0) })
+	assert.Panics(t, func() { AppendPieceHeader(nil, 1, 0, PieceSize+1) })
+}
+
 func TestWriteMessage(t *testing.T) {
 	for _, tc := range samples() {
 		t.Run(tc.name, func(t *testing.T) {
