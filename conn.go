@@ -40,7 +40,17 @@ const (
 // goroutine decodes frames and updates the stream; its writer goroutine
 // sends control frames first, then chunks, from two bounded queues.
 type conn struct {
-	s      *Stream
+	s *Stream
+
+	// Read by every scheduling pass, for every connection: kept together,
+	// so a pass touches one cache line per connection before its maps.
+	// Guarded by s.mu, but dead.
+	dead      atomic.Bool          // set just before done closes: cheaper to check than done
+	busyUntil time.Time            // the peer rejected a request: do not ask before this
+	limit     int                  // requests we keep in flight to the peer
+	inflight  map[uint64]time.Time // our requests to the peer, by send time
+	has       map[uint64]struct{}  // chunks the peer holds
+
 	nc     net.Conn
 	r      *wire.Reader
 	id     PeerID
@@ -54,8 +64,7 @@ type conn struct {
 	done chan struct{}     // closed when the connection shuts down
 	stop chan struct{}     // the peer cancelled the live chunk being written
 	once sync.Once
-	dead atomic.Bool // set just before done closes: cheaper to check than done
-	err  error       // why it closed; set once before done closes
+	err  error // why it closed; set once before done closes
 
 	// Used by the writer goroutine only.
 	wbuf          []byte    // the control frame being sent
@@ -64,12 +73,8 @@ type conn struct {
 	fileBuf       []byte    // a seeder's chunk read from its file, when sendfile cannot be used
 
 	// Guarded by s.mu.
-	has          map[uint64]struct{}  // chunks the peer holds
-	inflight     map[uint64]time.Time // our requests to the peer, by send time
-	queued       map[uint64]struct{}  // uploads queued in data and still wanted
-	limit        int                  // requests we keep in flight to the peer
-	rate         float64              // measured chunk bytes per second from the peer
-	busyUntil    time.Time            // the peer rejected a request: do not ask before this
+	queued       map[uint64]struct{} // uploads queued in data and still wanted
+	rate         float64             // measured chunk bytes per second from the peer
 	lastRecv     time.Time
 	lastSent     time.Time
 	sentUp       int64

@@ -47,7 +47,9 @@ func (s *Stream) scheduleLocked(now time.Time) {
 	if s.st == nil || s.closed || s.source {
 		return
 	}
-	s.expireRequestsLocked(now)
+	if !s.expireAt.IsZero() && !now.Before(s.expireAt) {
+		s.expireRequestsLocked(now)
+	}
 	var wanted []uint64
 	if s.st.live() {
 		wanted = s.wantedLocked()
@@ -78,6 +80,9 @@ func (s *Stream) scheduleLocked(now time.Time) {
 		}
 		c.inflight[seq] = now
 		s.pending[seq] = c
+		if at := now.Add(s.requestTimeout(c)); s.expireAt.IsZero() || at.Before(s.expireAt) {
+			s.expireAt = at
+		}
 		c.send(&wire.Request{Seq: seq})
 		s.log.Debug("request", "seq", seq, "peer", c, "source", c.source)
 		if !s.mayAskLocked(c, now) {
@@ -100,17 +105,24 @@ func (s *Stream) anyUnrequestedLocked(wanted []uint64) bool {
 }
 
 // expireRequestsLocked cancels the requests that took too long; they are
-// asked elsewhere, and the peer's window halves. Every request in flight is
-// in s.pending (c.inflight[seq] is set if and only if s.pending[seq] is c).
+// asked elsewhere, and the peer's window halves. It sets s.expireAt to when
+// the next request left would time out. Every request in flight is in
+// s.pending (c.inflight[seq] is set if and only if s.pending[seq] is c).
 func (s *Stream) expireRequestsLocked(now time.Time) {
+	s.expireAt = time.Time{}
 	for seq, c := range s.pending {
-		if now.Sub(c.inflight[seq]) > s.requestTimeout(c) {
-			delete(c.inflight, seq)
-			delete(s.pending, seq)
-			c.send(&wire.Cancel{Seq: seq})
-			c.limit = max(1, c.limit/2)
-			s.requestTimedOutLocked(c, seq)
+		at := c.inflight[seq].Add(s.requestTimeout(c))
+		if !now.After(at) {
+			if s.expireAt.IsZero() || at.Before(s.expireAt) {
+				s.expireAt = at
+			}
+			continue
 		}
+		delete(c.inflight, seq)
+		delete(s.pending, seq)
+		c.send(&wire.Cancel{Seq: seq})
+		c.limit = max(1, c.limit/2)
+		s.requestTimedOutLocked(c, seq)
 	}
 }
 
@@ -119,11 +131,14 @@ func (s *Stream) expireRequestsLocked(now time.Time) {
 // uploads one chunk at a time; a second request would be rejected, and the
 // reject would wait behind the chunk it is sending us.
 func (s *Stream) mayAskLocked(c *conn, now time.Time) bool {
+	if c.closed() || now.Before(c.busyUntil) {
+		return false
+	}
 	limit := c.limit
 	if s.st.live() {
 		limit = min(limit, liveInflight)
 	}
-	return len(c.inflight) < limit && !now.Before(c.busyUntil) && !c.closed()
+	return len(c.inflight) < limit
 }
 
 // requestTimeout is how long a request to c may take before it is asked
@@ -142,6 +157,7 @@ func (s *Stream) requestTimeout(c *conn) time.Duration {
 }
 
 // wantedLocked lists missing chunks in the order they should be requested.
+// The live list is valid until the next call.
 func (s *Stream) wantedLocked() []uint64 {
 	if !s.st.live() {
 		return s.wantedVODLocked()
@@ -152,7 +168,8 @@ func (s *Stream) wantedLocked() []uint64 {
 	if !s.knownValid || s.play.ended {
 		return nil
 	}
-	var out []uint64
+	out := s.wanted[:0]
+	defer func() { s.wanted = out[:0] }()
 	last := min(s.known, s.play.next+s.st.window-1)
 	for seq := s.play.next; seq <= last && len(out) < maxLiveWanted; seq++ {
 		if !s.st.has(seq) {

@@ -60,6 +60,8 @@ type Stream struct {
 	uploading  int             // chunks being written to peers now
 	nqueued    int             // uploads queued at the connections in conns (see queueLocked)
 	free       []*conn         // scheduleLocked's list of peers to ask, kept to reuse
+	wanted     []uint64        // wantedLocked's live list, kept to reuse
+	expireAt   time.Time       // when a request in flight may time out first; zero if none
 	published  int64           // live source: chunk bytes published so far
 	pruned     uint64          // live: store's oldest seq when last pruned
 	waiting    []waitingUpload // live: requests to serve when an upload slot frees
