@@ -24,7 +24,12 @@ type ProtocolError = wire.ProtocolError
 const noSeq = ^uint64(0)
 
 const (
-	ctrlQueue = 256 // control frames queued per connection
+	// Control frames queued per connection: live, 256 (16 connections a
+	// viewer, 1,000 viewers in the swarm lab); on demand 1024, because a
+	// writer sends a whole chunk (up to MaxChunk) before the next frame,
+	// and a fast download sends a Have to every peer per chunk stored.
+	ctrlQueueLive = 256
+	ctrlQueueVOD  = 1024
 	// liveUploadSlots bounds the live uploads queued or under way at a peer
 	// (the source has Fanout more). When chunks went whole, one at full
 	// upload speed beat several sharing it (swarm lab, 30 viewers: 1 slot
@@ -110,7 +115,7 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer 
 		host:     host,
 		source:   hs.Source,
 		dialer:   dialer,
-		ctrl:     make(chan wire.Message, ctrlQueue),
+		ctrl:     make(chan wire.Message, ctrlQueueSize(s.info.Kind)),
 		data:     make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}, 1),
@@ -122,6 +127,14 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer 
 		limit:    4,
 		lastRecv: time.Now(),
 	}
+}
+
+// ctrlQueueSize returns the control queue of a connection of a stream of kind.
+func ctrlQueueSize(kind Kind) int {
+	if kind == KindVOD {
+		return ctrlQueueVOD
+	}
+	return ctrlQueueLive
 }
 
 func (c *conn) String() string {
@@ -146,7 +159,7 @@ func (c *conn) close(err error) {
 func (c *conn) closed() bool { return c.dead.Load() }
 
 // send queues a control frame; the caller holds s.mu. It never blocks: a
-// peer that lets ctrlQueue (256) control frames pile up (answers to its requests and
+// peer that lets ctrlQueueLive or ctrlQueueVOD control frames pile up (answers to its requests and
 // pings it does not read) is too slow or hostile, and is dropped and refused
 // for a while, so it cannot flood us again at once.
 func (c *conn) send(m wire.Message) {

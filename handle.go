@@ -65,6 +65,10 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			}
 		}
 		s.cancelWaitingLocked(c, m.Seq)
+	case *wire.Ready:
+		// A slot is free at the peer that turned us away: ask it again.
+		c.busyUntil = time.Time{}
+		s.scheduleSoon()
 	case *wire.Reject:
 		if _, ok := c.inflight[m.Seq]; ok {
 			// The peer is busy (or lied): ask others for a while.
@@ -137,8 +141,12 @@ func (s *Stream) serveLocked(c *conn, seq uint64) {
 	if s.waitUploadLocked(c, seq) {
 		return
 	}
-	if s.st == nil || !s.holdsLocked(seq) || len(c.queued) >= s.peer.maxServe() || s.uploadsFullLocked() || !s.sourceMayServeLocked() {
+	if s.st == nil || !s.holdsLocked(seq) || len(c.queued) >= s.peer.maxServe() || !s.sourceMayServeLocked() {
 		c.send(&wire.Reject{Seq: seq})
+		return
+	}
+	if s.uploadsFullLocked() {
+		s.rejectBusyLocked(c, seq)
 		return
 	}
 	if _, ok := c.queued[seq]; ok {
@@ -189,10 +197,13 @@ func (s *Stream) unqueueLocked(c *conn, seq uint64) {
 	}
 }
 
-// busyBackoff is how long a peer that rejected a request is not asked.
+// busyBackoff is how long a peer that rejected a request is not asked. Live,
+// a chunk duration: a busy peer sends Ready when it has room (readyLocked),
+// so polling it sooner only adds rejects (swarm lab, 1,000 viewers: a
+// quarter chunk and no Ready, 156,000 rejects in 30 s; this, 97,000).
 func (s *Stream) busyBackoff() time.Duration {
 	if s.st != nil && s.st.live() {
-		return s.chunkDuration() / 4
+		return s.chunkDuration()
 	}
 	return 100 * time.Millisecond
 }
@@ -220,6 +231,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 	}
 	s.unqueueLocked(c, seq)
 	if !ok {
+		s.startWaitingLocked() // the slot it held is free
 		return outgoing{}, false
 	}
 	c.has[seq] = struct{}{}
@@ -235,6 +247,7 @@ func (s *Stream) sent(c *conn, n int, ok bool) {
 	s.uploading--
 	c.sending--
 	s.startWaitingLocked()
+	s.readyLocked()
 	if !ok {
 		return
 	}

@@ -40,9 +40,9 @@ const (
 )
 
 // scheduleLocked sends requests for wanted chunks to peers with free slots.
-// It runs on every event that may free a peer or make a chunk wanted, and
-// on every tick, so the common case (nothing new to ask) is kept cheap:
-// it does not visit the connections.
+// It runs after events that may free a peer or make a chunk wanted
+// (scheduleSoon) and on every tick, so the common case (nothing new to
+// ask) is kept cheap: it does not visit the connections.
 func (s *Stream) scheduleLocked(now time.Time) {
 	if s.st == nil || s.closed || s.source {
 		return
@@ -58,7 +58,10 @@ func (s *Stream) scheduleLocked(now time.Time) {
 		}
 	}
 	free := s.free[:0] // peers that may take another request
-	defer func() { s.free = free[:0] }()
+	defer func() {
+		clear(free) // keep no closed connection alive
+		s.free = free[:0]
+	}()
 	for _, c := range s.conns {
 		if s.mayAskLocked(c, now) {
 			free = append(free, c)
@@ -123,6 +126,13 @@ func (s *Stream) expireRequestsLocked(now time.Time) {
 		c.send(&wire.Cancel{Seq: seq})
 		c.limit = max(1, c.limit/2)
 		s.requestTimedOutLocked(c, seq)
+	}
+	if !s.expireAt.IsZero() && !s.st.live() {
+		// On demand a timeout shrinks as a peer's queue drains or its rate
+		// rises: look again within a second.
+		if soon := now.Add(time.Second); soon.Before(s.expireAt) {
+			s.expireAt = soon
+		}
 	}
 }
 
@@ -344,7 +354,8 @@ func mix(seq uint64, salt byte) uint64 {
 }
 
 // pickPeerLocked chooses who of free to ask for seq: the peer that would
-// deliver it soonest. A live source is asked only as a last resort.
+// deliver it soonest. A live source is asked first for an urgent chunk,
+// otherwise only as a last resort.
 func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 	var best, source *conn
 	bestETA := 0.0
@@ -454,7 +465,7 @@ func (s *Stream) waitUploadLocked(c *conn, seq uint64) bool {
 		if old.seq >= seq {
 			return false
 		}
-		old.c.send(&wire.Reject{Seq: old.seq})
+		s.rejectBusyLocked(old.c, old.seq)
 		s.waiting[i] = waitingUpload{c, seq}
 		return true
 	}
@@ -488,4 +499,44 @@ func (s *Stream) startWaitingLocked() {
 func (s *Stream) cancelWaitingLocked(c *conn, seq uint64) {
 	s.waiting = slices.DeleteFunc(s.waiting, func(w waitingUpload) bool { return w.c == c && w.seq == seq })
 	s.startWaitingLocked()
+	s.readyLocked()
+}
+
+// maxTurnedAway bounds the peers a live peer remembers having turned away
+// as busy, to tell them (wire.Ready) when it has room again.
+const maxTurnedAway = 8
+
+// rejectBusyLocked rejects c's live request for seq because the upload
+// slots are full, and remembers c: when a slot or the waiting place frees,
+// readyLocked tells it, so it asks again then instead of polling.
+func (s *Stream) rejectBusyLocked(c *conn, seq uint64) {
+	c.send(&wire.Reject{Seq: seq})
+	if s.source || s.st == nil || !s.st.live() || slices.Contains(s.turnedAway, c) {
+		return
+	}
+	if len(s.turnedAway) == maxTurnedAway {
+		s.turnedAway = slices.Delete(s.turnedAway, 0, 1)
+	}
+	s.turnedAway = append(s.turnedAway, c)
+}
+
+// readyLocked tells as many of the peers turned away as there is room for
+// now (a free upload slot, a free waiting place), oldest first, that they
+// may ask again. The source does not: it serves only rescues.
+func (s *Stream) readyLocked() {
+	if s.source || s.st == nil || !s.st.live() {
+		return
+	}
+	room := liveWaiting - len(s.waiting)
+	if !s.uploadsFullLocked() {
+		room++
+	}
+	for room > 0 && len(s.turnedAway) > 0 {
+		c := s.turnedAway[0]
+		s.turnedAway = s.turnedAway[1:]
+		if !c.closed() {
+			c.send(&wire.Ready{})
+			room--
+		}
+	}
 }

@@ -15,7 +15,7 @@ import (
 func testConn(id byte) *conn {
 	return &conn{
 		id:       PeerID{id},
-		ctrl:     make(chan wire.Message, ctrlQueue),
+		ctrl:     make(chan wire.Message, ctrlQueueLive),
 		data:     make(chan uint64, 2*defaultMaxServe),
 		done:     make(chan struct{}),
 		has:      make(map[uint64]struct{}),
@@ -71,6 +71,39 @@ func TestWaitUploadCancelAndFreeSlot(t *testing.T) {
 	src := liveTestStream(5, a)
 	src.source = true
 	assert.False(t, src.waitUploadLocked(a, 1), "a source keeps no requests")
+}
+
+// TestReadyAfterBusy: a peer that turns requests away as busy tells the
+// oldest of them when there is room again (wire.Ready), and a Ready lifts
+// the requester's back-off from that peer.
+func TestReadyAfterBusy(t *testing.T) {
+	a, b, c := testConn(1), testConn(2), testConn(3)
+	s := liveTestStream(5, a, b, c)
+	s.serveLocked(a, 2) // kept to serve next
+	s.serveLocked(b, 1) // older than the kept one: turned away
+	s.serveLocked(c, 0)
+	assert.Equal(t, &wire.Reject{Seq: 1}, <-b.ctrl)
+	assert.Equal(t, &wire.Reject{Seq: 0}, <-c.ctrl)
+	assert.Equal(t, []*conn{b, c}, s.turnedAway)
+
+	s.uploading = 0 // the upload ended: a's request starts, the waiting place frees
+	s.startWaitingLocked()
+	s.readyLocked()
+	assert.Equal(t, uint64(2), <-a.data)
+	require.Len(t, b.ctrl, 1)
+	assert.Equal(t, &wire.Ready{}, <-b.ctrl, "the oldest turned away hears of the free place")
+	assert.Empty(t, c.ctrl, "one place, one Ready")
+	assert.Equal(t, []*conn{c}, s.turnedAway)
+
+	src := liveTestStream(5, a)
+	src.source = true
+	src.serveLocked(a, 1)
+	assert.Empty(t, src.turnedAway, "a source serves only rescues: it sends no Ready")
+
+	viewer := &Stream{st: newLiveStore(30), conns: map[PeerID]*conn{a.id: a}}
+	a.busyUntil = time.Now().Add(time.Hour)
+	require.NoError(t, viewer.handle(a, &wire.Ready{}))
+	assert.True(t, a.busyUntil.IsZero(), "a Ready lifts the back-off")
 }
 
 func TestSourceServeLimit(t *testing.T) {

@@ -60,6 +60,7 @@ type Stream struct {
 	uploading  int             // chunks being written to peers now
 	nqueued    int             // uploads queued at the connections in conns (see queueLocked)
 	free       []*conn         // scheduleLocked's list of peers to ask, kept to reuse
+	turnedAway []*conn         // live: peers rejected as busy, to tell when there is room (readyLocked)
 	wanted     []uint64        // wantedLocked's live list, kept to reuse
 	expireAt   time.Time       // when a request in flight may time out first; zero if none
 	published  int64           // live source: chunk bytes published so far
@@ -161,7 +162,6 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// wakeDelivery nudges the delivery loop.
 // scheduleSoon asks for a scheduling pass. Events that may free a peer or
 // make a chunk wanted (haves, rejects, chunks stored, peers gone) come in
 // bursts; one pass after a burst does what a pass after each event would,
@@ -173,6 +173,7 @@ func (s *Stream) scheduleSoon() {
 	}
 }
 
+// wakeDelivery nudges the delivery loop.
 func (s *Stream) wakeDelivery() {
 	select {
 	case s.wake <- struct{}{}:

@@ -167,6 +167,10 @@ func (s *Stream) removeConn(c *conn) {
 		s.log.Debug("disconnected", "peer", c, "err", c.err)
 	}
 	if !s.closed {
+		if s.st != nil {
+			s.startWaitingLocked() // c's queued uploads left the count
+			s.readyLocked()
+		}
 		s.scheduleSoon()
 		select {
 		case s.redial <- struct{}{}:

@@ -46,11 +46,11 @@ var segmentPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// newSegment copies b into a segment arriving at at. Small writes (control
-// frames) get a buffer of their own size: a pooled one would hold 16 KiB
-// for each while it waits.
+// newSegment copies b into a segment arriving at at. Writes under half a
+// segment (control frames) get a buffer of their own size: a pooled one
+// would hold 16 KiB for each while it waits.
 func newSegment(b []byte, at time.Time) segment {
-	if len(b) < segmentSize/4 {
+	if len(b) < segmentSize/2 {
 		return segment{data: bytes.Clone(b), at: at}
 	}
 	buf := segmentPool.Get().(*[]byte)

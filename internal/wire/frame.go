@@ -116,6 +116,8 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 		return parsePiece(payload)
 	case TypeManifestRequest:
 		return &ManifestRequest{}, nil
+	case TypeReady:
+		return &Ready{}, nil
 	case TypeManifest:
 		return &Manifest{Data: nilIfEmpty(payload)}, nil
 	case TypePing:

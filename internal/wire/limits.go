@@ -79,7 +79,7 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return headFixed, headFixed + Pieces(l.MaxChunk)*HashSize, true
 	case TypePiece:
 		return pieceFixed + 1, pieceFixed + PieceSize, true
-	case TypeManifestRequest:
+	case TypeManifestRequest, TypeReady:
 		return 0, 0, true
 	case TypeManifest:
 		return 0, l.MaxManifest, true

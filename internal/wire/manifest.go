@@ -12,6 +12,16 @@ type Manifest struct {
 	Data []byte
 }
 
+// Ready (type 0x0E) tells a peer whose live request was rejected as busy
+// that an upload slot is free now: ask again. It has no payload.
+type Ready struct{}
+
+// Type returns TypeReady.
+func (*Ready) Type() Type { return TypeReady }
+
+// AppendPayload appends nothing: the frame has no payload.
+func (*Ready) AppendPayload(b []byte) []byte { return b }
+
 // Type returns TypeManifestRequest.
 func (*ManifestRequest) Type() Type { return TypeManifestRequest }
 

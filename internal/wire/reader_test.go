@@ -51,9 +51,9 @@ func TestReaderChunkOwnsData(t *testing.T) {
 	assert.Equal(t, first, got)
 }
 
-// TestReaderReusePieces: with ReusePieces, pieces are read into one buffer
-// (each valid until the next read, and decoded right), without allocating
-// their data; without it, each piece owns its data.
+// TestReaderReusePieces: with ReusePieces, pieces are read into recycled
+// buffers (each valid until the next read, and decoded right), without
+// allocating their data; without it, each piece owns its data.
 func TestReaderReusePieces(t *testing.T) {
 	one := &Piece{Seq: 7, Index: 0, Data: bytes.Repeat([]byte{1}, PieceSize)}
 	two := &Piece{Seq: 7, Index: 1, Data: bytes.Repeat([]byte{2}, 100)}
@@ -67,7 +67,12 @@ func TestReaderReusePieces(t *testing.T) {
 		b, err := r.ReadMessage()
 		require.NoError(t, err)
 		assert.Equal(t, two, b)
-		assert.Equal(t, !reuse, bytes.Equal(a.(*Piece).Data, one.Data), "reuse %v: the first piece's data after the second read", reuse)
+		if !reuse {
+			// (With reuse it is usually overwritten, but a sync.Pool
+			// promises nothing: under -race it drops a quarter of what is
+			// put back.)
+			assert.Equal(t, one.Data, a.(*Piece).Data, "the first piece's data after the second read")
+		}
 	}
 	frame := AppendFrame(nil, one)
 	r := NewReader(&repeatReader{frame: frame}, Limits{})

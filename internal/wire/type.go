@@ -21,6 +21,7 @@ const (
 	TypePong            Type = 0x0B
 	TypeHead            Type = 0x0C
 	TypePiece           Type = 0x0D
+	TypeReady           Type = 0x0E
 )
 
 var typeNames = [...]string{
@@ -37,6 +38,7 @@ var typeNames = [...]string{
 	TypePong:            "Pong",
 	TypeHead:            "Head",
 	TypePiece:           "Piece",
+	TypeReady:           "Ready",
 }
 
 // String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for

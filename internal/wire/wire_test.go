@@ -58,6 +58,7 @@ func samples() []sample {
 		{"piece", &Piece{Seq: 12, Index: 1, Data: []byte{0x47}}},
 		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, PieceSize)}},
 		{"manifest request", &ManifestRequest{}},
+		{"ready", &Ready{}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
 		{"manifest empty", &Manifest{}},
 		{"ping", &Ping{Nonce: 0xDEADBEEF}},
@@ -98,7 +99,7 @@ func TestFrameBytes(t *testing.T) {
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000003b" + "01" + "50325053" + "02" + "01" +
+		{"handshake", hs, "0000003b" + "01" + "50325053" + "03" + "01" +
 			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
 		{"have", &Have{Seq: 0x0102}, "00000009" + "03" + "0000000000000102"},
@@ -108,6 +109,7 @@ func TestFrameBytes(t *testing.T) {
 			"00000014" + "06" + "0000000000000007" + "fffffffffffffffe" + "01" + "00" + "47"},
 		{"reject", &Reject{Seq: 5}, "00000009" + "07" + "0000000000000005"},
 		{"manifest request", &ManifestRequest{}, "00000001" + "08"},
+		{"ready", &Ready{}, "00000001" + "0e"},
 		{"manifest", &Manifest{Data: []byte("{}")}, "00000003" + "09" + "7b7d"},
 		{"ping", &Ping{Nonce: 1}, "00000009" + "0a" + "0000000000000001"},
 		{"pong", &Pong{Nonce: 1}, "00000009" + "0b" + "0000000000000001"},
@@ -174,7 +176,7 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 2"},
+		{"version unset", &Handshake{}, "version 0, want 3"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
 		{"head hashes missing", &Head{Size: 1, Sig: make([]byte, 64)}, "0 bytes of hashes for 1 bytes of data, want 32"},
@@ -200,7 +202,7 @@ func TestTypeString(t *testing.T) {
 	assert.Equal(t, "ManifestRequest", TypeManifestRequest.String())
 	assert.Equal(t, "Pong", TypePong.String())
 	assert.Equal(t, "Type(0x00)", Type(0).String())
-	assert.Equal(t, "Type(0x0e)", Type(0x0E).String())
+	assert.Equal(t, "Type(0x0f)", Type(0x0F).String())
 	assert.Equal(t, "Type(0xff)", Type(0xFF).String())
 	for _, tc := range samples() {
 		assert.NotContains(t, tc.msg.Type().String(), "Type(", tc.name)
