@@ -23,9 +23,16 @@ type playout struct {
 	ts0     int64 // timestamp of the first chunk, Unix µs
 	lastTS  int64 // timestamp of the last chunk delivered
 	avgDur  time.Duration
+	extra   time.Duration // play-out delay added after missed chunks (playDelayLocked)
 	due     int64
 	onTime  int64
 	skipped int64
+}
+
+// playDelayLocked returns the live play-out delay: Peer.Delay, plus what
+// the player added after missing chunks (at most as much again).
+func (s *Stream) playDelayLocked() time.Duration {
+	return s.peer.delay(s.chunkDuration()) + s.play.extra
 }
 
 // startLocked sets the live start point.
@@ -132,7 +139,7 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 	if !p.started {
 		return Chunk{}, false
 	}
-	dur, delay := s.chunkDuration(), s.peer.delay(s.chunkDuration())
+	dur, delay := s.chunkDuration(), s.playDelayLocked()
 	if p.t0.IsZero() && s.knownValid && s.known < p.next+startBehind {
 		// Hold the first chunk until it is startBehind chunks behind the
 		// newest one advertised, as a player buffers before it starts.
@@ -165,6 +172,11 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		p.next++
 		p.due++
 		p.skipped++
+		// The player skips the chunk and, as a player does after a gap,
+		// buffers a little more: a viewer whose chunks come late gives
+		// the next ones more time (and plays further behind), up to
+		// twice Peer.Delay, instead of missing one after another.
+		p.extra = min(p.extra+dur, s.peer.delay(dur))
 	}
 }
 

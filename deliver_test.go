@@ -1,10 +1,12 @@
 package p2pstream
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestPlayoutLagAndBuffered checks a live viewer's lag and buffer against
@@ -57,4 +59,44 @@ func TestPlayoutLagAndBuffered(t *testing.T) {
 			assert.Equal(t, tt.buffered, s.bufferedLocked(now, delay), "buffered")
 		})
 	}
+}
+
+// TestSkipAddsDelay: a viewer that skips a late chunk plays a chunk
+// duration further behind from then on, up to twice Peer.Delay, so its
+// later chunks get more time.
+func TestSkipAddsDelay(t *testing.T) {
+	const (
+		chunk = time.Second
+		delay = 2 * time.Second
+	)
+	ts0 := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC).UnixMicro()
+	s := &Stream{peer: &Peer{Delay: delay}, info: StreamInfo{Kind: KindLive, ChunkDuration: chunk}, st: newLiveStore(30), log: slog.New(slog.DiscardHandler)}
+	s.play.started, s.play.next = true, 100
+	put := func(seq uint64) {
+		s.st.put(Chunk{Seq: seq, Timestamp: ts0 + int64(seq-100)*chunk.Microseconds(), Data: []byte{1}})
+	}
+	t0 := time.UnixMicro(ts0).Add(5 * time.Second)
+	put(100)
+	c, ok := s.nextChunkLocked(t0)
+	require.True(t, ok)
+	require.Equal(t, uint64(100), c.Seq)
+
+	tests := []struct {
+		missing uint64
+		at      time.Duration // since t0: past the missing chunk's deadline, the later one due within a chunk
+		extra   time.Duration
+	}{
+		{101, 3500 * time.Millisecond, chunk},
+		{103, 7500 * time.Millisecond, 2 * chunk},
+		{105, 10500 * time.Millisecond, 2 * chunk}, // at most Peer.Delay more
+	}
+	for _, tt := range tests {
+		put(tt.missing + 1)
+		c, ok := s.nextChunkLocked(t0.Add(tt.at))
+		require.True(t, ok, "chunk %d skipped", tt.missing)
+		assert.Equal(t, tt.missing+1, c.Seq)
+		assert.Equal(t, tt.extra, s.play.extra, "after skipping chunk %d", tt.missing)
+		assert.Equal(t, delay+tt.extra, s.playDelayLocked())
+	}
+	assert.Equal(t, int64(3), s.Stats().ChunksSkipped)
 }

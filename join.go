@@ -13,7 +13,7 @@ import (
 // back if most of its neighbours do not hold that one yet), and hands the
 // first chunk to sink once it is that far behind; the play clock starts
 // there, and each later chunk is due Peer.Delay after its place on that
-// clock. For an on-demand stream Join
+// clock (more after a chunk was skipped: see Peer.Delay). For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with
 // Stream.Reader. ctx bounds only the joining.
 func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error) {

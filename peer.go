@@ -37,8 +37,10 @@ type Peer struct {
 	// if zero, 30 s (and at least 8 chunks).
 	Window time.Duration
 	// Delay is how long after a live chunk's predecessor it may arrive before
-	// it is late; a late chunk is skipped once a later one is held. If zero,
-	// three chunk durations, and at least 2 s.
+	// it is late; a late chunk is skipped once a later one is held, and each
+	// skip adds a chunk duration to the delay from then on (at most Delay
+	// more), as a player buffers more after a gap. If zero, three chunk
+	// durations, and at least 2 s.
 	Delay time.Duration
 	// Logger receives diagnostics; if nil, they are discarded.
 	Logger *slog.Logger

@@ -409,7 +409,7 @@ func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
 // the source.
 func (s *Stream) urgentLocked(seq uint64, now time.Time) bool {
 	d := s.chunkDuration()
-	dl, ok := s.play.deadline(seq, d, s.peer.delay(d))
+	dl, ok := s.play.deadline(seq, d, s.playDelayLocked())
 	return ok && dl.Sub(now) < max(d, time.Second)
 }
 

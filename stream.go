@@ -243,7 +243,7 @@ func (s *Stream) pruneLocked() {
 func (s *Stream) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now, delay := time.Now(), s.peer.delay(s.chunkDuration())
+	now, delay := time.Now(), s.playDelayLocked()
 	p := &s.play
 	st := Stats{
 		Source:          s.source,
