@@ -215,7 +215,7 @@ func (p *Peer) acceptLoop() {
 // the stream it names.
 func (p *Peer) handleIncoming(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(handshakeWait))
-	r := wire.NewReader(nc, p.wireLimits())
+	r := wire.NewReaderSize(nc, readBuffer, p.wireLimits())
 	m, err := r.ReadMessage()
 	if err != nil {
 		p.logger().Debug("incoming handshake failed", "remote", nc.RemoteAddr(), "err", err)

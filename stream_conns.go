@@ -67,7 +67,7 @@ func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, er
 	if err := wire.WriteMessage(nc, s.handshake()); err != nil {
 		return nil, nil, err
 	}
-	r := wire.NewReader(nc, s.peer.wireLimits())
+	r := wire.NewReaderSize(nc, readBuffer, s.peer.wireLimits())
 	m, err := r.ReadMessage()
 	if err != nil {
 		return nil, nil, err

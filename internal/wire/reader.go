@@ -50,6 +50,13 @@ func NewReader(r io.Reader, lim Limits) *Reader {
 	return &Reader{br: bufio.NewReader(r), lim: lim.withDefaults()}
 }
 
+// NewReaderSize is NewReader with a read buffer of size bytes. Payloads
+// larger than the buffer bypass it, so a small buffer costs nothing but
+// more reads for runs of small frames.
+func NewReaderSize(r io.Reader, size int, lim Limits) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, size), lim: lim.withDefaults()}
+}
+
 // ReadMessage reads and decodes the next frame.
 //
 // It returns io.EOF only when the input ends cleanly between frames. Input

@@ -18,17 +18,24 @@ func TestReaderStream(t *testing.T) {
 	for _, tc := range samples() {
 		stream = AppendFrame(stream, tc.msg)
 	}
-	// HalfReader makes frames straddle reads.
-	r := NewReader(iotest.HalfReader(bytes.NewReader(stream)), Limits{})
-	for _, tc := range samples() {
-		got, err := r.ReadMessage()
-		require.NoError(t, err, tc.name)
-		assert.Equal(t, tc.msg, got, tc.name)
-	}
-	for range 2 { // EOF is sticky
-		m, err := r.ReadMessage()
-		assert.Nil(t, m)
-		assert.Equal(t, io.EOF, err)
+	// The default buffer, and buffers smaller than most frames (bufio's
+	// smallest is 16 bytes). HalfReader makes frames straddle reads.
+	for _, size := range []int{0, 16, 1 << 10} {
+		src := iotest.HalfReader(bytes.NewReader(stream))
+		r := NewReader(src, Limits{})
+		if size > 0 {
+			r = NewReaderSize(src, size, Limits{})
+		}
+		for _, tc := range samples() {
+			got, err := r.ReadMessage()
+			require.NoError(t, err, "buffer %d: %s", size, tc.name)
+			assert.Equal(t, tc.msg, got, "buffer %d: %s", size, tc.name)
+		}
+		for range 2 { // EOF is sticky
+			m, err := r.ReadMessage()
+			assert.Nil(t, m)
+			assert.Equal(t, io.EOF, err)
+		}
 	}
 }
 
