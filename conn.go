@@ -220,7 +220,7 @@ func (c *conn) readLoop() {
 // frame waits. Chunk data is read from the store when it is sent, so queues
 // hold seqs, not bytes.
 func (c *conn) writeLoop(ctx context.Context) {
-	bw := bufio.NewWriterSize(c.nc, 4<<10) // control frames (see writeLive)
+	bw := bufio.NewWriterSize(c.nc, 2<<10) // control frames (see writeLive)
 	for {
 		select {
 		case m := <-c.ctrl:
