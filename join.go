@@ -11,7 +11,8 @@ import (
 // other peers and hands them in order to sink (which may be nil). A live
 // viewer starts at a keyframe chunk three chunks behind the newest (further
 // back if most of its neighbours do not hold that one yet), and hands the
-// first chunk to sink once it is that far behind; the play clock starts
+// first chunk to sink once it is that far behind and the chunk after it has
+// reached half its neighbours; the play clock starts
 // there, and each later chunk is due Peer.Delay after its place on that
 // clock (more after a chunk was skipped: see Peer.Delay). For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with

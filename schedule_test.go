@@ -140,18 +140,43 @@ func TestSourceServeLimit(t *testing.T) {
 func TestLiveStartHold(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
-		name  string
-		known uint64 // newest chunk advertised
-		end   bool   // the newest chunk ends the stream
-		want  bool   // the first chunk goes to the sink
+		name    string
+		known   uint64 // newest chunk advertised
+		end     bool   // the newest chunk ends the stream
+		holders int    // of 5 neighbours, those that hold chunk 1; -1: only 3 neighbours; -2: 5 that started later
+		want    bool   // the first chunk goes to the sink
 	}{
-		{"newest too close", startBehind - 1, false, false},
-		{"newest far enough behind", startBehind, false, true},
-		{"the stream ends sooner", 2, true, true},
+		{"newest too close", startBehind - 1, false, 5, false},
+		{"newest far enough behind", startBehind, false, 5, true},
+		{"the stream ends sooner", 2, true, 5, true},
+		{"the next chunk has not spread", startBehind, false, 2, false},
+		{"it has reached half the neighbours", startBehind, false, 3, true},
+		{"too few neighbours to tell", startBehind, false, -1, true},
+		{"waited long enough", startBehind + maxSpreadWait, false, 0, true},
+		{"neighbours that started later count", startBehind, false, -2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Stream{peer: &Peer{}, log: slog.New(slog.DiscardHandler), st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second}}
+			s := &Stream{peer: &Peer{}, log: slog.New(slog.DiscardHandler), st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second}, conns: map[PeerID]*conn{}}
+			neighbours, later := 5, false
+			switch tt.holders {
+			case -1:
+				neighbours, tt.holders = 3, 0
+			case -2: // they hold chunk 2 only: they started after chunk 1
+				later, tt.holders = true, 0
+			}
+			for i := range neighbours {
+				c := testConn(byte(i + 1))
+				if later {
+					c.has[2] = struct{}{}
+				} else {
+					c.has[0] = struct{}{}
+				}
+				if i < tt.holders {
+					c.has[1] = struct{}{}
+				}
+				s.conns[c.id] = c
+			}
 			s.st.put(Chunk{Seq: 0, Timestamp: now.UnixMicro(), Flags: FlagKeyframe, Data: []byte{0}})
 			if tt.end {
 				s.st.put(Chunk{Seq: tt.known, Timestamp: now.UnixMicro(), Flags: FlagEnd})
