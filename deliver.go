@@ -24,6 +24,7 @@ type playout struct {
 	lastTS  int64 // timestamp of the last chunk delivered
 	avgDur  time.Duration
 	extra   time.Duration // play-out delay added after missed chunks (playDelayLocked)
+	liveEnd time.Time     // the live stream's last chunk went to the sink: lag stops there
 	due     int64
 	onTime  int64
 	skipped int64
@@ -292,6 +293,9 @@ func (s *Stream) deliverLoop() {
 			s.mu.Lock()
 			if c.Flags&FlagEnd != 0 || s.st.complete() && s.play.next == uint64(s.st.manifest.Chunks()) {
 				s.play.ended = true
+				if c.Flags&FlagEnd != 0 {
+					s.play.liveEnd = time.Now()
+				}
 				s.markDoneLocked()
 			}
 			s.mu.Unlock()

@@ -100,3 +100,19 @@ func TestSkipAddsDelay(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), s.Stats().ChunksSkipped)
 }
+
+// TestLagStopsAtLiveEnd: once a live stream's last chunk went to the sink,
+// Stats.Lag stays what it was then, instead of growing with the clock.
+func TestLagStopsAtLiveEnd(t *testing.T) {
+	const delay = 2 * time.Second
+	end := time.UnixMicro(time.Now().Add(-time.Hour).UnixMicro()) // whole microseconds, as timestamps are
+	s := &Stream{peer: &Peer{Delay: delay}, info: StreamInfo{Kind: KindLive, ChunkDuration: time.Second}, st: newLiveStore(30)}
+	p := &s.play
+	// The first chunk went to the sink 5 s after it was cut; the last one,
+	// 60 s of stream later, just before the end.
+	p.first = end.Add(-60 * time.Second)
+	p.t0, p.ts0 = p.first, p.first.Add(-5*time.Second).UnixMicro()
+	p.lastTS = p.ts0 + (60 * time.Second).Microseconds()
+	p.ended, p.liveEnd = true, end
+	assert.Equal(t, 7*time.Second, s.Stats().Lag, "5 s behind when handed over, plus the 2 s delay")
+}

@@ -145,9 +145,10 @@ type Stats struct {
 	Continuity float64 `json:"continuity"`
 	// Lag is how far behind the live edge a live viewer plays: the player
 	// behind the sink is taken to play each chunk at its playback deadline,
-	// so Lag is the start behind the newest chunk plus Peer.Delay, or more
-	// while the player waits for a chunk past its deadline. It compares the
-	// publisher's clock with this machine's.
+	// so Lag is the start behind the newest chunk plus Peer.Delay (and what
+	// skipped chunks added to it), or more while the player waits for a
+	// chunk past its deadline. After the stream's last chunk it stays what
+	// it was then. It compares the publisher's clock with this machine's.
 	Lag time.Duration `json:"lag"`
 	// Buffered is how much verified stream lies ahead of the player: held
 	// and not yet handed to the sink (as chunks are at the start), or, live,

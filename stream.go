@@ -259,6 +259,10 @@ func (s *Stream) Stats() Stats {
 		Peers:           len(s.conns),
 		Bans:            s.counters.bans,
 	}
+	if !p.liveEnd.IsZero() {
+		// No live edge after the end: the lag is what it was then.
+		st.Lag = p.lagAt(p.liveEnd, delay)
+	}
 	if !p.first.IsZero() {
 		st.StartupDelay = p.first.Sub(p.joined)
 	}
