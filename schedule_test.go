@@ -2,6 +2,8 @@ package p2pstream
 
 import (
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -190,4 +192,17 @@ func TestLiveStartHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefusedNotRedialled: a peer that ended our handshake (it was full,
+// or had not joined yet) is not dialled again at every tracker answer.
+func TestRefusedNotRedialled(t *testing.T) {
+	now := time.Now()
+	s := &Stream{peer: &Peer{}, conns: map[PeerID]*conn{}, dialing: map[string]bool{}, refused: map[string]time.Time{
+		"10.0.0.9:1": now.Add(time.Hour), // refused us just now
+		"10.0.0.8:1": now.Add(-time.Second),
+	}}
+	s.connectPeers([]PeerAddr{{ID: PeerID{9}, Addr: "10.0.0.9:1", Source: true}})
+	assert.Empty(t, s.dialing, "not dialled again yet, not even the source")
+	assert.Equal(t, []string{"10.0.0.9:1"}, slices.Collect(maps.Keys(s.refused)), "expired entries are forgotten")
 }
