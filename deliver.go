@@ -191,8 +191,8 @@ const maxSpreadWait = 3
 // holdFirstLocked reports whether the first live chunk waits: until the
 // newest chunk advertised is startBehind after it, and, in a swarm large
 // enough to tell (four neighbours that advertise chunks), until the chunk
-// after it has reached half of them (passedLocked), so the play clock starts no sooner than the
-// swarm can keep up with. A viewer that joins a flash crowd as the stream
+// after it has reached half of them (passedLocked), so the play clock
+// starts no sooner than the swarm can keep up with. A viewer that joins a flash crowd as the stream
 // starts would otherwise start closest to the live edge of all. That wait
 // ends once the newest chunk is maxSpreadWait further on.
 func (s *Stream) holdFirstLocked() bool {
@@ -203,24 +203,15 @@ func (s *Stream) holdFirstLocked() bool {
 	if s.known >= p.next+startBehind+maxSpreadWait {
 		return false
 	}
-	n, held := 0, 0
-	for _, c := range s.conns {
-		if c.source || len(c.has) == 0 {
-			continue
-		}
-		n++
-		if passedLocked(c, p.next+1) {
-			held++
-		}
-	}
-	return n >= 4 && 2*held < n
+	held, n := s.spreadLocked(p.next+1, passedLocked)
+	return n >= minSpreadSample && 2*held < n
 }
 
 // passedLocked reports whether chunk seq has reached c: c holds it, or
 // holds only later chunks (it started playing after seq and will never
 // fetch it).
 func passedLocked(c *conn, seq uint64) bool {
-	if _, ok := c.has[seq]; ok {
+	if holdsChunk(c, seq) {
 		return true
 	}
 	for s := range c.has {

@@ -59,10 +59,7 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	case *wire.Cancel:
 		s.unqueueLocked(c, m.Seq)
 		if c.writing == m.Seq {
-			select {
-			case c.stop <- struct{}{}:
-			default:
-			}
+			notify(c.stop)
 		}
 		s.cancelWaitingLocked(c, m.Seq)
 	case *wire.Ready:
@@ -70,14 +67,10 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		c.busyUntil = time.Time{}
 		s.scheduleSoon()
 	case *wire.Reject:
-		if _, ok := c.inflight[m.Seq]; ok {
+		if _, ok := s.forgetRequestLocked(c, m.Seq); ok {
 			// The peer is busy (or lied): ask others for a while.
 			s.log.Debug("rejected", "seq", m.Seq, "peer", c)
-			delete(c.inflight, m.Seq)
 			c.busyUntil = now.Add(s.busyBackoff())
-			if s.pending[m.Seq] == c {
-				delete(s.pending, m.Seq)
-			}
 			s.scheduleSoon()
 		}
 	case *wire.ManifestRequest:
@@ -246,8 +239,7 @@ func (s *Stream) sent(c *conn, n int, ok bool) {
 	defer s.mu.Unlock()
 	s.uploading--
 	c.sending--
-	s.startWaitingLocked()
-	s.readyLocked()
+	s.uploadFreedLocked()
 	if !ok {
 		return
 	}
@@ -270,10 +262,7 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	st := s.st
 	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source || late)
 	if !need && requested {
-		delete(c.inflight, ch.Seq)
-		if s.pending[ch.Seq] == c {
-			delete(s.pending, ch.Seq)
-		}
+		s.forgetRequestLocked(c, ch.Seq)
 	}
 	delete(c.late, ch.Seq)
 	s.mu.Unlock()
@@ -308,13 +297,7 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 // we know of c: its request is answered, its strikes cleared, its rate
 // measured. announced says the other peers were told of it already.
 func (s *Stream) acceptLocked(c *conn, ch Chunk, now time.Time, announced bool) {
-	sentAt, requested := c.inflight[ch.Seq]
-	if requested {
-		delete(c.inflight, ch.Seq)
-		if s.pending[ch.Seq] == c {
-			delete(s.pending, ch.Seq)
-		}
-	}
+	sentAt, requested := s.forgetRequestLocked(c, ch.Seq)
 	c.strikes = 0
 	clear(c.late)
 	if requested {
@@ -354,8 +337,7 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 		}
 	}
 	if p, ok := s.pending[ch.Seq]; ok {
-		delete(s.pending, ch.Seq)
-		delete(p.inflight, ch.Seq)
+		s.forgetRequestLocked(p, ch.Seq)
 		p.send(&wire.Cancel{Seq: ch.Seq})
 	}
 	if s.st.live() {

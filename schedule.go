@@ -107,10 +107,25 @@ func (s *Stream) anyUnrequestedLocked(wanted []uint64) bool {
 	return false
 }
 
+// forgetRequestLocked forgets our request to c for chunk seq, if there is
+// one, and returns when it was sent. Requests are made in scheduleLocked
+// and forgotten only here, which keeps what expireRequestsLocked relies
+// on: c.inflight[seq] is set if and only if s.pending[seq] is c.
+func (s *Stream) forgetRequestLocked(c *conn, seq uint64) (sentAt time.Time, ok bool) {
+	sentAt, ok = c.inflight[seq]
+	if ok {
+		delete(c.inflight, seq)
+		if s.pending[seq] == c {
+			delete(s.pending, seq)
+		}
+	}
+	return sentAt, ok
+}
+
 // expireRequestsLocked cancels the requests that took too long; they are
 // asked elsewhere, and the peer's window halves. It sets s.expireAt to when
 // the next request left would time out. Every request in flight is in
-// s.pending (c.inflight[seq] is set if and only if s.pending[seq] is c).
+// s.pending (see forgetRequestLocked).
 func (s *Stream) expireRequestsLocked(now time.Time) {
 	s.expireAt = time.Time{}
 	for seq, c := range s.pending {
@@ -121,8 +136,7 @@ func (s *Stream) expireRequestsLocked(now time.Time) {
 			}
 			continue
 		}
-		delete(c.inflight, seq)
-		delete(s.pending, seq)
+		s.forgetRequestLocked(c, seq)
 		c.send(&wire.Cancel{Seq: seq})
 		c.limit = max(1, c.limit/2)
 		s.requestTimedOutLocked(c, seq)
@@ -276,27 +290,40 @@ func (s *Stream) joinBaseLocked() (uint64, bool) {
 // swarm chunks spread slowly and the viewer starts further back; in a small
 // one, one chunk behind. At most maxJoinBehind chunks below top.
 func (s *Stream) widelyHeldLocked(top uint64) uint64 {
-	var n int
-	for _, c := range s.conns {
-		if !c.source && len(c.has) > 0 {
-			n++
-		}
-	}
-	if n < 4 {
+	if _, n := s.spreadLocked(top, holdsChunk); n < minSpreadSample {
 		return top
 	}
 	for back := uint64(0); back <= maxJoinBehind && back <= top; back++ {
-		held := 0
-		for _, c := range s.conns {
-			if _, ok := c.has[top-back]; ok && !c.source {
-				held++
-			}
-		}
-		if 2*held >= n {
+		if held, n := s.spreadLocked(top-back, holdsChunk); 2*held >= n {
 			return top - back
 		}
 	}
 	return top - min(top, maxJoinBehind)
+}
+
+// minSpreadSample is how many neighbours that advertise chunks it takes to
+// judge how far a chunk has spread (widelyHeldLocked, holdFirstLocked).
+const minSpreadSample = 4
+
+// spreadLocked counts the neighbours other than the source that advertise
+// chunks, n, and those among them that chunk seq has reached, held.
+func (s *Stream) spreadLocked(seq uint64, reached func(*conn, uint64) bool) (held, n int) {
+	for _, c := range s.conns {
+		if c.source || len(c.has) == 0 {
+			continue
+		}
+		n++
+		if reached(c, seq) {
+			held++
+		}
+	}
+	return held, n
+}
+
+// holdsChunk reports whether c advertised chunk seq.
+func holdsChunk(c *conn, seq uint64) bool {
+	_, ok := c.has[seq]
+	return ok
 }
 
 func (s *Stream) anyoneHasLocked(seq uint64) bool {
@@ -498,8 +525,7 @@ func (s *Stream) startWaitingLocked() {
 // cancel may also have freed an upload slot for the next kept request.
 func (s *Stream) cancelWaitingLocked(c *conn, seq uint64) {
 	s.waiting = slices.DeleteFunc(s.waiting, func(w waitingUpload) bool { return w.c == c && w.seq == seq })
-	s.startWaitingLocked()
-	s.readyLocked()
+	s.uploadFreedLocked()
 }
 
 // maxTurnedAway bounds the peers a live peer remembers having turned away
@@ -518,6 +544,13 @@ func (s *Stream) rejectBusyLocked(c *conn, seq uint64) {
 		s.turnedAway = slices.Delete(s.turnedAway, 0, 1)
 	}
 	s.turnedAway = append(s.turnedAway, c)
+}
+
+// uploadFreedLocked starts the kept requests an upload slot may have freed
+// for, and tells the peers turned away if room is left.
+func (s *Stream) uploadFreedLocked() {
+	s.startWaitingLocked()
+	s.readyLocked()
 }
 
 // readyLocked tells as many of the peers turned away as there is room for

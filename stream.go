@@ -168,17 +168,16 @@ func (s *Stream) Close() error {
 // make a chunk wanted (haves, rejects, chunks stored, peers gone) come in
 // bursts; one pass after a burst does what a pass after each event would,
 // and under load the passes thin out instead of piling up.
-func (s *Stream) scheduleSoon() {
-	select {
-	case s.resched <- struct{}{}:
-	default:
-	}
-}
+func (s *Stream) scheduleSoon() { notify(s.resched) }
 
 // wakeDelivery nudges the delivery loop.
-func (s *Stream) wakeDelivery() {
+func (s *Stream) wakeDelivery() { notify(s.wake) }
+
+// notify signals ch, a channel of one, without blocking: a signal already
+// pending is as good as a second.
+func notify(ch chan struct{}) {
 	select {
-	case s.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -247,23 +246,23 @@ func (s *Stream) Stats() Stats {
 	defer s.mu.Unlock()
 	now, delay := time.Now(), s.playDelayLocked()
 	p := &s.play
+	lagNow := now
+	if !p.liveEnd.IsZero() {
+		lagNow = p.liveEnd // no live edge after the end: the lag is what it was then
+	}
 	st := Stats{
 		Source:          s.source,
 		ChunksDue:       p.due,
 		ChunksOnTime:    p.onTime,
 		ChunksSkipped:   p.skipped,
 		Continuity:      1,
-		Lag:             p.lagAt(now, delay),
+		Lag:             p.lagAt(lagNow, delay),
 		Delivered:       p.next,
 		BytesFromPeers:  s.counters.fromPeers,
 		BytesFromSource: s.counters.fromSource,
 		BytesUp:         s.counters.up,
 		Peers:           len(s.conns),
 		Bans:            s.counters.bans,
-	}
-	if !p.liveEnd.IsZero() {
-		// No live edge after the end: the lag is what it was then.
-		st.Lag = p.lagAt(p.liveEnd, delay)
 	}
 	if !p.first.IsZero() {
 		st.StartupDelay = p.first.Sub(p.joined)

@@ -177,15 +177,9 @@ func (s *Stream) removeConn(c *conn) {
 		s.log.Debug("disconnected", "peer", c, "err", c.err)
 	}
 	if !s.closed {
-		if s.st != nil {
-			s.startWaitingLocked() // c's queued uploads left the count
-			s.readyLocked()
-		}
+		s.uploadFreedLocked() // c's queued uploads left the count
 		s.scheduleSoon()
-		select {
-		case s.redial <- struct{}{}:
-		default:
-		}
+		notify(s.redial)
 	}
 }
 
@@ -196,11 +190,8 @@ func (s *Stream) dropLocked(c *conn) {
 		s.nqueued -= len(c.queued)
 	}
 	for seq := range c.inflight {
-		if s.pending[seq] == c {
-			delete(s.pending, seq)
-		}
+		s.forgetRequestLocked(c, seq)
 	}
-	clear(c.inflight)
 	if c.topValid && s.knownValid && c.top >= s.known {
 		s.recomputeKnownLocked() // c may have lied about the live edge
 	}
