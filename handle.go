@@ -224,7 +224,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 	}
 	s.unqueueLocked(c, seq)
 	if !ok {
-		s.startWaitingLocked() // the slot it held is free
+		s.uploadFreedLocked() // the slot it held is free
 		return outgoing{}, false
 	}
 	c.has[seq] = struct{}{}

@@ -208,9 +208,7 @@ func (s *Stream) tickLoop() {
 			s.mu.Lock()
 			s.pruneLocked()
 			s.pingIdleLocked(now)
-			if s.st != nil {
-				s.startWaitingLocked() // slots freed by connections that closed
-			}
+			s.uploadFreedLocked() // slots freed by connections that closed
 			s.scheduleLocked(now)
 			s.mu.Unlock()
 			s.wakeDelivery()
