@@ -47,7 +47,7 @@ type Reader struct {
 // bufio.Reader (r itself if it already is a large enough one). lim bounds
 // what it accepts; zero fields mean the defaults.
 func NewReader(r io.Reader, lim Limits) *Reader {
-	return &Reader{br: bufio.NewReader(r), lim: lim.withDefaults()}
+	return NewReaderSize(r, 4096, lim) // bufio's default size
 }
 
 // NewReaderSize is NewReader with a read buffer of size bytes. Payloads
