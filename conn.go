@@ -65,8 +65,12 @@ type conn struct {
 	id     PeerID
 	addr   string // the peer's listen address: dialled, or its claimed port at the remote IP
 	host   string // the remote IP the connection comes from
-	source bool   // the peer publishes the stream
-	dialer PeerID // who dialled: decides which of two duplicate connections survives
+	source bool   // the peer publishes the stream (live: proved it); guarded by s.mu
+	claim  bool   // the peer said in its handshake that it publishes the stream
+	// nonce is the one our handshake carried, which a live source signs;
+	// peerNonce the peer's, which we sign if we publish the stream.
+	nonce, peerNonce [16]byte
+	dialer           PeerID // who dialled: decides which of two duplicate connections survives
 
 	ctrl chan wire.Message // control frames; never blocks the sender
 	data chan uint64       // seqs of chunks to upload
@@ -96,11 +100,13 @@ type conn struct {
 	sentManifest bool // the manifest went to the peer (once per connection)
 }
 
-// newConn makes the connection to the peer that sent hs. addr is the
-// address we dialled, or "" for an incoming connection: then the peer's
-// claimed listen port at the IP it connects from, so a peer cannot make us
-// ban or dial an address that is not its own.
-func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer PeerID, addr string) *conn {
+// newConn makes the connection to the peer that sent hs, on which our
+// handshake carried nonce. addr is the address we dialled, or "" for an
+// incoming connection: then the peer's claimed listen port at the IP it
+// connects from, so a peer cannot make us ban or dial an address that is
+// not its own. A peer that claims to publish a live stream is not taken
+// for its source until it proves it (sourceProofLocked).
+func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [16]byte, dialer PeerID, addr string) *conn {
 	host := hostOf(nc.RemoteAddr().String())
 	if addr == "" {
 		if _, port, err := net.SplitHostPort(hs.ListenAddr); err == nil {
@@ -111,25 +117,28 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, dialer 
 	// the reader goroutine), so one buffer serves them all.
 	r.ReusePieces = true
 	return &conn{
-		s:        s,
-		nc:       nc,
-		r:        r,
-		id:       PeerID(hs.Peer),
-		addr:     addr,
-		host:     host,
-		source:   hs.Source,
-		dialer:   dialer,
-		ctrl:     make(chan wire.Message, ctrlQueueSize(s.info.Kind)),
-		data:     make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
-		done:     make(chan struct{}),
-		stop:     make(chan struct{}, 1),
-		writing:  noSeq,
-		has:      make(map[uint64]struct{}),
-		inflight: make(map[uint64]time.Time),
-		queued:   make(map[uint64]struct{}),
-		late:     make(map[uint64]struct{}),
-		limit:    4,
-		lastRecv: time.Now(),
+		s:         s,
+		nc:        nc,
+		r:         r,
+		id:        PeerID(hs.Peer),
+		addr:      addr,
+		host:      host,
+		source:    hs.Source && s.info.Kind != KindLive,
+		claim:     hs.Source,
+		nonce:     nonce,
+		peerNonce: hs.Nonce,
+		dialer:    dialer,
+		ctrl:      make(chan wire.Message, ctrlQueueSize(s.info.Kind)),
+		data:      make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
+		done:      make(chan struct{}),
+		stop:      make(chan struct{}, 1),
+		writing:   noSeq,
+		has:       make(map[uint64]struct{}),
+		inflight:  make(map[uint64]time.Time),
+		queued:    make(map[uint64]struct{}),
+		late:      make(map[uint64]struct{}),
+		limit:     4,
+		lastRecv:  time.Now(),
 	}
 }
 

@@ -3,6 +3,8 @@ package p2pstream_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -50,7 +52,8 @@ func FuzzManifest(f *testing.F) {
 // FuzzPeerSession connects to real peers over transport.Mem, completes a
 // valid handshake and then sends arbitrary bytes: the publisher of a live
 // stream (even first byte) or a viewer of it (odd first byte), to which the
-// fuzzer claims to be the source, so chunk frames reach verification. The
+// fuzzer proves to be the source (it holds the stream key, as a second
+// publisher would), so chunk frames reach verification. The
 // peer must not crash, and must close the connection (or wait for more) in
 // bounded time; the viewer must deliver only the source's bytes.
 func FuzzPeerSession(f *testing.F) {
@@ -73,7 +76,9 @@ func FuzzPeerSession(f *testing.F) {
 	src := ts.Synthetic(2*time.Second, 100_000, 250*time.Millisecond)
 	pr, pw := io.Pipe()
 	go func() { _, _ = pw.Write(src) }()
-	stream, err := pub.Publish(context.Background(), pr, p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(f, err)
+	stream, err := pub.Publish(context.Background(), pr, p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond, Key: key})
 	require.NoError(f, err)
 	sink := &collector{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -105,6 +110,14 @@ func FuzzPeerSession(f *testing.F) {
 		hs := &wire.Handshake{Version: wire.Version, Source: to == viewer, Stream: stream.ID(), Peer: id, ListenAddr: ":1"}
 		require.NoError(t, wire.WriteMessage(nc, hs))
 		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if hs.Source {
+			m, err := wire.NewReader(nc, wire.Limits{}).ReadMessage()
+			theirs, ok := m.(*wire.Handshake)
+			if err != nil || !ok {
+				return // refused: this host's limits, say
+			}
+			_ = wire.WriteMessage(nc, &wire.SourceProof{Sig: ed25519.Sign(key, wire.SourceProofMessage(stream.ID(), theirs.Nonce))})
+		}
 		_, _ = nc.Write(data)
 		if cw, ok := nc.(interface{ CloseWrite() error }); ok {
 			_ = cw.CloseWrite()

@@ -1,6 +1,7 @@
 package p2pstream
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 	"time"
@@ -62,6 +63,8 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			notify(c.stop)
 		}
 		s.cancelWaitingLocked(c, m.Seq)
+	case *wire.SourceProof:
+		return s.sourceProofLocked(c, m)
 	case *wire.Ready:
 		// A slot is free at the peer that turned us away: ask it again.
 		c.busyUntil = time.Time{}
@@ -89,6 +92,24 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	default:
 		return &ProtocolError{Frame: m.Type(), Reason: "unexpected frame"}
 	}
+	return nil
+}
+
+// sourceProofLocked checks a live source's proof: the stream key's
+// signature of our handshake nonce. From then on c is the source: its
+// pushes are taken, its advertisements pick a new viewer's start, and it is
+// asked for urgent chunks. A proof that does not verify, or that nobody
+// asked for, is a protocol error (and a ban).
+func (s *Stream) sourceProofLocked(c *conn, m *wire.SourceProof) error {
+	if !c.claim || c.source || s.info.Kind != KindLive {
+		return &ProtocolError{Frame: wire.TypeSourceProof, Reason: "from a peer that did not claim to be a live stream's source, or twice"}
+	}
+	if !ed25519.Verify(ed25519.PublicKey(s.id[:]), wire.SourceProofMessage(s.id, c.nonce), m.Sig) {
+		return &ProtocolError{Frame: wire.TypeSourceProof, Reason: "does not verify against the stream ID"}
+	}
+	c.source = true
+	s.log.Debug("source proved", "peer", c)
+	s.scheduleSoon()
 	return nil
 }
 

@@ -36,8 +36,9 @@ func TestAdversaries(t *testing.T) {
 		// first relabelled one gets it banned depends on the machine's
 		// load (10 seen in CI), as in TestHostileSwarm.
 		{adversary.Replayer, 16, 5 * time.Second},
-		// Dropped after a few unanswered requests (strikes): 6 for the
-		// liar, which claims to be the source, a second each.
+		// Dropped after a few unanswered requests (strikes): 4, a second
+		// each (the liar claims to be the source, which is not believed
+		// without a proof).
 		{adversary.Liar, 16, 10 * time.Second},
 		{adversary.SlowLoris, 16, 5 * time.Second},
 		// Banned at the first malformed frame; the counts are writes made

@@ -2,6 +2,8 @@ package p2pstream
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -12,13 +14,15 @@ import (
 
 // handshake returns this peer's handshake for the stream.
 func (s *Stream) handshake() *wire.Handshake {
-	return &wire.Handshake{
+	hs := &wire.Handshake{
 		Version:    wire.Version,
 		Source:     s.source,
 		Stream:     s.id,
 		Peer:       s.peer.id,
 		ListenAddr: s.peer.ln.Addr().String(),
 	}
+	_, _ = rand.Read(hs.Nonce[:]) // never fails (crypto/rand)
+	return hs
 }
 
 // accept answers an incoming connection whose handshake named this stream.
@@ -28,11 +32,12 @@ func (s *Stream) accept(nc net.Conn, r *wire.Reader, hs *wire.Handshake) {
 		nc.Close()
 		return
 	}
-	if err := wire.WriteMessage(nc, s.handshake()); err != nil {
+	ours := s.handshake()
+	if err := wire.WriteMessage(nc, ours); err != nil {
 		nc.Close()
 		return
 	}
-	s.register(newConn(s, nc, r, hs, PeerID(hs.Peer), ""))
+	s.register(newConn(s, nc, r, hs, ours.Nonce, PeerID(hs.Peer), ""))
 }
 
 // dial connects to a peer found through the tracker.
@@ -49,7 +54,7 @@ func (s *Stream) dial(addr string) {
 		s.log.Debug("dial failed", "addr", addr, "err", err)
 		return
 	}
-	hs, r, err := s.clientHandshake(nc)
+	hs, r, nonce, err := s.clientHandshake(nc)
 	if err != nil {
 		// Most often the peer refused us (it is full, or has not joined
 		// the stream yet): do not ask again at every tracker answer. In
@@ -66,27 +71,30 @@ func (s *Stream) dial(addr string) {
 		nc.Close()
 		return
 	}
-	s.register(newConn(s, nc, r, hs, s.peer.id, addr))
+	s.register(newConn(s, nc, r, hs, nonce, s.peer.id, addr))
 }
 
-func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, error) {
+// clientHandshake sends our handshake on a connection we dialled and reads
+// the answer. It returns the peer's handshake and the nonce of ours.
+func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, [16]byte, error) {
 	_ = nc.SetDeadline(time.Now().Add(handshakeWait))
-	if err := wire.WriteMessage(nc, s.handshake()); err != nil {
-		return nil, nil, err
+	ours := s.handshake()
+	if err := wire.WriteMessage(nc, ours); err != nil {
+		return nil, nil, ours.Nonce, err
 	}
 	r := wire.NewReaderSize(nc, readBuffer, s.peer.wireLimits())
 	m, err := r.ReadMessage()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, ours.Nonce, err
 	}
 	hs, ok := m.(*wire.Handshake)
 	if !ok {
-		return nil, nil, fmt.Errorf("p2pstream: peer answered with %v, not a handshake", m.Type())
+		return nil, nil, ours.Nonce, fmt.Errorf("p2pstream: peer answered with %v, not a handshake", m.Type())
 	}
 	if StreamID(hs.Stream) != s.id {
-		return nil, nil, errors.New("p2pstream: peer answered for another stream")
+		return nil, nil, ours.Nonce, errors.New("p2pstream: peer answered for another stream")
 	}
-	return hs, r, nil
+	return hs, r, ours.Nonce, nil
 }
 
 // refusedWait is how long a peer that ended the handshake is not dialled.
@@ -140,6 +148,10 @@ func (s *Stream) register(c *conn) {
 		s.dropLocked(old)
 	}
 	s.conns[c.id] = c
+	if s.key != nil {
+		// We publish this live stream: prove it first (sourceProofLocked).
+		c.send(&wire.SourceProof{Sig: ed25519.Sign(s.key, wire.SourceProofMessage(s.id, c.peerNonce))})
+	}
 	if bm := s.bufferMapLocked(); bm != nil {
 		c.send(bm)
 	}

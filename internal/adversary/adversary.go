@@ -72,12 +72,13 @@ func (k Kind) String() string {
 }
 
 // claimsSource reports whether the kind says in its handshake that it
-// publishes the stream: a viewer accepts the source's chunks unasked, and
-// starts where the source's advertisements say.
+// publishes the stream, hoping a viewer takes its chunks unasked and starts
+// where its advertisements say. It cannot send the proof a viewer asks of
+// a live source (wire.SourceProof), so the claim gains it nothing.
 func (k Kind) claimsSource() bool { return k == Polluter || k == Forger || k == Replayer || k == Liar }
 
-// pushes reports whether the kind pushes a bad chunk, unasked, for every
-// chunk a viewer says it got.
+// pushes reports whether the kind also pushes a bad chunk, unasked, for
+// every chunk a viewer says it got (ignored: it is not the source).
 func (k Kind) pushes() bool { return k == Polluter || k == Forger || k == Replayer }
 
 // Config describes one adversary.

@@ -58,10 +58,9 @@ func (s *session) answer() {
 		if err := s.lie(); err != nil {
 			return
 		}
-	case s.p.cfg.Kind.pushes():
-		// Advertise nothing, so the viewer tells us of every chunk it gets,
-		// and push a bad one for the next seq.
 	default:
+		// Pushers too: the source claim they make is not believed without
+		// a proof they cannot make, so they are asked like anyone else.
 		if err := s.advertise(); err != nil {
 			return
 		}

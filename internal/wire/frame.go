@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -118,6 +119,8 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 		return &ManifestRequest{}, nil
 	case TypeReady:
 		return &Ready{}, nil
+	case TypeSourceProof:
+		return &SourceProof{Sig: bytes.Clone(payload)}, nil
 	case TypeManifest:
 		return &Manifest{Data: nilIfEmpty(payload)}, nil
 	case TypePing:

@@ -79,6 +79,8 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return headFixed, headFixed + Pieces(l.MaxChunk)*HashSize, true
 	case TypePiece:
 		return pieceFixed + 1, pieceFixed + PieceSize, true
+	case TypeSourceProof:
+		return SignatureSize, SignatureSize, true
 	case TypeManifestRequest, TypeReady:
 		return 0, 0, true
 	case TypeManifest:

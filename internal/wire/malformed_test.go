@@ -27,7 +27,7 @@ func zeros(n int) []byte  { return make([]byte, n) }
 // handshakePayload returns a handshake payload with the given magic,
 // version, flags, address length byte and address bytes.
 func handshakePayload(magic string, version, flags, addrLen uint8, addr string) []byte {
-	return bytes.Join([][]byte{[]byte(magic), {version, flags}, zeros(32 + 16), {addrLen}, []byte(addr)}, nil)
+	return bytes.Join([][]byte{[]byte(magic), {version, flags}, zeros(32 + 16 + 16), {addrLen}, []byte(addr)}, nil)
 }
 
 // chunkHead returns a chunk payload up to and including the signature length.
@@ -49,7 +49,7 @@ func TestMalformed(t *testing.T) {
 		{"length near 4 GiB", append(u32(0xFFFFFFFF), byte(TypeChunk)), Limits{}, 0, "frame length 4294967295 exceeds limit of 4194432"},
 		{"length over MaxFrame", rawFrame(TypeHave, u64(1)), Limits{MaxFrame: 8}, 0, "frame length 9 exceeds limit of 8"},
 		{"type zero", rawFrame(0), Limits{}, 0, "unknown frame type 0x00"},
-		{"unknown type", rawFrame(0x0F, u64(1)), Limits{}, 0x0F, "unknown frame type 0x0f"},
+		{"unknown type", rawFrame(0x10, u64(1)), Limits{}, 0x10, "unknown frame type 0x10"},
 		{"type 0xff", rawFrame(0xFF), Limits{}, 0xFF, "unknown frame type 0xff"},
 
 		// Fixed-size frames.
@@ -62,14 +62,15 @@ func TestMalformed(t *testing.T) {
 		{"pong trailing", rawFrame(TypePong, zeros(12)), Limits{}, TypePong, "payload of 12 bytes, want 8"},
 		{"manifest request with payload", rawFrame(TypeManifestRequest, zeros(1)), Limits{}, TypeManifestRequest, "payload of 1 bytes, want 0"},
 		{"ready with payload", rawFrame(TypeReady, zeros(1)), Limits{}, TypeReady, "payload of 1 bytes, want 0"},
+		{"source proof short", rawFrame(TypeSourceProof, zeros(63)), Limits{}, TypeSourceProof, "payload of 63 bytes, want 64"},
 
 		// Handshake.
-		{"handshake short", rawFrame(TypeHandshake, zeros(54)), Limits{}, TypeHandshake, "payload of 54 bytes, want at least 55"},
-		{"handshake too long", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 255, strings.Repeat("a", 256))), Limits{}, TypeHandshake, "payload of 311 bytes exceeds limit of 310"},
+		{"handshake short", rawFrame(TypeHandshake, zeros(70)), Limits{}, TypeHandshake, "payload of 70 bytes, want at least 71"},
+		{"handshake too long", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 255, strings.Repeat("a", 256))), Limits{}, TypeHandshake, "payload of 327 bytes exceeds limit of 326"},
 		{"handshake bad magic", rawFrame(TypeHandshake, handshakePayload("HTTP", 1, 0, 0, "")), Limits{}, TypeHandshake, `bad magic "HTTP", want "P2PS"`},
-		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 3"},
-		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 3"},
-		{"handshake version 2", rawFrame(TypeHandshake, handshakePayload(Magic, 2, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 2, want 3"},
+		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 4"},
+		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 4"},
+		{"handshake version 3", rawFrame(TypeHandshake, handshakePayload(Magic, 3, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 3, want 4"},
 		{"handshake unknown flag", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0x03, 0, "")), Limits{}, TypeHandshake, "unknown flags 0x02"},
 		{"handshake address short", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 5, "abc")), Limits{}, TypeHandshake, "listen address length 5, but 3 bytes follow"},
 		{"handshake trailing", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 3, "abcde")), Limits{}, TypeHandshake, "listen address length 3, but 5 bytes follow"},

@@ -22,6 +22,7 @@ const (
 	TypeHead            Type = 0x0C
 	TypePiece           Type = 0x0D
 	TypeReady           Type = 0x0E
+	TypeSourceProof     Type = 0x0F
 )
 
 var typeNames = [...]string{
@@ -39,6 +40,7 @@ var typeNames = [...]string{
 	TypeHead:            "Head",
 	TypePiece:           "Piece",
 	TypeReady:           "Ready",
+	TypeSourceProof:     "SourceProof",
 }
 
 // String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for

@@ -40,7 +40,8 @@ func samples() []sample {
 	sig := bytes.Repeat([]byte{0x5A}, SignatureSize)
 	data := bytes.Repeat([]byte{0x47, 0x00, 0x11}, 400)
 	return []sample{
-		{"handshake", &Handshake{Version: Version, Source: true, Stream: stream, Peer: peer, ListenAddr: "127.0.0.1:7001"}},
+		{"handshake", &Handshake{Version: Version, Source: true, Stream: stream, Peer: peer, Nonce: [16]byte{1, 2, 3}, ListenAddr: "127.0.0.1:7001"}},
+		{"source proof", &SourceProof{Sig: bytes.Repeat([]byte{7}, SignatureSize)}},
 		{"handshake without address", &Handshake{Version: Version, Stream: stream, Peer: peer}},
 		{"handshake with 255-byte address", &Handshake{Version: Version, ListenAddr: strings.Repeat("h", 255)}},
 		{"buffer map", bm},
@@ -94,13 +95,15 @@ func TestFrameBytes(t *testing.T) {
 	hs := &Handshake{Version: Version, Source: true, ListenAddr: "a:1"}
 	hs.Stream[0], hs.Stream[31] = 0xAA, 0xBB
 	hs.Peer[0], hs.Peer[15] = 0xCC, 0xDD
+	hs.Nonce[0] = 0xEE
 	tests := []struct {
 		name string
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000003b" + "01" + "50325053" + "03" + "01" +
-			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" + "03" + "613a31"},
+		{"handshake", hs, "0000004b" + "01" + "50325053" + "04" + "01" +
+			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" +
+			"ee" + strings.Repeat("00", 15) + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
 		{"have", &Have{Seq: 0x0102}, "00000009" + "03" + "0000000000000102"},
 		{"request", &Request{Seq: 5}, "00000009" + "04" + "0000000000000005"},
@@ -176,7 +179,7 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 3"},
+		{"version unset", &Handshake{}, "version 0, want 4"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
 		{"head hashes missing", &Head{Size: 1, Sig: make([]byte, 64)}, "0 bytes of hashes for 1 bytes of data, want 32"},
@@ -202,7 +205,7 @@ func TestTypeString(t *testing.T) {
 	assert.Equal(t, "ManifestRequest", TypeManifestRequest.String())
 	assert.Equal(t, "Pong", TypePong.String())
 	assert.Equal(t, "Type(0x00)", Type(0).String())
-	assert.Equal(t, "Type(0x0f)", Type(0x0F).String())
+	assert.Equal(t, "Type(0x10)", Type(0x10).String())
 	assert.Equal(t, "Type(0xff)", Type(0xFF).String())
 	for _, tc := range samples() {
 		assert.NotContains(t, tc.msg.Type().String(), "Type(", tc.name)
