@@ -3,6 +3,7 @@ package p2pstream
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -63,14 +64,13 @@ type conn struct {
 	nc     net.Conn
 	r      *wire.Reader
 	id     PeerID
-	addr   string // the peer's listen address: dialled, or its claimed port at the remote IP
-	host   string // the remote IP the connection comes from
-	source bool   // the peer publishes the stream (live: proved it); guarded by s.mu
-	claim  bool   // the peer said in its handshake that it publishes the stream
-	// nonce is the one our handshake carried, which a live source signs;
-	// peerNonce the peer's, which we sign if we publish the stream.
-	nonce, peerNonce [16]byte
-	dialer           PeerID // who dialled: decides which of two duplicate connections survives
+	addr   string            // the peer's listen address: dialled, or its claimed port at the remote IP
+	host   string            // the remote IP the connection comes from
+	source bool              // the peer publishes the stream (live: proved it); guarded by s.mu
+	claim  bool              // the peer said in its handshake that it publishes the stream
+	nonce  [16]byte          // the one our handshake carried, which a live source signs
+	proof  *wire.SourceProof // we publish the stream: our proof, signed in newConn, sent by register
+	dialer PeerID            // who dialled: decides which of two duplicate connections survives
 
 	ctrl chan wire.Message // control frames; never blocks the sender
 	data chan uint64       // seqs of chunks to upload
@@ -105,7 +105,7 @@ type conn struct {
 // incoming connection: then the peer's claimed listen port at the IP it
 // connects from, so a peer cannot make us ban or dial an address that is
 // not its own. A peer that claims to publish a live stream is not taken
-// for its source until it proves it (sourceProofLocked).
+// for its source until it proves it (sourceProof).
 func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [16]byte, dialer PeerID, addr string) *conn {
 	host := hostOf(nc.RemoteAddr().String())
 	if addr == "" {
@@ -116,30 +116,34 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [
 	// Pieces are checked and copied as they are read (receivePiece runs in
 	// the reader goroutine), so one buffer serves them all.
 	r.ReusePieces = true
-	return &conn{
-		s:         s,
-		nc:        nc,
-		r:         r,
-		id:        PeerID(hs.Peer),
-		addr:      addr,
-		host:      host,
-		source:    hs.Source && s.info.Kind != KindLive,
-		claim:     hs.Source,
-		nonce:     nonce,
-		peerNonce: hs.Nonce,
-		dialer:    dialer,
-		ctrl:      make(chan wire.Message, ctrlQueueSize(s.info.Kind)),
-		data:      make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
-		done:      make(chan struct{}),
-		stop:      make(chan struct{}, 1),
-		writing:   noSeq,
-		has:       make(map[uint64]struct{}),
-		inflight:  make(map[uint64]time.Time),
-		queued:    make(map[uint64]struct{}),
-		late:      make(map[uint64]struct{}),
-		limit:     4,
-		lastRecv:  time.Now(),
+	c := &conn{
+		s:        s,
+		nc:       nc,
+		r:        r,
+		id:       PeerID(hs.Peer),
+		addr:     addr,
+		host:     host,
+		source:   hs.Source && s.kind != KindLive,
+		claim:    hs.Source,
+		nonce:    nonce,
+		dialer:   dialer,
+		ctrl:     make(chan wire.Message, ctrlQueueSize(s.kind)),
+		data:     make(chan uint64, 2*s.peer.maxServe()), // cancelled seqs stay in the channel
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}, 1),
+		writing:  noSeq,
+		has:      make(map[uint64]struct{}),
+		inflight: make(map[uint64]time.Time),
+		queued:   make(map[uint64]struct{}),
+		late:     make(map[uint64]struct{}),
+		limit:    4,
+		lastRecv: time.Now(),
 	}
+	if s.key != nil {
+		// We publish this live stream: register sends the proof first.
+		c.proof = &wire.SourceProof{Sig: ed25519.Sign(s.key, wire.SourceProofMessage(s.id, hs.Nonce))}
+	}
+	return c
 }
 
 // ctrlQueueSize returns the control queue of a connection of a stream of kind.

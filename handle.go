@@ -22,6 +22,8 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		return s.receiveHead(c, m)
 	case *wire.Piece:
 		return s.receivePiece(c, m)
+	case *wire.SourceProof:
+		return s.sourceProof(c, m)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,8 +65,6 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			notify(c.stop)
 		}
 		s.cancelWaitingLocked(c, m.Seq)
-	case *wire.SourceProof:
-		return s.sourceProofLocked(c, m)
 	case *wire.Ready:
 		// A slot is free at the peer that turned us away: ask it again.
 		c.busyUntil = time.Time{}
@@ -95,21 +95,27 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	return nil
 }
 
-// sourceProofLocked checks a live source's proof: the stream key's
-// signature of our handshake nonce. From then on c is the source: its
-// pushes are taken, its advertisements pick a new viewer's start, and it is
-// asked for urgent chunks. A proof that does not verify, or that nobody
-// asked for, is a protocol error (and a ban).
-func (s *Stream) sourceProofLocked(c *conn, m *wire.SourceProof) error {
-	if !c.claim || c.source || s.info.Kind != KindLive {
+// sourceProof checks a live source's proof: the stream key's signature of
+// our handshake nonce (checked without holding s.mu). From then on c is the
+// source: its pushes are taken, its advertisements pick a new viewer's
+// start, and it is asked for urgent chunks. A proof that does not verify,
+// that nobody asked for, or a second one, is a protocol error (and a ban).
+func (s *Stream) sourceProof(c *conn, m *wire.SourceProof) error {
+	s.mu.Lock()
+	c.lastRecv = time.Now()
+	proved := c.source
+	s.mu.Unlock()
+	if !c.claim || proved || s.kind != KindLive {
 		return &ProtocolError{Frame: wire.TypeSourceProof, Reason: "from a peer that did not claim to be a live stream's source, or twice"}
 	}
 	if !ed25519.Verify(ed25519.PublicKey(s.id[:]), wire.SourceProofMessage(s.id, c.nonce), m.Sig) {
 		return &ProtocolError{Frame: wire.TypeSourceProof, Reason: "does not verify against the stream ID"}
 	}
+	s.mu.Lock()
 	c.source = true
-	s.log.Debug("source proved", "peer", c)
 	s.scheduleSoon()
+	s.mu.Unlock()
+	s.log.Debug("source proved", "peer", c)
 	return nil
 }
 

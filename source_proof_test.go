@@ -1,9 +1,12 @@
 package p2pstream
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,6 +36,14 @@ func TestSourceProof(t *testing.T) {
 		{"without a claim", false, key, ours, false, false},
 		{"twice", true, key, ours, true, false},
 	}
+	t.Run("on an on-demand stream", func(t *testing.T) {
+		s, c := pieceTestStream(t, key, false)
+		s.kind = KindVOD
+		c.claim, c.nonce = true, ours
+		err := s.handle(c, &wire.SourceProof{Sig: ed25519.Sign(key, wire.SourceProofMessage(s.id, ours))})
+		var pe *ProtocolError
+		require.ErrorAs(t, err, &pe)
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, c := pieceTestStream(t, key, false)
@@ -72,4 +83,49 @@ func TestUnprovedSourceClaim(t *testing.T) {
 	}
 	assert.False(t, s.st.has(5), "a push from an unproved source is not kept")
 	assert.Equal(t, int64(40<<10), s.counters.wasted)
+}
+
+// TestNewConnSourceClaim: newConn takes a live stream's source claim on
+// trust no longer, an on-demand one still (there is no key to prove it
+// with), and at a publisher it signs the peer's nonce for register to send.
+func TestNewConnSourceClaim(t *testing.T) {
+	pubKey, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	var id StreamID
+	copy(id[:], pubKey)
+	tests := []struct {
+		name      string
+		kind      Kind
+		claim     bool
+		publisher bool
+		source    bool // taken for the source at once
+	}{
+		{"live, claims", KindLive, true, false, false},
+		{"live, no claim", KindLive, false, false, false},
+		{"on demand, claims", KindVOD, true, false, true},
+		{"live, at the publisher", KindLive, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Peer{}
+			p.ctx, p.cancel = context.WithCancel(context.Background())
+			t.Cleanup(p.cancel)
+			s := newStream(p, StreamInfo{ID: id, Kind: tt.kind, ChunkDuration: time.Second}, nil, tt.publisher)
+			if tt.publisher {
+				s.key = key
+			}
+			a, b := net.Pipe()
+			t.Cleanup(func() { a.Close(); b.Close() })
+			hs := &wire.Handshake{Version: wire.Version, Source: tt.claim, Stream: id, Nonce: [16]byte{4, 5, 6}}
+			c := newConn(s, a, wire.NewReader(a, wire.Limits{}), hs, [16]byte{1}, PeerID{}, "")
+			assert.Equal(t, tt.source, c.source)
+			assert.Equal(t, tt.claim, c.claim)
+			if !tt.publisher {
+				assert.Nil(t, c.proof)
+				return
+			}
+			require.NotNil(t, c.proof)
+			assert.True(t, ed25519.Verify(pubKey, wire.SourceProofMessage(id, hs.Nonce), c.proof.Sig), "signs the peer's nonce")
+		})
+	}
 }

@@ -19,6 +19,7 @@ import (
 type Stream struct {
 	peer   *Peer
 	id     StreamID
+	kind   Kind // live or on demand; never changes (info may be replaced)
 	log    *slog.Logger
 	source bool               // this peer publishes the stream
 	key    ed25519.PrivateKey // the publisher's signing key (live source only)
@@ -81,6 +82,7 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 	s := &Stream{
 		peer:     p,
 		id:       info.ID,
+		kind:     info.Kind,
 		log:      p.logger().With("stream", info.ID.Short()),
 		source:   source,
 		sink:     sink,

@@ -2,7 +2,6 @@ package p2pstream
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -148,9 +147,9 @@ func (s *Stream) register(c *conn) {
 		s.dropLocked(old)
 	}
 	s.conns[c.id] = c
-	if s.key != nil {
-		// We publish this live stream: prove it first (sourceProofLocked).
-		c.send(&wire.SourceProof{Sig: ed25519.Sign(s.key, wire.SourceProofMessage(s.id, c.peerNonce))})
+	if c.proof != nil {
+		c.send(c.proof) // first: see sourceProof
+		c.proof = nil
 	}
 	if bm := s.bufferMapLocked(); bm != nil {
 		c.send(bm)
@@ -163,7 +162,7 @@ func (s *Stream) register(c *conn) {
 	// (register also runs on the peer's accept goroutines, outside s.wg).
 	s.wg.Add(2)
 	s.mu.Unlock()
-	s.log.Debug("connected", "peer", c, "source", c.source)
+	s.log.Debug("connected", "peer", c, "claims source", c.claim)
 	go func() {
 		defer s.wg.Done()
 		c.readLoop()

@@ -73,8 +73,9 @@ func (k Kind) String() string {
 
 // claimsSource reports whether the kind says in its handshake that it
 // publishes the stream, hoping a viewer takes its chunks unasked and starts
-// where its advertisements say. It cannot send the proof a viewer asks of
-// a live source (wire.SourceProof), so the claim gains it nothing.
+// where its advertisements say. It does not send the proof a viewer needs
+// from a live source (wire.SourceProof), so the claim gains it nothing
+// (relaying the publisher's proof is not among the kinds).
 func (k Kind) claimsSource() bool { return k == Polluter || k == Forger || k == Replayer || k == Liar }
 
 // pushes reports whether the kind also pushes a bad chunk, unasked, for

@@ -73,6 +73,8 @@ func check(m Message) error {
 		err = m.check()
 	case *Piece:
 		err = m.check()
+	case *SourceProof:
+		err = m.check()
 	}
 	if err != nil {
 		return fmt.Errorf("wire: cannot encode %v: %w", m.Type(), err)

@@ -110,6 +110,13 @@ func (*SourceProof) Type() Type { return TypeSourceProof }
 // AppendPayload appends Sig.
 func (m *SourceProof) AppendPayload(b []byte) []byte { return append(b, m.Sig...) }
 
+func (m *SourceProof) check() error {
+	if len(m.Sig) != SignatureSize {
+		return fmt.Errorf("signature of %d bytes, want %d", len(m.Sig), SignatureSize)
+	}
+	return nil
+}
+
 // SourceProofMessage returns the bytes a [SourceProof] signs: a fixed
 // label, the stream ID and the nonce of the peer the proof is for.
 func SourceProofMessage(stream [32]byte, nonce [16]byte) []byte {

@@ -181,6 +181,7 @@ func TestUnencodable(t *testing.T) {
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
 		{"version unset", &Handshake{}, "version 0, want 4"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
+		{"source proof unsigned", &SourceProof{}, "signature of 0 bytes, want 64"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
 		{"head hashes missing", &Head{Size: 1, Sig: make([]byte, 64)}, "0 bytes of hashes for 1 bytes of data, want 32"},
 		{"piece empty", &Piece{}, "piece of 0 bytes"},
