@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/p2pstream/p2pstream/internal/wire"
@@ -356,6 +357,11 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 		return
 	}
 	s.st.put(ch)
+	if s.st.live() && !s.source && s.log.Enabled(s.ctx, slog.LevelDebug) {
+		// How long the chunk took to get here since it was cut (by the
+		// publisher's clock): how fast the swarm spreads chunks.
+		s.log.Debug("chunk stored", "seq", ch.Seq, "age", now.Sub(time.UnixMicro(ch.Timestamp)))
+	}
 	if from != nil {
 		if from.source {
 			s.counters.fromSource += int64(len(ch.Data))

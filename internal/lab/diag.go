@@ -13,11 +13,13 @@ import (
 
 // diag counts the debug events of every viewer: why chunks missed their
 // deadline, how many requests went to the source and to peers, and how many
-// were rejected. It is a slog.Handler shared by all viewers of a run.
+// were rejected; and how old chunks were when viewers stored them. It is a
+// slog.Handler shared by all viewers of a run.
 type diag struct {
 	mu     sync.Mutex
 	counts map[string]int
 	waits  map[string]time.Duration
+	ages   []time.Duration // "chunk stored": time since the chunk was cut
 }
 
 func newDiag() *diag {
@@ -29,6 +31,17 @@ func (d *diag) WithAttrs([]slog.Attr) slog.Handler       { return d }
 func (d *diag) WithGroup(string) slog.Handler            { return d }
 
 func (d *diag) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "chunk stored" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "age" {
+				d.mu.Lock()
+				d.ages = append(d.ages, a.Value.Duration())
+				d.mu.Unlock()
+			}
+			return true
+		})
+		return nil
+	}
 	key := r.Message
 	var wait time.Duration
 	r.Attrs(func(a slog.Attr) bool {
@@ -63,6 +76,11 @@ func (d *diag) String() string {
 			fmt.Fprintf(&b, " (mean wait %v)", (w / time.Duration(d.counts[k])).Round(time.Millisecond))
 		}
 		b.WriteByte('\n')
+	}
+	if len(d.ages) > 0 {
+		ages := d.ages
+		fmt.Fprintf(&b, "chunks stored by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(ages),
+			percentile(ages, 0.5).Round(time.Millisecond), percentile(ages, 0.95).Round(time.Millisecond), percentile(ages, 0.99).Round(time.Millisecond))
 	}
 	return b.String()
 }

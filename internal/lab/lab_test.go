@@ -72,11 +72,15 @@ func TestDiagCounts(t *testing.T) {
 	log.Debug("request", "seq", 3, "source", true)
 	log.Debug("deadline missed", "reason", "requested from peer", "requested", 300*time.Millisecond)
 	log.Debug("deadline missed", "reason", "requested from peer", "requested", 100*time.Millisecond)
+	for _, age := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} {
+		log.Debug("chunk stored", "seq", 1, "age", age)
+	}
 	got := d.String()
 	for _, want := range []string{
 		"       2  request (source)\n",
 		"       1  request\n",
 		"       2  deadline missed: requested from peer (mean wait 200ms)\n",
+		"chunks stored by viewers: 3, age since cut p50 2s, p95 2s, p99 2s\n",
 	} {
 		assert.Contains(t, got, want)
 	}
