@@ -1,6 +1,10 @@
 package p2pstream
 
-import "time"
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"time"
+)
 
 // Announce is what a peer posts to the tracker's /announce endpoint,
 // periodically, for each stream it carries. See docs/TRACKER-API.md.
@@ -13,6 +17,10 @@ type Announce struct {
 	Addr string `json:"addr"`
 	// Info is sent by the stream's publisher only.
 	Info *StreamInfo `json:"info,omitempty"`
+	// Sig is the stream key's ed25519 signature of the announce's
+	// SignedInfo bytes: required with the Info of a live stream, so that
+	// only its publisher can describe it and be listed as its source.
+	Sig []byte `json:"sig,omitempty"`
 	// Stats is the peer's view of the stream.
 	Stats Stats `json:"stats"`
 	// Event is "" for a periodic announce, "stopped" when the peer leaves.
@@ -35,4 +43,36 @@ type PeerAddr struct {
 	Addr string `json:"addr"`
 	// Source is true for the stream's publisher.
 	Source bool `json:"source,omitempty"`
+}
+
+// SignedInfo returns the bytes Sig signs: a fixed label, the stream ID, the
+// peer ID, then Info's kind, name (each a 2-byte big-endian length and the
+// bytes) and chunk duration (8 bytes, nanoseconds). Info's bitrate, an
+// estimate, is not signed. Nil without Info.
+func (a Announce) SignedInfo() []byte {
+	if a.Info == nil {
+		return nil
+	}
+	b := append([]byte(announceLabel), a.Stream[:]...)
+	b = append(b, a.Peer[:]...)
+	for _, s := range []string{string(a.Info.Kind), a.Info.Name} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+		b = append(b, s...)
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(a.Info.ChunkDuration))
+}
+
+const announceLabel = "p2pstream announce v1\x00"
+
+// SignInfo sets Sig: the publisher of a live stream signs its announces
+// with the stream key, whose public key is the stream ID.
+func (a *Announce) SignInfo(key ed25519.PrivateKey) {
+	a.Sig = ed25519.Sign(key, a.SignedInfo())
+}
+
+// infoSigned reports whether Sig is the stream key's signature of the
+// announce's info (the stream ID is the key).
+func (a Announce) infoSigned() bool {
+	return a.Info != nil && len(a.Sig) == ed25519.SignatureSize &&
+		ed25519.Verify(ed25519.PublicKey(a.Stream[:]), a.SignedInfo(), a.Sig)
 }

@@ -144,9 +144,11 @@ func TestHostileSwarm(t *testing.T) {
 			// pipelined (a few) can be answered before that.
 			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(8), "%v: bad chunks per connection", a.Kind())
 		case adversary.Replayer:
-			// Replays are sent unasked, so more are on the wire when the
-			// first one gets it banned, the more so on a busy machine.
-			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(16), "%v: bad chunks per connection", a.Kind())
+			// Counted are also its echoes of real chunks, pushed unasked:
+			// harmless, and ignored (it is not the source). It is banned
+			// at its first relabelled answer to a request, which comes
+			// when a viewer asks it, so more echoes may come first.
+			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(32), "%v: bad chunks per connection", a.Kind())
 		case adversary.Liar, adversary.SlowLoris:
 			// Dropped after a few unanswered requests.
 			assert.LessOrEqual(t, a.MaxBadPerConn(), int64(16), "%v: unanswered requests per connection", a.Kind())

@@ -168,6 +168,9 @@ func (s *Stream) announcement(event string) Announce {
 	if s.source {
 		info := s.Info()
 		a.Info = &info
+		if s.key != nil {
+			a.SignInfo(s.key)
+		}
 	}
 	return a
 }

@@ -2,6 +2,7 @@ package p2pstream_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log"
 	"net"
@@ -26,9 +27,16 @@ func ExampleTracker() {
 	defer tc.Close()
 	ctx := context.Background()
 
-	id := p2pstream.StreamID{1, 2, 3}
+	// A live stream's ID is its publisher's public key; only the
+	// publisher, holding the private key, can describe the stream.
+	// (A fixed key keeps the output below the same; Publish makes a new
+	// one with ed25519.GenerateKey.)
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	var id p2pstream.StreamID
+	copy(id[:], key.Public().(ed25519.PublicKey))
 	info := p2pstream.StreamInfo{ID: id, Kind: p2pstream.KindLive, Name: "demo"}
 	publisher := p2pstream.Announce{Stream: id, Peer: p2pstream.PeerID{1}, Addr: "0.0.0.0:6000", Info: &info}
+	publisher.SignInfo(key)
 	if _, err := tc.Announce(ctx, publisher); err != nil {
 		log.Fatal(err)
 	}
@@ -55,6 +63,6 @@ func ExampleTracker() {
 	// Output:
 	// viewer learns: demo live
 	// peer: 127.0.0.1:6000 source: true
-	// stream 01020300 "demo": 2 peers, 1 viewers
+	// stream 3b6a27bc "demo": 2 peers, 1 viewers
 	// p2pstream: tracker closed
 }

@@ -25,7 +25,7 @@ func FuzzTrackerAnnounce(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, "/announce", strings.NewReader(body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		assert.Contains(t, []int{200, 400, 409, 413, 429, 503}, rec.Code, rec.Body.String())
+		assert.Contains(t, []int{200, 400, 403, 409, 413, 429, 503}, rec.Code, rec.Body.String())
 		assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	})
 }

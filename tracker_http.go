@@ -156,6 +156,9 @@ func validateAnnounce(a Announce) error {
 		return badRequest("announce: info.kind %q; want %q or %q", a.Info.Kind, KindLive, KindVOD)
 	case len(a.Info.Name) > maxStreamName:
 		return badRequest("announce: info.name is %d bytes; at most %d", len(a.Info.Name), maxStreamName)
+	case a.Info.Kind == KindLive && !a.infoSigned():
+		return &requestError{status: http.StatusForbidden,
+			msg: "announce: the info of a live stream must be signed with the stream key (sig); only its publisher sends info"}
 	}
 	return nil
 }
@@ -227,6 +230,8 @@ func (t *Tracker) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errTrackerFull):
 		t.log().Warn("tracker full", "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
+	case errors.Is(err, errLiveStream):
+		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 	case errors.Is(err, errPeerElsewhere):
 		t.log().Debug("peer ID conflict", "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error() + "; use another peer ID, or wait for the entry to expire"})

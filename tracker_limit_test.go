@@ -20,7 +20,7 @@ import (
 // returns the answer.
 func postAnnounce(t *testing.T, h http.Handler, remote string, a Announce, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	body, err := json.Marshal(a)
+	body, err := json.Marshal(signedAnnounce(a))
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
 	req.RemoteAddr = remote

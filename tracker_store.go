@@ -26,6 +26,10 @@ var (
 	// errPeerElsewhere means a live entry of the announced peer ID came from
 	// another host (409).
 	errPeerElsewhere = errors.New("p2pstream: peer ID in use from another address")
+	// errLiveStream means an announce brought on-demand info for a stream
+	// known as live (409): a live stream's info is signed, so it is the
+	// publisher's, and unsigned info cannot replace it.
+	errLiveStream = errors.New("p2pstream: the stream is live; on-demand info for it refused")
 )
 
 // trackerStore keeps the tracker's entries: which peers carry which stream,
@@ -116,6 +120,9 @@ func (m *memoryStore) announce(_ context.Context, id StreamID, p PeerStatus, inf
 	}
 	if i, ok := s.index[p.ID]; ok && !expired(s.peers[i], now, m.ttl) && addrHost(s.peers[i].Addr) != addrHost(p.Addr) {
 		return announceResult{}, errPeerElsewhere
+	}
+	if info != nil && info.Kind != KindLive && s.info != nil && s.info.Kind == KindLive && len(s.peers) > 0 {
+		return announceResult{}, errLiveStream
 	}
 	peers := s.sample(p.ID, now, max, m.ttl)
 	if _, ok := s.index[p.ID]; !ok && len(s.peers) >= m.maxPeers {

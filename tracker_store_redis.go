@@ -43,6 +43,7 @@ func newRedisStore(rdb *redis.Client, prefix string, ttl time.Duration, maxStrea
 const (
 	redisErrFull      = "P2PSTREAM_FULL"
 	redisErrElsewhere = "P2PSTREAM_ELSEWHERE"
+	redisErrLive      = "P2PSTREAM_LIVE"
 )
 
 // announceScript records an announce and answers with the sample.
@@ -50,7 +51,7 @@ const (
 // KEYS: streams, peers, src, entry, info.
 // ARGV: stream, peer, host, entry value, now (ms), ttl (ms), max answered,
 // max streams, max peers per stream, "1" if source, info JSON or "",
-// entry key prefix.
+// entry key prefix, info kind or "".
 //
 // It returns {registered (0 or 1), info JSON or false, then for each peer
 // answered: ID, addr, "1" if source or "0"}.
@@ -69,6 +70,12 @@ end
 local old = redis.call("GET", KEYS[4])
 if old and host(old) ~= ARGV[3] then
   return redis.error_reply("` + redisErrElsewhere + `")
+end
+if ARGV[11] ~= "" and ARGV[13] ~= "live" then
+  local info = redis.call("GET", KEYS[5])
+  if info and string.find(info, '"kind":"live"', 1, true) and redis.call("ZCOUNT", KEYS[2], "(" .. cutoff, "+inf") > 0 then
+    return redis.error_reply("` + redisErrLive + `")
+  end
 end
 redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", cutoff)
 redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", cutoff)
@@ -205,10 +212,14 @@ func (s *redisStore) announce(ctx context.Context, id StreamID, p PeerStatus, in
 	if p.Source {
 		source = "1"
 	}
+	var kind Kind
+	if info != nil {
+		kind = info.Kind
+	}
 	reply, err := announceScript.Run(ctx, s.rdb, s.keys(id, p.ID),
 		id.String(), p.ID.String(), addrHost(p.Addr), addrHost(p.Addr)+"\n"+p.Addr+"\n"+string(entry),
 		now.UnixMilli(), max(1, s.ttl.Milliseconds()), limit, s.maxStreams, s.maxPeers, source, string(infoJSON),
-		s.entryPrefix(id),
+		s.entryPrefix(id), string(kind),
 	).Slice()
 	if err != nil {
 		return announceResult{}, redisError(err)
@@ -349,6 +360,8 @@ func redisError(err error) error {
 		return errTrackerFull
 	case strings.Contains(msg, redisErrElsewhere):
 		return errPeerElsewhere
+	case strings.Contains(msg, redisErrLive):
+		return errLiveStream
 	case errors.Is(err, redis.Nil):
 		return nil
 	}

@@ -147,6 +147,28 @@ func TestStores(t *testing.T) {
 				require.ErrorIs(t, err, ErrStreamNotFound)
 			})
 
+			t.Run("a live stream's info is not replaced by on-demand info", func(t *testing.T) {
+				s := newStore(10*time.Second, 10, 100)
+				live := StreamInfo{ID: id, Kind: KindLive, Name: "live"}
+				_, err := s.announce(ctx, id, entry(1, "192.0.2.1"), &live, now, 3)
+				require.NoError(t, err)
+				vod := StreamInfo{ID: id, Kind: KindVOD, Name: "fake"}
+				_, err = s.announce(ctx, id, entry(2, "192.0.2.2"), &vod, now, 3)
+				require.ErrorIs(t, err, errLiveStream)
+				st, err := s.stream(ctx, id, now)
+				require.NoError(t, err)
+				assert.Equal(t, "live", st.info.Name)
+				renamed := live
+				renamed.Name = "renamed"
+				_, err = s.announce(ctx, id, entry(1, "192.0.2.1"), &renamed, now, 3)
+				require.NoError(t, err, "live info may change")
+				// Once every entry expired, the stream is gone, and so is
+				// what pinned its kind.
+				later := now.Add(11 * time.Second)
+				_, err = s.announce(ctx, id, entry(2, "192.0.2.2"), &vod, later, 3)
+				require.NoError(t, err)
+			})
+
 			t.Run("expiry", func(t *testing.T) {
 				s := newStore(10*time.Second, 10, 100)
 				_, err := s.announce(ctx, id, entry(1, "192.0.2.1"), nil, now, 3)

@@ -3,6 +3,7 @@ package p2pstream
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net"
@@ -69,16 +70,42 @@ func newTestClient(t *testing.T, url string) *TrackerClient {
 	return c
 }
 
-func testStreamID(n byte) StreamID { return StreamID{0: 0xab, 1: n, 31: 1} }
-func testPeerID(n int) PeerID      { return PeerID{0: 0xcd, 1: byte(n >> 8), 2: byte(n), 15: 1} }
+// testStreamID returns the ID of test stream n: the public key of
+// testStreamKey(n), as a live stream's ID is.
+func testStreamID(n byte) StreamID {
+	var id StreamID
+	copy(id[:], testStreamKey(n).Public().(ed25519.PublicKey))
+	testStreamKeys.Store(id, testStreamKey(n))
+	return id
+}
 
-// announce announces peer n of stream id on port 6000+n and fails the test
-// on error.
+// testStreamKey returns the signing key of test stream n.
+func testStreamKey(n byte) ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0], seed[1] = 0xab, n
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// testStreamKeys maps the IDs testStreamID made to their keys.
+var testStreamKeys sync.Map
+
+// signedAnnounce returns a with its info signed, if it is a test stream's.
+func signedAnnounce(a Announce) Announce {
+	if k, ok := testStreamKeys.Load(a.Stream); ok && a.Info != nil {
+		a.SignInfo(k.(ed25519.PrivateKey))
+	}
+	return a
+}
+
+func testPeerID(n int) PeerID { return PeerID{0: 0xcd, 1: byte(n >> 8), 2: byte(n), 15: 1} }
+
+// announce announces peer n of stream id on port 6000+n, with its info
+// signed, and fails the test on error.
 func announce(t *testing.T, c *TrackerClient, id StreamID, n int, info *StreamInfo) AnnounceResponse {
 	t.Helper()
-	resp, err := c.Announce(context.Background(), Announce{
+	resp, err := c.Announce(context.Background(), signedAnnounce(Announce{
 		Stream: id, Peer: testPeerID(n), Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(6000+n)), Info: info,
-	})
+	}))
 	require.NoError(t, err)
 	return resp
 }
@@ -550,7 +577,7 @@ func TestTrackerEntryBelongsToItsHost(t *testing.T) {
 	h := tr.Handler()
 	id, source := testStreamID(1), testPeerID(0)
 	post := func(from string, a Announce) (int, string) {
-		body, err := json.Marshal(a)
+		body, err := json.Marshal(signedAnnounce(a))
 		require.NoError(t, err)
 		req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
 		req.RemoteAddr = from
@@ -583,4 +610,52 @@ func TestTrackerEntryBelongsToItsHost(t *testing.T) {
 	code, _ = post("198.51.100.7:5000", Announce{Stream: id, Peer: source, Addr: ":6666"})
 	assert.Equal(t, http.StatusOK, code, "an expired entry is anybody's")
 	assert.Equal(t, "198.51.100.7:6666", peers()[0].Addr)
+}
+
+// TestTrackerSignedLiveInfo: only the holder of a live stream's key may
+// describe it (and be listed as its source), and nobody may turn it into an
+// on-demand stream while its publisher is there.
+func TestTrackerSignedLiveInfo(t *testing.T) {
+	id := testStreamID(7)
+	other := testStreamKey(8)
+	tests := []struct {
+		name string
+		a    Announce
+		sign ed25519.PrivateKey
+		peer PeerID // if set, replaces a.Peer after signing
+		want int
+	}{
+		{"unsigned", Announce{Stream: id, Peer: testPeerID(1), Addr: ":6001", Info: liveInfo(id, "x")}, nil, PeerID{}, http.StatusForbidden},
+		{"signed with another key", Announce{Stream: id, Peer: testPeerID(1), Addr: ":6001", Info: liveInfo(id, "x")}, other, PeerID{}, http.StatusForbidden},
+		{"signed for another peer", Announce{Stream: id, Peer: testPeerID(2), Addr: ":6002", Info: liveInfo(id, "x")}, testStreamKey(7), testPeerID(9), http.StatusForbidden},
+		{"signed", Announce{Stream: id, Peer: testPeerID(1), Addr: ":6001", Info: liveInfo(id, "live")}, testStreamKey(7), PeerID{}, http.StatusOK},
+		{"on-demand info for the live stream", Announce{Stream: id, Peer: testPeerID(3), Addr: ":6003", Info: &StreamInfo{ID: id, Kind: KindVOD, Name: "fake"}}, nil, PeerID{}, http.StatusConflict},
+	}
+	h := (&Tracker{}).Handler()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.a
+			if tt.sign != nil {
+				a.SignInfo(tt.sign)
+			}
+			if tt.peer != (PeerID{}) {
+				a.Peer = tt.peer
+			}
+			body, err := json.Marshal(a)
+			require.NoError(t, err)
+			req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
+			req.RemoteAddr = "192.0.2.1:5000"
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
+		})
+	}
+	rec := postAnnounce(t, h, "192.0.2.9:5000", Announce{Stream: id, Peer: testPeerID(4), Addr: ":6004"})
+	require.Equal(t, http.StatusOK, rec.Code)
+	var resp AnnounceResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	require.NotNil(t, resp.Info)
+	assert.Equal(t, "live", resp.Info.Name, "the signed info stands")
+	require.Len(t, resp.Peers, 1)
+	assert.Equal(t, PeerAddr{ID: testPeerID(1), Addr: "192.0.2.1:6001", Source: true}, resp.Peers[0], "only the signer is a source")
 }

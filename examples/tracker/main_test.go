@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -105,10 +106,15 @@ func TestTrackerProcessesShareRedis(t *testing.T) {
 	cc := &p2pstream.TrackerClient{URL: "http://" + c}
 	defer cc.Close()
 	ctx := context.Background()
-	id := p2pstream.StreamID{0: 0x51, 31: 1}
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	var id p2pstream.StreamID
+	copy(id[:], pub)
 	source, viewer := p2pstream.PeerID{0: 1, 15: 1}, p2pstream.PeerID{0: 2, 15: 1}
 	info := &p2pstream.StreamInfo{ID: id, Kind: p2pstream.KindLive, Name: "two trackers"}
-	_, err = ca.Announce(ctx, p2pstream.Announce{Stream: id, Peer: source, Addr: ":6000", Info: info})
+	signed := p2pstream.Announce{Stream: id, Peer: source, Addr: ":6000", Info: info}
+	signed.SignInfo(key)
+	_, err = ca.Announce(ctx, signed)
 	require.NoError(t, err)
 	resp, err := cc.Announce(ctx, p2pstream.Announce{Stream: id, Peer: viewer, Addr: ":6001"})
 	require.NoError(t, err)

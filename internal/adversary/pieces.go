@@ -11,6 +11,12 @@ func (s *session) gotReal(c *wire.Chunk) error {
 	if s.p.cfg.Kind != Replayer {
 		return nil
 	}
+	if !s.told {
+		s.told = true
+		if err := s.advertise(); err != nil {
+			return err
+		}
+	}
 	if err := s.write(c); err != nil {
 		return err
 	}

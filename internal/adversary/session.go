@@ -21,7 +21,8 @@ type session struct {
 	r        *wire.Reader
 	bad      int64 // bad frames sent on this connection
 	firstBad time.Time
-	asked    int // requests for real chunks sent to the honest peer
+	asked    int  // requests for real chunks sent to the honest peer
+	told     bool // a Replayer advertised its chunks
 	asm      assembler
 	wmu      sync.Mutex
 }
@@ -58,6 +59,9 @@ func (s *session) answer() {
 		if err := s.lie(); err != nil {
 			return
 		}
+	case s.p.cfg.Kind == Replayer:
+		// Advertises once it holds a real chunk to replay (gotReal):
+		// asked before, it could only leave requests unanswered.
 	default:
 		// Pushers too: the source claim they make is not believed without
 		// a proof they cannot make, so they are asked like anyone else.
