@@ -2,6 +2,7 @@ package p2pstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -116,7 +117,11 @@ func (s *Stream) announceLoop() {
 				continue
 			}
 			failures++
-			if failures == 1 {
+			if refused(err) {
+				if failures%12 == 1 { // about once a minute
+					s.log.Error("the tracker refuses this peer's announces; streaming on with known peers", "err", err)
+				}
+			} else if failures == 1 {
 				s.log.Warn("tracker unreachable; streaming on with known peers", "err", err)
 			}
 			wait = min(time.Second<<min(failures, 4), interval)
@@ -155,7 +160,11 @@ func (s *Stream) registerStream(ctx context.Context) {
 	defer cancel()
 	resp, err := s.peer.tracker.Announce(ctx, s.announcement(""))
 	if err != nil {
-		s.log.Warn("tracker unreachable; will keep trying", "err", err)
+		if refused(err) {
+			s.log.Error("the tracker refused to register the stream; will keep trying", "err", err)
+		} else {
+			s.log.Warn("tracker unreachable; will keep trying", "err", err)
+		}
 		s.interval = time.Second
 		return
 	}
@@ -180,4 +189,10 @@ func (s *Stream) announceStopped() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, _ = s.peer.tracker.Announce(ctx, s.announcement("stopped"))
+}
+
+// refused reports whether err is the tracker refusing a request.
+func refused(err error) bool {
+	var te *TrackerError
+	return errors.As(err, &te) && te.Refused()
 }

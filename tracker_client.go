@@ -38,6 +38,21 @@ type TrackerClient struct {
 	hc   *http.Client
 }
 
+// TrackerError is a tracker's answer other than 200 OK: Status is its HTTP
+// status; the message names the request and quotes the tracker's.
+type TrackerError struct {
+	Status int
+	msg    string
+}
+
+func (e *TrackerError) Error() string { return e.msg }
+
+// Refused reports whether the tracker refused the request itself (a 4xx
+// status other than 404 and 429): sending it again will not help.
+func (e *TrackerError) Refused() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusNotFound && e.Status != http.StatusTooManyRequests
+}
+
 // Announce posts a to the tracker and returns its answer.
 func (c *TrackerClient) Announce(ctx context.Context, a Announce) (AnnounceResponse, error) {
 	body, err := json.Marshal(a)
@@ -139,7 +154,8 @@ func (c *TrackerClient) do(ctx context.Context, method, path string, body []byte
 		return resp.StatusCode, fmt.Errorf("p2pstream: tracker %s %s: reading the answer: %w", method, url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("p2pstream: tracker %s %s: %s: %s", method, url, resp.Status, errorMessage(data))
+		return resp.StatusCode, &TrackerError{Status: resp.StatusCode,
+			msg: fmt.Sprintf("p2pstream: tracker %s %s: %s: %s", method, url, resp.Status, errorMessage(data))}
 	}
 	if int64(len(data)) > limit {
 		return resp.StatusCode, fmt.Errorf("p2pstream: tracker %s %s: answer larger than %d bytes", method, url, limit)

@@ -134,3 +134,24 @@ func TestTrackerClientConcurrent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 8, st.Peers)
 }
+
+// TestTrackerErrorRefused: an answer the tracker would give again is a
+// refusal; one that may change (not found yet, rate limited, full, down)
+// is not.
+func TestTrackerErrorRefused(t *testing.T) {
+	for status, want := range map[int]bool{400: true, 403: true, 409: true, 413: true, 404: false, 429: false, 500: false, 503: false} {
+		assert.Equal(t, want, (&TrackerError{Status: status}).Refused(), "%d", status)
+	}
+	tr := &Tracker{}
+	srv := httptest.NewServer(tr.Handler())
+	defer srv.Close()
+	c := &TrackerClient{URL: srv.URL}
+	defer c.Close()
+	id := testStreamID(3)
+	_, err := c.Announce(context.Background(), Announce{Stream: id, Peer: testPeerID(1), Addr: ":1", Info: liveInfo(id, "unsigned")})
+	var te *TrackerError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, http.StatusForbidden, te.Status)
+	assert.True(t, refused(err))
+	assert.Contains(t, err.Error(), `403 Forbidden: "announce: the info of a live stream must be signed`)
+}

@@ -83,6 +83,10 @@ func (t *Tracker) serveAnnounce(w http.ResponseWriter, r *http.Request) *Announc
 	}
 	addr := net.JoinHostPort(host, port)
 	now := t.clock()
+	if err := checkSignedInfo(a, now); err != nil {
+		t.fail(w, r, err)
+		return &a
+	}
 	p := PeerStatus{ID: a.Peer, Addr: addr, Source: a.Info != nil, Stats: a.Stats, LastSeen: now}
 	res, err := t.store.announce(r.Context(), a.Stream, p, a.Info, now, t.maxPeers())
 	if err != nil {
@@ -156,11 +160,20 @@ func validateAnnounce(a Announce) error {
 		return badRequest("announce: info.kind %q; want %q or %q", a.Info.Kind, KindLive, KindVOD)
 	case len(a.Info.Name) > maxStreamName:
 		return badRequest("announce: info.name is %d bytes; at most %d", len(a.Info.Name), maxStreamName)
-	case a.Info.Kind == KindLive && !a.infoSigned():
-		return &requestError{status: http.StatusForbidden,
-			msg: "announce: the info of a live stream must be signed with the stream key (sig); only its publisher sends info"}
+	case a.Info.Kind == KindLive && (a.Info.Size != 0 || a.Info.ChunkSize != 0 || a.Info.Chunks != 0):
+		return badRequest("announce: info of a live stream with size, chunk_size or chunks")
 	}
 	return nil
+}
+
+// checkSignedInfo refuses the info of a live stream that its key did not
+// sign within maxSigAge of now.
+func checkSignedInfo(a Announce, now time.Time) error {
+	if a.Info == nil || a.Info.Kind != KindLive || a.infoSigned(now) {
+		return nil
+	}
+	return &requestError{status: http.StatusForbidden,
+		msg: "announce: the info of a live stream must be signed with the stream key (sig), within 5 minutes of the tracker's clock (sig_time); only its publisher sends info"}
 }
 
 // announcedPort returns the port of an announced "host:port" address.
@@ -231,6 +244,7 @@ func (t *Tracker) fail(w http.ResponseWriter, r *http.Request, err error) {
 		t.log().Warn("tracker full", "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
 	case errors.Is(err, errLiveStream):
+		t.log().Debug("on-demand info for a live stream refused", "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 	case errors.Is(err, errPeerElsewhere):
 		t.log().Debug("peer ID conflict", "remote", r.RemoteAddr)

@@ -121,7 +121,7 @@ func (m *memoryStore) announce(_ context.Context, id StreamID, p PeerStatus, inf
 	if i, ok := s.index[p.ID]; ok && !expired(s.peers[i], now, m.ttl) && addrHost(s.peers[i].Addr) != addrHost(p.Addr) {
 		return announceResult{}, errPeerElsewhere
 	}
-	if info != nil && info.Kind != KindLive && s.info != nil && s.info.Kind == KindLive && len(s.peers) > 0 {
+	if info != nil && info.Kind != KindLive && s.info != nil && s.info.Kind == KindLive && s.anyLive(now, m.ttl) {
 		return announceResult{}, errLiveStream
 	}
 	peers := s.sample(p.ID, now, max, m.ttl)
@@ -234,6 +234,16 @@ func (s *memoryStream) sample(self PeerID, now time.Time, max int, ttl time.Dura
 }
 
 // expire removes the expired entries of s.
+// anyLive reports whether s has an entry that has not expired.
+func (s *memoryStream) anyLive(now time.Time, ttl time.Duration) bool {
+	for _, p := range s.peers {
+		if !expired(p, now, ttl) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *memoryStream) expire(now time.Time, ttl time.Duration) {
 	// Backwards, so that removeAt only moves entries already looked at.
 	for i := len(s.peers) - 1; i >= 0; i-- {

@@ -26,7 +26,8 @@ type fakeClock struct {
 }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	// Now, to the second: signed announces carry the real time (SigTime).
+	return &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -630,6 +631,7 @@ func TestTrackerSignedLiveInfo(t *testing.T) {
 		{"signed for another peer", Announce{Stream: id, Peer: testPeerID(2), Addr: ":6002", Info: liveInfo(id, "x")}, testStreamKey(7), testPeerID(9), http.StatusForbidden},
 		{"signed", Announce{Stream: id, Peer: testPeerID(1), Addr: ":6001", Info: liveInfo(id, "live")}, testStreamKey(7), PeerID{}, http.StatusOK},
 		{"on-demand info for the live stream", Announce{Stream: id, Peer: testPeerID(3), Addr: ":6003", Info: &StreamInfo{ID: id, Kind: KindVOD, Name: "fake"}}, nil, PeerID{}, http.StatusConflict},
+		{"live info with on-demand fields", Announce{Stream: id, Peer: testPeerID(1), Addr: ":6001", Info: &StreamInfo{ID: id, Kind: KindLive, Name: "live", Chunks: 3}}, testStreamKey(7), PeerID{}, http.StatusBadRequest},
 	}
 	h := (&Tracker{}).Handler()
 	for _, tt := range tests {
@@ -658,4 +660,50 @@ func TestTrackerSignedLiveInfo(t *testing.T) {
 	assert.Equal(t, "live", resp.Info.Name, "the signed info stands")
 	require.Len(t, resp.Peers, 1)
 	assert.Equal(t, PeerAddr{ID: testPeerID(1), Addr: "192.0.2.1:6001", Source: true}, resp.Peers[0], "only the signer is a source")
+
+	// Tampering with what was signed, or signing long ago, is refused.
+	signed := Announce{Stream: id, Peer: testPeerID(1), Addr: ":6001", Info: liveInfo(id, "live")}
+	signed.SignInfo(testStreamKey(7))
+	tampered := []struct {
+		name   string
+		change func(a *Announce)
+		want   int
+	}{
+		{"as signed", func(*Announce) {}, http.StatusOK},
+		{"bitrate (not signed)", func(a *Announce) { a.Info.Bitrate++ }, http.StatusOK},
+		{"name", func(a *Announce) { a.Info.Name = "renamed" }, http.StatusForbidden},
+		{"chunk duration", func(a *Announce) { a.Info.ChunkDuration++ }, http.StatusForbidden},
+		{"signature", func(a *Announce) { a.Sig = a.Sig[:10] }, http.StatusForbidden},
+		{"time", func(a *Announce) { a.SigTime++ }, http.StatusForbidden},
+		{"signed 10 minutes ago", func(a *Announce) {
+			a.SigTime = time.Now().Add(-10 * time.Minute).Unix()
+			a.Sig = ed25519.Sign(testStreamKey(7), a.SignedInfo())
+		}, http.StatusForbidden},
+	}
+	for _, tt := range tampered {
+		t.Run("tampered "+tt.name, func(t *testing.T) {
+			a := signed
+			info := *signed.Info
+			a.Info = &info
+			tt.change(&a)
+			body, err := json.Marshal(a)
+			require.NoError(t, err)
+			req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
+			req.RemoteAddr = "192.0.2.1:5000"
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
+		})
+	}
+}
+
+// TestSignedInfoBytes pins the bytes a live stream's publisher signs, as
+// docs/TRACKER-API.md describes them.
+func TestSignedInfoBytes(t *testing.T) {
+	a := Announce{Stream: StreamID{0: 1}, Peer: PeerID{0: 2}, SigTime: 3,
+		Info: &StreamInfo{Kind: KindLive, Name: "ab", ChunkDuration: 4, Bitrate: 99}}
+	want := "p2pstream announce v1\x00" + "\x01" + strings.Repeat("\x00", 31) + "\x02" + strings.Repeat("\x00", 15) +
+		"\x00\x00\x00\x00\x00\x00\x00\x03" + "\x00\x04live" + "\x00\x02ab" + "\x00\x00\x00\x00\x00\x00\x00\x04"
+	assert.Equal(t, []byte(want), a.SignedInfo())
+	assert.Nil(t, Announce{}.SignedInfo(), "nothing to sign without info")
 }
