@@ -16,11 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// postAnnounce posts a to h as if from remote, with the given headers, and
-// returns the answer.
+// postAnnounce posts a, with a test stream's info signed, to h as if from
+// remote, with the given headers, and returns the answer.
 func postAnnounce(t *testing.T, h http.Handler, remote string, a Announce, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	body, err := json.Marshal(signedAnnounce(a))
+	return postAnnounceAsIs(t, h, remote, signedAnnounce(a), header...)
+}
+
+// postAnnounceAsIs is postAnnounce without signing.
+func postAnnounceAsIs(t *testing.T, h http.Handler, remote string, a Announce, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	body, err := json.Marshal(a)
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
 	req.RemoteAddr = remote

@@ -643,12 +643,7 @@ func TestTrackerSignedLiveInfo(t *testing.T) {
 			if tt.peer != (PeerID{}) {
 				a.Peer = tt.peer
 			}
-			body, err := json.Marshal(a)
-			require.NoError(t, err)
-			req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
-			req.RemoteAddr = "192.0.2.1:5000"
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec := postAnnounceAsIs(t, h, "192.0.2.1:5000", a)
 			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
 		})
 	}
@@ -686,12 +681,7 @@ func TestTrackerSignedLiveInfo(t *testing.T) {
 			info := *signed.Info
 			a.Info = &info
 			tt.change(&a)
-			body, err := json.Marshal(a)
-			require.NoError(t, err)
-			req := httptest.NewRequest(http.MethodPost, "/announce", bytes.NewReader(body))
-			req.RemoteAddr = "192.0.2.1:5000"
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec := postAnnounceAsIs(t, h, "192.0.2.1:5000", a)
 			assert.Equal(t, tt.want, rec.Code, rec.Body.String())
 		})
 	}
