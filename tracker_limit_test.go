@@ -24,7 +24,7 @@ func postAnnounce(t *testing.T, h http.Handler, remote string, a Announce, heade
 }
 
 // postAnnounceAsIs is postAnnounce without signing.
-func postAnnounceAsIs(t *testing.T, h http.Handler, remote string, a Announce, header ...string) *httptest.ResponseRecorder {
+func postAnnounceAsIs(t testing.TB, h http.Handler, remote string, a Announce, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	body, err := json.Marshal(a)
 	require.NoError(t, err)
