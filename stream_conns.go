@@ -53,7 +53,8 @@ func (s *Stream) dial(addr string) {
 		s.log.Debug("dial failed", "addr", addr, "err", err)
 		return
 	}
-	hs, r, nonce, err := s.clientHandshake(nc)
+	ours := s.handshake()
+	hs, r, err := s.clientHandshake(nc, ours)
 	if err != nil {
 		// Most often the peer refused us (it is full, or has not joined
 		// the stream yet): do not ask again at every tracker answer. In
@@ -70,30 +71,29 @@ func (s *Stream) dial(addr string) {
 		nc.Close()
 		return
 	}
-	s.register(newConn(s, nc, r, hs, nonce, s.peer.id, addr))
+	s.register(newConn(s, nc, r, hs, ours.Nonce, s.peer.id, addr))
 }
 
-// clientHandshake sends our handshake on a connection we dialled and reads
-// the answer. It returns the peer's handshake and the nonce of ours.
-func (s *Stream) clientHandshake(nc net.Conn) (*wire.Handshake, *wire.Reader, [16]byte, error) {
+// clientHandshake sends our handshake, ours, on a connection we dialled
+// and reads the peer's answer.
+func (s *Stream) clientHandshake(nc net.Conn, ours *wire.Handshake) (*wire.Handshake, *wire.Reader, error) {
 	_ = nc.SetDeadline(time.Now().Add(handshakeWait))
-	ours := s.handshake()
 	if err := wire.WriteMessage(nc, ours); err != nil {
-		return nil, nil, ours.Nonce, err
+		return nil, nil, err
 	}
 	r := wire.NewReaderSize(nc, readBuffer, s.peer.wireLimits())
 	m, err := r.ReadMessage()
 	if err != nil {
-		return nil, nil, ours.Nonce, err
+		return nil, nil, err
 	}
 	hs, ok := m.(*wire.Handshake)
 	if !ok {
-		return nil, nil, ours.Nonce, fmt.Errorf("p2pstream: peer answered with %v, not a handshake", m.Type())
+		return nil, nil, fmt.Errorf("p2pstream: peer answered with %v, not a handshake", m.Type())
 	}
 	if StreamID(hs.Stream) != s.id {
-		return nil, nil, ours.Nonce, errors.New("p2pstream: peer answered for another stream")
+		return nil, nil, errors.New("p2pstream: peer answered for another stream")
 	}
-	return hs, r, ours.Nonce, nil
+	return hs, r, nil
 }
 
 // refusedWait is how long a peer that ended the handshake is not dialled.

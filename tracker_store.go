@@ -233,7 +233,6 @@ func (s *memoryStream) sample(self PeerID, now time.Time, max int, ttl time.Dura
 	return out
 }
 
-// expire removes the expired entries of s.
 // anyLive reports whether s has an entry that has not expired.
 func (s *memoryStream) anyLive(now time.Time, ttl time.Duration) bool {
 	for _, p := range s.peers {
@@ -244,6 +243,7 @@ func (s *memoryStream) anyLive(now time.Time, ttl time.Duration) bool {
 	return false
 }
 
+// expire removes the expired entries of s.
 func (s *memoryStream) expire(now time.Time, ttl time.Duration) {
 	// Backwards, so that removeAt only moves entries already looked at.
 	for i := len(s.peers) - 1; i >= 0; i-- {

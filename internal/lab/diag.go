@@ -78,9 +78,8 @@ func (d *diag) String() string {
 		b.WriteByte('\n')
 	}
 	if len(d.ages) > 0 {
-		ages := d.ages
-		fmt.Fprintf(&b, "chunks stored by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(ages),
-			percentile(ages, 0.5).Round(time.Millisecond), percentile(ages, 0.95).Round(time.Millisecond), percentile(ages, 0.99).Round(time.Millisecond))
+		fmt.Fprintf(&b, "chunks stored by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(d.ages),
+			percentile(d.ages, 0.5).Round(time.Millisecond), percentile(d.ages, 0.95).Round(time.Millisecond), percentile(d.ages, 0.99).Round(time.Millisecond))
 	}
 	return b.String()
 }
