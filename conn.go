@@ -93,6 +93,7 @@ type conn struct {
 	sentUp       int64
 	sending      int                 // chunks being written to the peer now (0 or 1)
 	writing      uint64              // the live chunk being written to the peer, or noSeq
+	back         uint64              // the live chunk the peer asked for last piece first (RequestBack), or noSeq
 	strikes      int                 // requests to the peer timed out since its last verified chunk
 	late         map[uint64]struct{} // the seqs of those requests
 	top          uint64              // live: newest chunk the peer advertised, if topValid
@@ -132,6 +133,7 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}, 1),
 		writing:  noSeq,
+		back:     noSeq,
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),
@@ -331,6 +333,7 @@ type outgoing struct {
 	file io.ReaderAt // a seeder's file, or nil
 	off  int64
 	live bool // a live chunk: sent as a head and pieces, which may still be arriving
+	back bool // live: asked for last piece first (wire.RequestBack)
 }
 
 // writeChunk writes a chunk: a live one as a head and pieces (writeLive);
@@ -343,7 +346,7 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 		return 0, err
 	}
 	if out.live {
-		return c.writeLive(ctx, bw, out.Seq)
+		return c.writeLive(ctx, bw, out.Seq, out.back)
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
 	c.hdr = chunkHeader(c.hdr[:0], out.Chunk, out.n)
@@ -387,7 +390,7 @@ var pieceWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 3
 // be written within liveUploadTimeout: a peer that asks for chunks and does
 // not read them (a slow loris) would otherwise hold this peer's few live
 // upload slots, and the requester has given up on the chunk by then anyway.
-func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64) (int, error) {
+func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64, back bool) (int, error) {
 	c.s.mu.Lock()
 	c.writing = seq
 	c.s.mu.Unlock()
@@ -401,7 +404,7 @@ func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64) (int
 	// large writes.
 	big := pieceWriters.Get().(*bufio.Writer)
 	big.Reset(c.nc)
-	n, err := c.writePieces(ctx, big, seq, c.chunkDeadline)
+	n, err := c.writePieces(ctx, big, seq, c.chunkDeadline, back)
 	if err == nil {
 		err = big.Flush()
 	}

@@ -17,6 +17,7 @@ type playout struct {
 	joined  time.Time // Join was called
 	first   time.Time // the first chunk went to the sink
 	started bool      // the live start point is chosen
+	wide    bool      // live: the start point was held by half the neighbours when chosen (widelyHeldLocked)
 	ended   bool      // the last chunk was delivered (or the sink failed)
 	next    uint64    // next seq for the sink
 	t0      time.Time
@@ -200,8 +201,8 @@ func (s *Stream) holdFirstLocked() bool {
 	if s.known < p.next+startBehind {
 		return true
 	}
-	if s.known >= p.next+startBehind+maxSpreadWait {
-		return false
+	if p.wide || s.known >= p.next+startBehind+maxSpreadWait {
+		return false // joined a swarm that already spread the chunks
 	}
 	held, n := s.spreadLocked(p.next+1, passedLocked)
 	return n >= minSpreadSample && 2*held < n

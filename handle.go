@@ -60,6 +60,9 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		}
 	case *wire.Request:
 		s.serveLocked(c, m.Seq)
+	case *wire.RequestBack:
+		c.back = m.Seq // one at a time: a live peer uploads one chunk at a time
+		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
 		s.unqueueLocked(c, m.Seq)
 		if c.writing == m.Seq {
@@ -120,7 +123,9 @@ func (s *Stream) sourceProof(c *conn, m *wire.SourceProof) error {
 	return nil
 }
 
-// maxBufferMap bounds one buffer map: a live window, or an on-demand file.
+// maxBufferMap bounds one buffer map: an on-demand file, or, live,
+// maxAheadWindows of our windows (peers may keep longer windows than ours:
+// Peer.Window).
 func (s *Stream) maxBufferMap() uint64 {
 	if s.st != nil && !s.st.live() {
 		return uint64(s.st.manifest.Chunks())
@@ -128,7 +133,7 @@ func (s *Stream) maxBufferMap() uint64 {
 	if s.info.Kind == KindVOD {
 		return maxManifestChunks
 	}
-	return uint64(s.peer.window(s.chunkDuration()))
+	return maxAheadWindows * uint64(s.peer.window(s.chunkDuration()))
 }
 
 // noteHaveLocked records that c holds chunk seq.
@@ -244,13 +249,16 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 		out.Seq, out.file = seq, st.file
 		out.off, out.n, ok = st.section(seq)
 	} else if st.live() {
-		out.Seq, out.live = seq, true
+		out.Seq, out.live, out.back = seq, true, c.back == seq
 		ok = s.holdsLocked(seq)
 	} else {
 		out.Chunk, ok = st.get(seq)
 		out.n = len(out.Data)
 	}
 	s.unqueueLocked(c, seq)
+	if c.back == seq {
+		c.back = noSeq
+	}
 	if !ok {
 		s.uploadFreedLocked() // the slot it held is free
 		return outgoing{}, false
@@ -325,6 +333,11 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 // we know of c: its request is answered, its strikes cleared, its rate
 // measured. announced says the other peers were told of it already.
 func (s *Stream) acceptLocked(c *conn, ch Chunk, now time.Time, announced bool) {
+	if _, ok := s.helpers[ch.Seq]; ok {
+		// Asked of c and of a second peer from the other end: c may go on
+		// with the pieces the other sent.
+		c.send(&wire.Cancel{Seq: ch.Seq})
+	}
 	sentAt, requested := s.forgetRequestLocked(c, ch.Seq)
 	c.strikes = 0
 	clear(c.late)
@@ -372,6 +385,10 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 	if p, ok := s.pending[ch.Seq]; ok {
 		s.forgetRequestLocked(p, ch.Seq)
 		p.send(&wire.Cancel{Seq: ch.Seq})
+	}
+	if h, ok := s.helpers[ch.Seq]; ok {
+		s.forgetRequestLocked(h, ch.Seq)
+		h.send(&wire.Cancel{Seq: ch.Seq})
 	}
 	if s.st.live() {
 		if _, ok := s.seen[ch.Seq]; !ok {

@@ -11,11 +11,13 @@ import (
 // peers, connects to them, fetches and verifies chunks, serves them on to
 // other peers and hands them in order to sink (which may be nil). A live
 // viewer starts at a keyframe chunk three chunks behind the newest (further
-// back if most of its neighbours do not hold that one yet), and hands the
-// first chunk to sink once it is that far behind and the chunk after it has
-// reached half its neighbours; the play clock starts
-// there, and each later chunk is due Peer.Delay after its place on that
-// clock (more after a chunk was skipped: see Peer.Delay). For an on-demand stream Join
+// back if most of its neighbours do not hold that one yet), fetched from
+// two peers at once (one sends it from the back), and hands it to sink once
+// it is that far behind and, unless half its neighbours held it when it was
+// chosen (a flash crowd), the chunk after it has reached half its
+// neighbours; the play clock starts there, and each later chunk is due
+// Peer.Delay after its place on that clock (more after a chunk was skipped:
+// see Peer.Delay). For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with
 // Stream.Reader. ctx bounds only the joining.
 func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error) {
@@ -65,7 +67,7 @@ func (p *Peer) start() error {
 
 // Defaults for live streams.
 const (
-	defaultWindow = 30 * time.Second
+	defaultWindow = 20 * time.Second
 	minWindow     = 8 // chunks
 )
 

@@ -34,7 +34,8 @@ type Peer struct {
 	// also accepts up to 4*MaxPeers incoming connections.
 	MaxPeers int
 	// Window is how much of a live stream each peer keeps to serve others;
-	// if zero, 30 s (and at least 8 chunks).
+	// if zero, 20 s (and at least 8 chunks): viewers play 5-10 s behind the
+	// live edge, and a peer further behind than the window skips ahead.
 	Window time.Duration
 	// Delay is how long after a live chunk's predecessor it may arrive before
 	// it is late; a late chunk is skipped once a later one is held, and each

@@ -227,8 +227,10 @@ func (s *Stream) relayLocked(seq uint64) (r relay, ok bool) {
 // bytes it wrote. If the next piece does not come within half a chunk
 // duration, or the rest by end, or the chunk goes away before it is complete
 // (it left the window), it tells the peer with a Reject so that it asks
-// elsewhere; if the peer cancels its request, it stops.
-func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, end time.Time) (int, error) {
+// elsewhere; if the peer cancels its request, it stops. Asked for the chunk
+// back first, it sends the pieces last first if it holds them all, and in
+// order otherwise.
+func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, end time.Time, back bool) (int, error) {
 	s := c.s
 	lim := s.peer.limiter
 	// A relay whose upstream stops gives up soon, so the requester asks a
@@ -257,10 +259,15 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 				return bytes, err
 			}
 			headSent = true
+			back = back && r.grew == nil
 		}
 		progressed := sent < r.avail
 		for ; sent < r.avail; sent++ {
-			data := r.data[sent*wire.PieceSize : min(len(r.data), (sent+1)*wire.PieceSize)]
+			i := sent
+			if back {
+				i = r.avail - 1 - sent
+			}
+			data := r.data[i*wire.PieceSize : min(len(r.data), (i+1)*wire.PieceSize)]
 			if lim != nil {
 				if err := bw.Flush(); err != nil {
 					return bytes, err
@@ -269,7 +276,7 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 					return bytes, err
 				}
 			}
-			if err := c.writePiece(bw, seq, sent, data); err != nil {
+			if err := c.writePiece(bw, seq, i, data); err != nil {
 				return bytes, err
 			}
 			bytes += len(data)

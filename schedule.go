@@ -33,6 +33,7 @@ const (
 	maxJoinProbe  = 8           // chunks searched backwards for a keyframe when joining
 	maxJoinBehind = 8           // live: chunks a new viewer may start below joinBehind, waiting for them to spread
 	urgentAhead   = 8           // on demand: chunks after the read position fetched in order
+	joinSlack     = startBehind // live: chunks below the start point a fetched keyframe chunk may be, to start there
 	// maxLiveWanted bounds the missing live chunks a scheduling pass
 	// considers, earliest first: a viewer that fell behind would otherwise
 	// pay for the whole window on every pass, and fall further behind.
@@ -74,7 +75,13 @@ func (s *Stream) scheduleLocked(now time.Time) {
 		wanted = s.wantedLocked()
 	}
 	for _, seq := range wanted {
-		if _, ok := s.pending[seq]; ok {
+		if c, ok := s.pending[seq]; ok {
+			if h := s.askHelperLocked(free, c, seq, now); h != nil && !s.mayAskLocked(h, now) {
+				free = slices.DeleteFunc(free, func(f *conn) bool { return f == h })
+				if len(free) == 0 {
+					return
+				}
+			}
 			continue
 		}
 		c := s.pickPeerLocked(free, seq, now)
@@ -90,27 +97,44 @@ func (s *Stream) scheduleLocked(now time.Time) {
 		s.log.Debug("request", "seq", seq, "peer", c, "source", c.source)
 		if !s.mayAskLocked(c, now) {
 			free = slices.DeleteFunc(free, func(f *conn) bool { return f == c })
-			if len(free) == 0 {
-				return
-			}
+		}
+		if h := s.askHelperLocked(free, c, seq, now); h != nil && !s.mayAskLocked(h, now) {
+			free = slices.DeleteFunc(free, func(f *conn) bool { return f == h })
+		}
+		if len(free) == 0 {
+			return
 		}
 	}
 }
 
 // anyUnrequestedLocked reports whether some of wanted is not requested.
+// While joining, a first chunk asked of one peer only counts as unrequested
+// (askHelperLocked).
 func (s *Stream) anyUnrequestedLocked(wanted []uint64) bool {
 	for _, seq := range wanted {
-		if _, ok := s.pending[seq]; !ok {
+		if _, ok := s.pending[seq]; !ok || s.wantsHelperLocked(seq) {
 			return true
 		}
 	}
 	return false
 }
 
+// wantsHelperLocked reports whether live chunk seq is a joining viewer's
+// first chunk (or a chunk probed for it) that no second peer is sending
+// from the end.
+func (s *Stream) wantsHelperLocked(seq uint64) bool {
+	if !s.play.t0.IsZero() || s.play.started && seq != s.play.next {
+		return false
+	}
+	_, ok := s.helpers[seq]
+	return !ok
+}
+
 // forgetRequestLocked forgets our request to c for chunk seq, if there is
 // one, and returns when it was sent. Requests are made in scheduleLocked
-// and forgotten only here, which keeps what expireRequestsLocked relies
-// on: c.inflight[seq] is set if and only if s.pending[seq] is c.
+// and askHelperLocked, and forgotten only here, which keeps what
+// expireRequestsLocked relies on: c.inflight[seq] is set if and only if
+// s.pending[seq] or s.helpers[seq] is c.
 func (s *Stream) forgetRequestLocked(c *conn, seq uint64) (sentAt time.Time, ok bool) {
 	sentAt, ok = c.inflight[seq]
 	if ok {
@@ -118,8 +142,42 @@ func (s *Stream) forgetRequestLocked(c *conn, seq uint64) (sentAt time.Time, ok 
 		if s.pending[seq] == c {
 			delete(s.pending, seq)
 		}
+		if s.helpers[seq] == c {
+			delete(s.helpers, seq)
+		}
 	}
 	return sentAt, ok
+}
+
+// askHelperLocked asks a second peer of free, other than c, for a joining
+// viewer's first chunk seq, last piece first (wire.RequestBack), while c
+// sends it from the front: it is whole when the two meet, in about half the
+// time. It returns the peer asked, or nil. The request is in the helper's
+// inflight, and in s.helpers, not s.pending.
+func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Time) *conn {
+	if !s.st.live() || !s.wantsHelperLocked(seq) {
+		return nil
+	}
+	if held, n := s.spreadLocked(seq, holdsChunk); n < minSpreadSample || 2*held < n {
+		// A scarce chunk (a flash crowd's first): its few holders have
+		// requests enough.
+		return nil
+	}
+	others := make([]*conn, 0, len(free))
+	for _, f := range free {
+		if f != c && s.mayAskLocked(f, now) {
+			others = append(others, f)
+		}
+	}
+	h := s.pickPeerLocked(others, seq, now)
+	if h == nil {
+		return nil
+	}
+	h.inflight[seq] = now
+	s.helpers[seq] = h
+	h.send(&wire.RequestBack{Seq: seq})
+	s.log.Debug("request from the end", "seq", seq, "peer", h)
+	return h
 }
 
 // expireRequestsLocked cancels the requests that took too long; they are
@@ -139,6 +197,17 @@ func (s *Stream) expireRequestsLocked(now time.Time) {
 		s.forgetRequestLocked(c, seq)
 		c.send(&wire.Cancel{Seq: seq})
 		c.limit = max(1, c.limit/2)
+		s.requestTimedOutLocked(c, seq)
+	}
+	for seq, c := range s.helpers {
+		if at := c.inflight[seq].Add(s.requestTimeout(c)); !now.After(at) {
+			if s.expireAt.IsZero() || at.Before(s.expireAt) {
+				s.expireAt = at
+			}
+			continue
+		}
+		s.forgetRequestLocked(c, seq)
+		c.send(&wire.Cancel{Seq: seq})
 		s.requestTimedOutLocked(c, seq)
 	}
 	if !s.expireAt.IsZero() && !s.st.live() {
@@ -218,9 +287,19 @@ func (s *Stream) joinProbesLocked() []uint64 {
 	// Start joinBehind chunks behind the newest: more peers hold those, so
 	// the first chunk comes sooner, and the deadlines of the chunks after it
 	// leave time for them to spread through the swarm.
-	top := s.widelyHeldLocked(base - min(base, joinBehind))
+	top, wide := s.widelyHeldLocked(base - min(base, joinBehind))
+	s.play.wide = wide
 	if lo, _ := s.st.bounds(); s.st.len() > 0 && top < lo {
 		top = lo
+	}
+	// A keyframe chunk fetched for an earlier top is good enough: the live
+	// edge moves on while the first chunk arrives, and chasing it would
+	// cost a chunk's transfer for each step.
+	for i := uint64(0); i <= joinSlack && i <= top; i++ {
+		if c, ok := s.st.get(top - i); ok && c.Keyframe() {
+			s.startLocked(top - i)
+			return s.wantedLocked()
+		}
 	}
 	var probes []uint64
 	for i := uint64(0); i < maxJoinProbe && i <= top; i++ {
@@ -288,17 +367,19 @@ func (s *Stream) joinBaseLocked() (uint64, bool) {
 // newest chunk as its neighbours are, so each later chunk reaches it about
 // when it reaches them, and Peer.Delay is the margin. In a large or slow
 // swarm chunks spread slowly and the viewer starts further back; in a small
-// one, one chunk behind. At most maxJoinBehind chunks below top.
-func (s *Stream) widelyHeldLocked(top uint64) uint64 {
+// one, one chunk behind. At most maxJoinBehind chunks below top. wide
+// reports whether enough neighbours advertise chunks to tell, and half of
+// them hold the chunk returned.
+func (s *Stream) widelyHeldLocked(top uint64) (seq uint64, wide bool) {
 	if _, n := s.spreadLocked(top, holdsChunk); n < minSpreadSample {
-		return top
+		return top, false
 	}
 	for back := uint64(0); back <= maxJoinBehind && back <= top; back++ {
 		if held, n := s.spreadLocked(top-back, holdsChunk); 2*held >= n {
-			return top - back
+			return top - back, true
 		}
 	}
-	return top - min(top, maxJoinBehind)
+	return top - min(top, maxJoinBehind), false
 }
 
 // minSpreadSample is how many neighbours that advertise chunks it takes to

@@ -147,15 +147,18 @@ func TestLiveStartHold(t *testing.T) {
 		end     bool   // the newest chunk ends the stream
 		holders int    // of 5 neighbours, those that hold chunk 1; -1: only 3 neighbours; -2: 5 that started later
 		want    bool   // the first chunk goes to the sink
+		wide    bool   // the start was held by half the neighbours when chosen
 	}{
-		{"newest too close", startBehind - 1, false, 5, false},
-		{"newest far enough behind", startBehind, false, 5, true},
-		{"the stream ends sooner", 2, true, 5, true},
-		{"the next chunk has not spread", startBehind, false, 2, false},
-		{"it has reached half the neighbours", startBehind, false, 3, true},
-		{"too few neighbours to tell", startBehind, false, -1, true},
-		{"waited long enough", startBehind + maxSpreadWait, false, 0, true},
-		{"neighbours that started later count", startBehind, false, -2, true},
+		{"newest too close", startBehind - 1, false, 5, false, false},
+		{"newest far enough behind", startBehind, false, 5, true, false},
+		{"the stream ends sooner", 2, true, 5, true, false},
+		{"the next chunk has not spread", startBehind, false, 2, false, false},
+		{"it has reached half the neighbours", startBehind, false, 3, true, false},
+		{"too few neighbours to tell", startBehind, false, -1, true, false},
+		{"waited long enough", startBehind + maxSpreadWait, false, 0, true, false},
+		{"neighbours that started later count", startBehind, false, -2, true, false},
+		{"joined a swarm that had spread the start", startBehind, false, 2, true, true},
+		{"... but not too close to the newest", startBehind - 1, false, 5, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,6 +188,7 @@ func TestLiveStartHold(t *testing.T) {
 			}
 			s.known, s.knownValid = tt.known, true
 			s.startLocked(0)
+			s.play.wide = tt.wide
 			c, ok := s.nextChunkLocked(now)
 			assert.Equal(t, tt.want, ok)
 			if ok {

@@ -51,6 +51,7 @@ type Stream struct {
 	banned     map[banKey]time.Time // banned peers: until when (zero: forever)
 	bannedAt   map[string]time.Time // banned listen addresses: until when
 	pending    map[uint64]*conn     // chunk -> the connection it is requested from
+	helpers    map[uint64]*conn     // live: a joining viewer's first chunks -> the connection asked for them from the end
 	partials   map[uint64]*partial  // live: chunks arriving in pieces
 	seen       map[uint64]time.Time // live: when a chunk was first advertised to us
 	known      uint64               // live: highest seq advertised by any peer
@@ -100,6 +101,7 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 		banned:   make(map[banKey]time.Time),
 		bannedAt: make(map[string]time.Time),
 		pending:  make(map[uint64]*conn),
+		helpers:  make(map[uint64]*conn),
 		partials: make(map[uint64]*partial),
 		seen:     make(map[uint64]time.Time),
 	}

@@ -104,6 +104,10 @@ func (s *session) answer() {
 			if err := s.request(m.Seq); err != nil {
 				return
 			}
+		case *wire.RequestBack: // answered as a Request: in order
+			if err := s.request(m.Seq); err != nil {
+				return
+			}
 		}
 	}
 }

@@ -107,6 +107,8 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 		return &Have{Seq: binary.BigEndian.Uint64(payload)}, nil
 	case TypeRequest:
 		return &Request{Seq: binary.BigEndian.Uint64(payload)}, nil
+	case TypeRequestBack:
+		return &RequestBack{Seq: binary.BigEndian.Uint64(payload)}, nil
 	case TypeCancel:
 		return &Cancel{Seq: binary.BigEndian.Uint64(payload)}, nil
 	case TypeReject:

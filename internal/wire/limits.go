@@ -71,7 +71,7 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return handshakeFixed, handshakeFixed + maxListenAddr, true
 	case TypeBufferMap:
 		return bufferMapFixed, bufferMapFixed + int(bitmapLen(l.MaxBufferMapBits)), true
-	case TypeHave, TypeRequest, TypeCancel, TypeReject, TypePing, TypePong:
+	case TypeHave, TypeRequest, TypeRequestBack, TypeCancel, TypeReject, TypePing, TypePong:
 		return 8, 8, true
 	case TypeChunk:
 		return chunkFixed, chunkFixed + SignatureSize + l.MaxChunk, true

@@ -49,7 +49,8 @@ func TestMalformed(t *testing.T) {
 		{"length near 4 GiB", append(u32(0xFFFFFFFF), byte(TypeChunk)), Limits{}, 0, "frame length 4294967295 exceeds limit of 4194432"},
 		{"length over MaxFrame", rawFrame(TypeHave, u64(1)), Limits{MaxFrame: 8}, 0, "frame length 9 exceeds limit of 8"},
 		{"type zero", rawFrame(0), Limits{}, 0, "unknown frame type 0x00"},
-		{"unknown type", rawFrame(0x10, u64(1)), Limits{}, 0x10, "unknown frame type 0x10"},
+		{"unknown type", rawFrame(0x11, u64(1)), Limits{}, 0x11, "unknown frame type 0x11"},
+		{"request back short", rawFrame(TypeRequestBack, zeros(7)), Limits{}, TypeRequestBack, "payload of 7 bytes, want 8"},
 		{"type 0xff", rawFrame(0xFF), Limits{}, 0xFF, "unknown frame type 0xff"},
 
 		// Fixed-size frames.
@@ -68,9 +69,9 @@ func TestMalformed(t *testing.T) {
 		{"handshake short", rawFrame(TypeHandshake, zeros(70)), Limits{}, TypeHandshake, "payload of 70 bytes, want at least 71"},
 		{"handshake too long", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 255, strings.Repeat("a", 256))), Limits{}, TypeHandshake, "payload of 327 bytes exceeds limit of 326"},
 		{"handshake bad magic", rawFrame(TypeHandshake, handshakePayload("HTTP", 1, 0, 0, "")), Limits{}, TypeHandshake, `bad magic "HTTP", want "P2PS"`},
-		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 4"},
-		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 4"},
-		{"handshake version 3", rawFrame(TypeHandshake, handshakePayload(Magic, 3, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 3, want 4"},
+		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 5"},
+		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 5"},
+		{"handshake version 4", rawFrame(TypeHandshake, handshakePayload(Magic, 4, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 4, want 5"},
 		{"handshake unknown flag", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0x03, 0, "")), Limits{}, TypeHandshake, "unknown flags 0x02"},
 		{"handshake address short", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 5, "abc")), Limits{}, TypeHandshake, "listen address length 5, but 3 bytes follow"},
 		{"handshake trailing", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 3, "abcde")), Limits{}, TypeHandshake, "listen address length 3, but 5 bytes follow"},

@@ -9,6 +9,13 @@ type Have struct{ Seq uint64 }
 // [Chunk] or a [Reject].
 type Request struct{ Seq uint64 }
 
+// RequestBack (type 0x10) asks the receiver to send live chunk Seq as a
+// [Request] does, but its pieces last first. A joining viewer asks one peer
+// for its first chunk with a Request and another with a RequestBack: the
+// chunk is whole when the two meet, in about half the time. A peer that
+// holds only part of the chunk sends what it has in order.
+type RequestBack struct{ Seq uint64 }
+
 // Cancel (type 0x05) withdraws a [Request] for chunk Seq, typically because
 // another peer delivered it first. The chunk may still arrive if it was
 // already on its way.
@@ -25,6 +32,9 @@ func (*Have) Type() Type { return TypeHave }
 // Type returns TypeRequest.
 func (*Request) Type() Type { return TypeRequest }
 
+// Type returns TypeRequestBack.
+func (*RequestBack) Type() Type { return TypeRequestBack }
+
 // Type returns TypeCancel.
 func (*Cancel) Type() Type { return TypeCancel }
 
@@ -36,6 +46,9 @@ func (m *Have) AppendPayload(b []byte) []byte { return binary.BigEndian.AppendUi
 
 // AppendPayload appends Seq.
 func (m *Request) AppendPayload(b []byte) []byte { return binary.BigEndian.AppendUint64(b, m.Seq) }
+
+// AppendPayload appends Seq.
+func (m *RequestBack) AppendPayload(b []byte) []byte { return binary.BigEndian.AppendUint64(b, m.Seq) }
 
 // AppendPayload appends Seq.
 func (m *Cancel) AppendPayload(b []byte) []byte { return binary.BigEndian.AppendUint64(b, m.Seq) }

@@ -23,6 +23,7 @@ const (
 	TypePiece           Type = 0x0D
 	TypeReady           Type = 0x0E
 	TypeSourceProof     Type = 0x0F
+	TypeRequestBack     Type = 0x10
 )
 
 var typeNames = [...]string{
@@ -38,6 +39,7 @@ var typeNames = [...]string{
 	TypePing:            "Ping",
 	TypePong:            "Pong",
 	TypeHead:            "Head",
+	TypeRequestBack:     "RequestBack",
 	TypePiece:           "Piece",
 	TypeReady:           "Ready",
 	TypeSourceProof:     "SourceProof",

@@ -48,6 +48,7 @@ func samples() []sample {
 		{"buffer map of whole bytes", full},
 		{"buffer map of nothing", NewBufferMap(7, 0)},
 		{"have", &Have{Seq: 42}},
+		{"request back", &RequestBack{Seq: 1 << 40}},
 		{"request", &Request{Seq: 1<<64 - 1}},
 		{"cancel", &Cancel{Seq: 0}},
 		{"reject", &Reject{Seq: 1 << 33}},
@@ -101,12 +102,13 @@ func TestFrameBytes(t *testing.T) {
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000004b" + "01" + "50325053" + "04" + "01" +
+		{"handshake", hs, "0000004b" + "01" + "50325053" + "05" + "01" +
 			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" +
 			"ee" + strings.Repeat("00", 15) + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
 		{"have", &Have{Seq: 0x0102}, "00000009" + "03" + "0000000000000102"},
 		{"request", &Request{Seq: 5}, "00000009" + "04" + "0000000000000005"},
+		{"request back", &RequestBack{Seq: 5}, "00000009" + "10" + "0000000000000005"},
 		{"cancel", &Cancel{Seq: 5}, "00000009" + "05" + "0000000000000005"},
 		{"chunk", &Chunk{Seq: 7, Timestamp: -2, Flags: 1, Data: []byte{0x47}},
 			"00000014" + "06" + "0000000000000007" + "fffffffffffffffe" + "01" + "00" + "47"},
@@ -179,7 +181,7 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 4"},
+		{"version unset", &Handshake{}, "version 0, want 5"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"source proof unsigned", &SourceProof{}, "signature of 0 bytes, want 64"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
@@ -206,7 +208,7 @@ func TestTypeString(t *testing.T) {
 	assert.Equal(t, "ManifestRequest", TypeManifestRequest.String())
 	assert.Equal(t, "Pong", TypePong.String())
 	assert.Equal(t, "Type(0x00)", Type(0).String())
-	assert.Equal(t, "Type(0x10)", Type(0x10).String())
+	assert.Equal(t, "Type(0x11)", Type(0x11).String())
 	assert.Equal(t, "Type(0xff)", Type(0xFF).String())
 	for _, tc := range samples() {
 		assert.NotContains(t, tc.msg.Type().String(), "Type(", tc.name)

@@ -1,0 +1,246 @@
+package p2pstream
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// drain returns the control frames queued at c.
+func drain(c *conn) []wire.Message {
+	var out []wire.Message
+	for {
+		select {
+		case m := <-c.ctrl:
+			out = append(out, m)
+		default:
+			return out
+		}
+	}
+}
+
+// TestFirstChunkFromBothEnds: a viewer joining a swarm that holds its first
+// chunk asks one peer for it and a second for it last piece first; the
+// pieces of both make the chunk, and both requests are then cancelled.
+func TestFirstChunkFromBothEnds(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, c1 := pieceTestStream(t, key, false)
+	delete(c1.inflight, 5)
+	conns := []*conn{c1}
+	for i := byte(2); i <= 5; i++ {
+		c := testConn(i)
+		c.s, c.late = s, make(map[uint64]struct{})
+		s.conns[c.id] = c
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		for seq := range uint64(6) {
+			c.has[seq] = struct{}{}
+		}
+	}
+	s.mu.Lock()
+	s.known, s.knownValid = 5, true
+	s.startLocked(5)
+	s.scheduleLocked(time.Now())
+	s.mu.Unlock()
+
+	var front, back *conn
+	for _, c := range conns {
+		for _, m := range drain(c) {
+			switch m := m.(type) {
+			case *wire.Request:
+				assert.Nil(t, front, "asked twice from the front")
+				assert.Equal(t, uint64(5), m.Seq)
+				front = c
+			case *wire.RequestBack:
+				assert.Nil(t, back, "asked twice from the back")
+				assert.Equal(t, uint64(5), m.Seq)
+				back = c
+			}
+		}
+	}
+	require.NotNil(t, front)
+	require.NotNil(t, back)
+	require.NotEqual(t, front, back)
+
+	want, head, pieces := signedPieces(t, key)
+	require.NoError(t, s.receiveHead(front, head))
+	require.NoError(t, s.receiveHead(back, head))
+	require.NoError(t, s.receivePiece(front, pieces[0]))
+	require.NoError(t, s.receivePiece(back, pieces[2]))
+	require.NoError(t, s.receivePiece(back, pieces[1]))
+
+	got, ok := s.st.get(5)
+	require.True(t, ok, "the two halves make the chunk")
+	assert.Equal(t, want.Data, got.Data)
+	assert.Empty(t, s.pending)
+	assert.Empty(t, s.helpers)
+	assert.Zero(t, s.counters.wasted)
+	for _, c := range []*conn{front, back} {
+		assert.Contains(t, drain(c), wire.Message(&wire.Cancel{Seq: 5}), "the other sender is stopped")
+		assert.Empty(t, c.inflight)
+		assert.False(t, c.closed())
+	}
+}
+
+// TestFirstChunkScarce: a chunk few neighbours hold (a flash crowd's
+// first) is asked of one peer only: its holders have requests enough.
+func TestFirstChunkScarce(t *testing.T) {
+	var conns []*conn
+	for i := byte(1); i <= 5; i++ {
+		c := testConn(i)
+		c.has[0] = struct{}{}
+		if i <= 2 {
+			c.has[5] = struct{}{}
+		}
+		conns = append(conns, c)
+	}
+	s := liveTestStream(0, conns...)
+	s.log, s.pending, s.helpers = slog.New(slog.DiscardHandler), map[uint64]*conn{}, map[uint64]*conn{}
+	s.info.ChunkDuration = time.Second
+	for _, c := range conns {
+		c.s = s
+	}
+	s.known, s.knownValid = 5, true
+	s.startLocked(5)
+	s.scheduleLocked(time.Now())
+	requests := 0
+	for _, c := range conns {
+		for _, m := range drain(c) {
+			switch m.(type) {
+			case *wire.Request:
+				requests++
+			case *wire.RequestBack:
+				t.Errorf("asked %v from the back for a chunk 2 of 5 neighbours hold", c)
+			}
+		}
+	}
+	assert.Equal(t, 1, requests)
+}
+
+// TestWritePiecesBack: asked for a chunk it holds whole from the back, a
+// peer sends the head and then the pieces last first; asked from the front,
+// in order.
+func TestWritePiecesBack(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		back bool
+		want []uint32
+	}{{false, []uint32{0, 1, 2}}, {true, []uint32{2, 1, 0}}} {
+		s, c := pieceTestStream(t, key, false)
+		ch, _, pieces := signedPieces(t, key)
+		s.st.put(ch)
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		c.nc = a
+		done := make(chan error, 1)
+		go func() {
+			bw := bufio.NewWriter(a)
+			_, err := c.writePieces(context.Background(), bw, 5, time.Now().Add(5*time.Second), tt.back)
+			if err == nil {
+				err = bw.Flush()
+			}
+			done <- err
+		}()
+		r := wire.NewReader(b, wire.Limits{})
+		m, err := r.ReadMessage()
+		require.NoError(t, err)
+		require.IsType(t, &wire.Head{}, m)
+		var got []uint32
+		for range tt.want {
+			m, err := r.ReadMessage()
+			require.NoError(t, err)
+			p, ok := m.(*wire.Piece)
+			require.True(t, ok, "got %T", m)
+			assert.Equal(t, pieces[p.Index].Data, p.Data)
+			got = append(got, p.Index)
+		}
+		require.NoError(t, <-done)
+		assert.Equal(t, tt.want, got, "back %v", tt.back)
+	}
+}
+
+// TestJoinStartsAtFetchedChunk: the start point follows the live edge while
+// a new viewer fetches its first chunk, but a keyframe chunk it has fetched
+// is taken if it is at most joinSlack below the start point now, instead
+// of fetching the next one.
+func TestJoinStartsAtFetchedChunk(t *testing.T) {
+	tests := []struct {
+		name   string
+		stored map[uint64]bool // chunks held: seq -> keyframe
+		start  uint64          // the start point chosen, or noSeq
+		probes []uint64        // else, the chunks to fetch
+	}{
+		{"nothing fetched", nil, noSeq, []uint64{7, 6}},
+		{"the start point itself", map[uint64]bool{7: true}, 7, nil},
+		{"fetched before the edge moved on", map[uint64]bool{5: true}, 5, nil},
+		{"as far below as allowed", map[uint64]bool{7 - joinSlack: true}, 7 - joinSlack, nil},
+		{"too far below", map[uint64]bool{7 - joinSlack - 1: true}, noSeq, []uint64{7, 6}},
+		{"not a keyframe", map[uint64]bool{6: false}, noSeq, []uint64{7, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := testConn(1)
+			src.source = true
+			for seq := range uint64(11) { // the source's newest is 10: start 3 behind, at 7
+				src.has[seq] = struct{}{}
+			}
+			s := liveTestStream(0, src)
+			s.log = slog.New(slog.DiscardHandler)
+			for seq, key := range tt.stored {
+				ch := Chunk{Seq: seq, Data: []byte{1}}
+				if key {
+					ch.Flags = FlagKeyframe
+				}
+				s.st.put(ch)
+			}
+			got := s.joinProbesLocked()
+			if tt.start == noSeq {
+				assert.False(t, s.play.started)
+				assert.Equal(t, tt.probes, got)
+				return
+			}
+			require.True(t, s.play.started)
+			assert.Equal(t, tt.start, s.play.next)
+		})
+	}
+}
+
+// TestLongerBufferMap: a live peer that keeps a longer window than ours
+// (Peer.Window) sends longer buffer maps; up to maxAheadWindows of our
+// windows they are read, longer ones are a protocol error.
+func TestLongerBufferMap(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, c := pieceTestStream(t, key, false)
+	w := uint64(s.peer.window(time.Second))
+	for _, tt := range []struct {
+		n  uint64
+		ok bool
+	}{{3 * w, true}, {maxAheadWindows * w, true}, {maxAheadWindows*w + 1, false}} {
+		bm := wire.NewBufferMap(0, uint32(tt.n))
+		bm.Set(tt.n - 1)
+		err := s.handle(c, bm)
+		if !tt.ok {
+			var pe *ProtocolError
+			assert.ErrorAs(t, err, &pe, "%d chunks", tt.n)
+			continue
+		}
+		require.NoError(t, err, "%d chunks", tt.n)
+		s.mu.Lock()
+		assert.Contains(t, c.has, tt.n-1)
+		s.mu.Unlock()
+	}
+}
