@@ -17,7 +17,7 @@ type playout struct {
 	joined  time.Time // Join was called
 	first   time.Time // the first chunk went to the sink
 	started bool      // the live start point is chosen
-	wide    bool      // live: the start point was held by half the neighbours when chosen (widelyHeldLocked)
+	wide    bool      // live: the start was chosen from a point half the neighbours held (widelyHeldLocked), or below it
 	ended   bool      // the last chunk was delivered (or the sink failed)
 	next    uint64    // next seq for the sink
 	t0      time.Time
@@ -195,7 +195,9 @@ const maxSpreadWait = 3
 // after it has reached half of them (passedLocked), so the play clock
 // starts no sooner than the swarm can keep up with. A viewer that joins a flash crowd as the stream
 // starts would otherwise start closest to the live edge of all. That wait
-// ends once the newest chunk is maxSpreadWait further on.
+// ends once the newest chunk is maxSpreadWait further on, and is skipped
+// when the start was chosen where half the neighbours held it
+// (playout.wide): the swarm already spreads chunks that far.
 func (s *Stream) holdFirstLocked() bool {
 	p := &s.play
 	if s.known < p.next+startBehind {

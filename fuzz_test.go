@@ -154,6 +154,7 @@ func fuzzSessionSeeds() [][]byte {
 	return [][]byte{
 		nil,
 		frames(bm, &wire.Request{Seq: 0}, &wire.Request{Seq: 1}, &wire.Cancel{Seq: 1}),
+		frames(bm, &wire.RequestBack{Seq: 0}, &wire.Request{Seq: 0}, &wire.RequestBack{Seq: 1 << 62}, &wire.Cancel{Seq: 0}),
 		frames(&wire.Have{Seq: 3}, &wire.Have{Seq: 1 << 62}, &wire.Ping{Nonce: 7}),
 		frames(&wire.Chunk{Seq: 2, Timestamp: 1, Flags: 1, Data: []byte("not video"), Sig: make([]byte, 64)}),
 		frames(&wire.Head{Seq: 2, Timestamp: 1, Flags: 1, Size: wire.PieceSize + 9, Sig: make([]byte, 64), Hashes: make([]byte, 2*wire.HashSize)},

@@ -146,8 +146,8 @@ func (s *Stream) recomputeKnownLocked() {
 }
 
 // noteTopLocked records that c advertised live chunk seq, and keeps c.has
-// to about two windows below the newest chunk c advertised: an honest peer
-// holds one window, so more is stale or a lie.
+// to about two of our windows below the newest chunk c advertised: older
+// chunks are of no use to us (and an honest peer with our window holds one).
 func (s *Stream) noteTopLocked(c *conn, seq uint64) {
 	if !c.topValid || seq > c.top {
 		c.top, c.topValid = seq, true

@@ -10,8 +10,9 @@ import (
 	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
-// maxAhead bounds how far past the newest chunk we hold a live
-// advertisement may point; further ones are ignored as lies.
+// maxAheadWindows bounds how far past the newest chunk we hold a live
+// advertisement may point (further ones are ignored as lies), and how much
+// of a live buffer map is read (maxBufferMap).
 const maxAheadWindows = 4
 
 // handle applies one frame from c. An error closes the connection.
@@ -44,11 +45,17 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			s.scheduleSoon()
 		}
 	case *wire.BufferMap:
-		if uint64(m.N) > s.maxBufferMap() {
-			return &ProtocolError{Frame: wire.TypeBufferMap, Reason: fmt.Sprintf("covers %d chunks, more than %d", m.N, s.maxBufferMap())}
+		from := uint64(0)
+		if limit := s.maxBufferMap(); uint64(m.N) > limit {
+			if s.info.Kind == KindVOD {
+				return &ProtocolError{Frame: wire.TypeBufferMap, Reason: fmt.Sprintf("covers %d chunks, more than %d", m.N, limit)}
+			}
+			// A live peer that keeps a much longer window than ours
+			// (Peer.Window): only its newest chunks can matter.
+			from = uint64(m.N) - limit
 		}
 		before := len(c.has)
-		for i := uint64(0); i < uint64(m.N); i++ {
+		for i := from; i < uint64(m.N); i++ {
 			if m.Has(m.Base + i) {
 				if err := s.noteHaveLocked(c, m.Base+i, now); err != nil {
 					return err
@@ -59,11 +66,17 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			s.scheduleSoon() // as for Have
 		}
 	case *wire.Request:
+		if c.back == m.Seq {
+			c.back = noSeq
+		}
 		s.serveLocked(c, m.Seq)
 	case *wire.RequestBack:
 		c.back = m.Seq // one at a time: a live peer uploads one chunk at a time
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
+		if c.back == m.Seq {
+			c.back = noSeq
+		}
 		s.unqueueLocked(c, m.Seq)
 		if c.writing == m.Seq {
 			notify(c.stop)
@@ -123,9 +136,10 @@ func (s *Stream) sourceProof(c *conn, m *wire.SourceProof) error {
 	return nil
 }
 
-// maxBufferMap bounds one buffer map: an on-demand file, or, live,
-// maxAheadWindows of our windows (peers may keep longer windows than ours:
-// Peer.Window).
+// maxBufferMap bounds one buffer map: an on-demand file (more is a protocol
+// error), or, live, maxAheadWindows of our windows: a peer may keep a
+// longer window than ours (Peer.Window), and only the newest part of a
+// longer map is read.
 func (s *Stream) maxBufferMap() uint64 {
 	if s.st != nil && !s.st.live() {
 		return uint64(s.st.manifest.Chunks())

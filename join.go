@@ -11,10 +11,12 @@ import (
 // peers, connects to them, fetches and verifies chunks, serves them on to
 // other peers and hands them in order to sink (which may be nil). A live
 // viewer starts at a keyframe chunk three chunks behind the newest (further
-// back if most of its neighbours do not hold that one yet), fetched from
-// two peers at once (one sends it from the back), and hands it to sink once
-// it is that far behind and, unless half its neighbours held it when it was
-// chosen (a flash crowd), the chunk after it has reached half its
+// back if most of its neighbours do not hold that one yet; a chunk it
+// fetched up to three below that will do, as the edge moves on), asking two
+// peers for it (one sends it from the back) when half of four or more
+// neighbours hold it. It hands that chunk to sink once it is that far
+// behind and, in a flash crowd (its neighbours did not yet hold the start
+// point when it was chosen), once the chunk after it has reached half its
 // neighbours; the play clock starts there, and each later chunk is due
 // Peer.Delay after its place on that clock (more after a chunk was skipped:
 // see Peer.Delay). For an on-demand stream Join

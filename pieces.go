@@ -283,6 +283,11 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			if err := c.writeQueued(bw); err != nil {
 				return bytes, err
 			}
+			select {
+			case <-c.stop: // cancelled: the chunk came from elsewhere
+				return bytes, bw.Flush()
+			default:
+			}
 		}
 		if err := bw.Flush(); err != nil {
 			return bytes, err

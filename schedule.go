@@ -74,33 +74,26 @@ func (s *Stream) scheduleLocked(now time.Time) {
 	if !s.st.live() {
 		wanted = s.wantedLocked()
 	}
-	for _, seq := range wanted {
-		if c, ok := s.pending[seq]; ok {
-			if h := s.askHelperLocked(free, c, seq, now); h != nil && !s.mayAskLocked(h, now) {
-				free = slices.DeleteFunc(free, func(f *conn) bool { return f == h })
-				if len(free) == 0 {
-					return
-				}
-			}
-			continue
-		}
-		c := s.pickPeerLocked(free, seq, now)
-		if c == nil {
-			continue
-		}
-		c.inflight[seq] = now
-		s.pending[seq] = c
-		if at := now.Add(s.requestTimeout(c)); s.expireAt.IsZero() || at.Before(s.expireAt) {
-			s.expireAt = at
-		}
-		c.send(&wire.Request{Seq: seq})
-		s.log.Debug("request", "seq", seq, "peer", c, "source", c.source)
-		if !s.mayAskLocked(c, now) {
+	// asked removes c from free once it may take no more requests.
+	asked := func(c *conn) {
+		if c != nil && !s.mayAskLocked(c, now) {
 			free = slices.DeleteFunc(free, func(f *conn) bool { return f == c })
 		}
-		if h := s.askHelperLocked(free, c, seq, now); h != nil && !s.mayAskLocked(h, now) {
-			free = slices.DeleteFunc(free, func(f *conn) bool { return f == h })
+	}
+	for _, seq := range wanted {
+		c, ok := s.pending[seq]
+		if !ok {
+			if c = s.pickPeerLocked(free, seq, now); c == nil {
+				continue
+			}
+			c.inflight[seq] = now
+			s.pending[seq] = c
+			s.noteExpiryLocked(now.Add(s.requestTimeout(c)))
+			c.send(&wire.Request{Seq: seq})
+			s.log.Debug("request", "seq", seq, "peer", c, "source", c.source)
+			asked(c)
 		}
+		asked(s.askHelperLocked(free, c, seq, now))
 		if len(free) == 0 {
 			return
 		}
@@ -123,7 +116,7 @@ func (s *Stream) anyUnrequestedLocked(wanted []uint64) bool {
 // first chunk (or a chunk probed for it) that no second peer is sending
 // from the end.
 func (s *Stream) wantsHelperLocked(seq uint64) bool {
-	if !s.play.t0.IsZero() || s.play.started && seq != s.play.next {
+	if !s.play.t0.IsZero() || (s.play.started && seq != s.play.next) {
 		return false
 	}
 	_, ok := s.helpers[seq]
@@ -163,52 +156,55 @@ func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Tim
 		// requests enough.
 		return nil
 	}
-	others := make([]*conn, 0, len(free))
+	var h *conn
+	bestETA := 0.0
 	for _, f := range free {
-		if f != c && s.mayAskLocked(f, now) {
-			others = append(others, f)
+		// The source is kept for rescues; this request only speeds a
+		// start up.
+		if _, ok := f.has[seq]; !ok || f == c || f.source {
+			continue
+		}
+		if eta := float64(len(f.inflight)+1) / max(f.rate, 64<<10); h == nil || eta < bestETA {
+			h, bestETA = f, eta
 		}
 	}
-	h := s.pickPeerLocked(others, seq, now)
 	if h == nil {
 		return nil
 	}
 	h.inflight[seq] = now
 	s.helpers[seq] = h
+	s.noteExpiryLocked(now.Add(s.requestTimeout(h)))
 	h.send(&wire.RequestBack{Seq: seq})
 	s.log.Debug("request from the end", "seq", seq, "peer", h)
 	return h
 }
 
+// noteExpiryLocked makes the scheduler look at the requests in flight again
+// at at, if that is sooner than planned.
+func (s *Stream) noteExpiryLocked(at time.Time) {
+	if s.expireAt.IsZero() || at.Before(s.expireAt) {
+		s.expireAt = at
+	}
+}
+
 // expireRequestsLocked cancels the requests that took too long; they are
 // asked elsewhere, and the peer's window halves. It sets s.expireAt to when
 // the next request left would time out. Every request in flight is in
-// s.pending (see forgetRequestLocked).
+// s.pending or s.helpers (see forgetRequestLocked).
 func (s *Stream) expireRequestsLocked(now time.Time) {
 	s.expireAt = time.Time{}
-	for seq, c := range s.pending {
-		at := c.inflight[seq].Add(s.requestTimeout(c))
-		if !now.After(at) {
-			if s.expireAt.IsZero() || at.Before(s.expireAt) {
-				s.expireAt = at
+	for _, m := range []map[uint64]*conn{s.pending, s.helpers} {
+		for seq, c := range m {
+			at := c.inflight[seq].Add(s.requestTimeout(c))
+			if !now.After(at) {
+				s.noteExpiryLocked(at)
+				continue
 			}
-			continue
+			s.forgetRequestLocked(c, seq)
+			c.send(&wire.Cancel{Seq: seq})
+			c.limit = max(1, c.limit/2)
+			s.requestTimedOutLocked(c, seq)
 		}
-		s.forgetRequestLocked(c, seq)
-		c.send(&wire.Cancel{Seq: seq})
-		c.limit = max(1, c.limit/2)
-		s.requestTimedOutLocked(c, seq)
-	}
-	for seq, c := range s.helpers {
-		if at := c.inflight[seq].Add(s.requestTimeout(c)); !now.After(at) {
-			if s.expireAt.IsZero() || at.Before(s.expireAt) {
-				s.expireAt = at
-			}
-			continue
-		}
-		s.forgetRequestLocked(c, seq)
-		c.send(&wire.Cancel{Seq: seq})
-		s.requestTimedOutLocked(c, seq)
 	}
 	if !s.expireAt.IsZero() && !s.st.live() {
 		// On demand a timeout shrinks as a peer's queue drains or its rate
@@ -367,19 +363,23 @@ func (s *Stream) joinBaseLocked() (uint64, bool) {
 // newest chunk as its neighbours are, so each later chunk reaches it about
 // when it reaches them, and Peer.Delay is the margin. In a large or slow
 // swarm chunks spread slowly and the viewer starts further back; in a small
-// one, one chunk behind. At most maxJoinBehind chunks below top. wide
+// one, one chunk behind. At most maxJoinBehind chunks below top (half the
+// window, if that is less). wide
 // reports whether enough neighbours advertise chunks to tell, and half of
 // them hold the chunk returned.
 func (s *Stream) widelyHeldLocked(top uint64) (seq uint64, wide bool) {
 	if _, n := s.spreadLocked(top, holdsChunk); n < minSpreadSample {
 		return top, false
 	}
-	for back := uint64(0); back <= maxJoinBehind && back <= top; back++ {
+	// A window of 10 chunks (a 20 s window of 2 s chunks) leaves room for
+	// fewer than startBehind+maxJoinBehind.
+	limit := min(maxJoinBehind, s.st.window/2)
+	for back := uint64(0); back <= limit && back <= top; back++ {
 		if held, n := s.spreadLocked(top-back, holdsChunk); 2*held >= n {
 			return top - back, true
 		}
 	}
-	return top - min(top, maxJoinBehind), false
+	return top - min(top, limit), false
 }
 
 // minSpreadSample is how many neighbours that advertise chunks it takes to

@@ -219,28 +219,113 @@ func TestJoinStartsAtFetchedChunk(t *testing.T) {
 }
 
 // TestLongerBufferMap: a live peer that keeps a longer window than ours
-// (Peer.Window) sends longer buffer maps; up to maxAheadWindows of our
-// windows they are read, longer ones are a protocol error.
+// (Peer.Window) sends longer buffer maps; they are read, not refused, up
+// to maxAheadWindows of our windows, and beyond that their newest part. On
+// demand, a map longer than the file is a protocol error.
 func TestLongerBufferMap(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	s, c := pieceTestStream(t, key, false)
-	w := uint64(s.peer.window(time.Second))
-	for _, tt := range []struct {
-		n  uint64
-		ok bool
-	}{{3 * w, true}, {maxAheadWindows * w, true}, {maxAheadWindows*w + 1, false}} {
-		bm := wire.NewBufferMap(0, uint32(tt.n))
-		bm.Set(tt.n - 1)
-		err := s.handle(c, bm)
-		if !tt.ok {
-			var pe *ProtocolError
-			assert.ErrorAs(t, err, &pe, "%d chunks", tt.n)
-			continue
-		}
-		require.NoError(t, err, "%d chunks", tt.n)
+	s, _ := pieceTestStream(t, key, false)
+	w := s.maxBufferMap() / maxAheadWindows
+	for _, n := range []uint64{3 * w, maxAheadWindows * w, 10 * w} {
+		s, c := pieceTestStream(t, key, false)
+		bm := wire.NewBufferMap(0, uint32(n))
+		bm.Set(0)
+		bm.Set(n - 1)
+		require.NoError(t, s.handle(c, bm), "%d chunks", n)
 		s.mu.Lock()
-		assert.Contains(t, c.has, tt.n-1)
+		assert.Contains(t, c.has, n-1, "%d chunks", n)
+		_, old := c.has[0]
+		assert.Equal(t, n <= maxAheadWindows*w, old, "%d chunks: the oldest read", n)
 		s.mu.Unlock()
+		assert.False(t, c.closed())
 	}
+	s, c := pieceTestStream(t, key, false)
+	s.info.Kind, s.st = KindVOD, nil
+	bm := wire.NewBufferMap(0, uint32(s.maxBufferMap()+1))
+	var pe *ProtocolError
+	assert.ErrorAs(t, s.handle(c, bm), &pe)
+}
+
+// TestWritePiecesStopsOnCancel: a cancel stops a chunk the sender holds
+// whole after the piece under way, not at its end (both senders of a first
+// chunk are cancelled when their halves meet).
+func TestWritePiecesStopsOnCancel(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, c := pieceTestStream(t, key, false)
+	ch, _, _ := signedPieces(t, key)
+	s.st.put(ch)
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	c.nc, c.stop = a, make(chan struct{}, 1)
+	notify(c.stop) // the cancel came while the first piece went out
+	done := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriter(a)
+		_, err := c.writePieces(context.Background(), bw, 5, time.Now().Add(5*time.Second), false)
+		done <- err
+	}()
+	r := wire.NewReader(b, wire.Limits{})
+	for _, want := range []wire.Type{wire.TypeHead, wire.TypePiece} {
+		m, err := r.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, want, m.Type())
+	}
+	require.NoError(t, <-done)
+	a.Close()
+	_, err = r.ReadMessage()
+	assert.Error(t, err, "nothing after the first piece")
+}
+
+// TestRequestBackFlag: a RequestBack marks its chunk to go last piece
+// first; a later Request or Cancel for it clears the mark.
+func TestRequestBackFlag(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	for _, then := range []wire.Message{&wire.Request{Seq: 5}, &wire.Cancel{Seq: 5}} {
+		s, c := pieceTestStream(t, key, false)
+		require.NoError(t, s.handle(c, &wire.RequestBack{Seq: 5}))
+		assert.Equal(t, uint64(5), c.back)
+		require.NoError(t, s.handle(c, then))
+		assert.Equal(t, noSeq, c.back, "after %T", then)
+	}
+}
+
+// TestHelperNotSource: the second request for a first chunk never goes to
+// the source, which is kept for rescues, even when no other peer is free.
+func TestHelperNotSource(t *testing.T) {
+	src := testConn(9)
+	src.source = true
+	conns := []*conn{src}
+	for i := byte(1); i <= 5; i++ {
+		c := testConn(i)
+		if i > 1 {
+			c.busyUntil = time.Now().Add(time.Minute)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		for seq := range uint64(6) {
+			c.has[seq] = struct{}{}
+		}
+	}
+	s := liveTestStream(0, conns...)
+	s.log, s.pending, s.helpers, s.seen = slog.New(slog.DiscardHandler), map[uint64]*conn{}, map[uint64]*conn{}, map[uint64]time.Time{}
+	s.info.ChunkDuration = time.Second
+	for _, c := range conns {
+		c.s = s
+	}
+	s.known, s.knownValid = 5, true
+	s.startLocked(5)
+	s.scheduleLocked(time.Now())
+	for _, c := range conns {
+		for _, m := range drain(c) {
+			if _, ok := m.(*wire.RequestBack); ok {
+				t.Errorf("%v (source %v) asked from the back", c, c.source)
+			}
+		}
+	}
+	assert.Len(t, s.pending, 1)
+	assert.Empty(t, s.helpers)
 }

@@ -39,10 +39,10 @@ var typeNames = [...]string{
 	TypePing:            "Ping",
 	TypePong:            "Pong",
 	TypeHead:            "Head",
-	TypeRequestBack:     "RequestBack",
 	TypePiece:           "Piece",
 	TypeReady:           "Ready",
 	TypeSourceProof:     "SourceProof",
+	TypeRequestBack:     "RequestBack",
 }
 
 // String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for
