@@ -196,8 +196,9 @@ const maxSpreadWait = 3
 // starts no sooner than the swarm can keep up with. A viewer that joins a flash crowd as the stream
 // starts would otherwise start closest to the live edge of all. That wait
 // ends once the newest chunk is maxSpreadWait further on, and is skipped
-// when the start was chosen where half the neighbours held it
-// (playout.wide): the swarm already spreads chunks that far.
+// when the start was chosen where half the neighbours held it, past the
+// stream's first chunks (playout.wide): the swarm already spreads chunks
+// that far.
 func (s *Stream) holdFirstLocked() bool {
 	p := &s.play
 	if s.known < p.next+startBehind {

@@ -16,8 +16,8 @@ import (
 // peers for it (one sends it from the back) when half of four or more
 // neighbours hold it. It hands that chunk to sink once it is that far
 // behind and, in a flash crowd (its neighbours did not yet hold the start
-// point when it was chosen), once the chunk after it has reached half its
-// neighbours; the play clock starts there, and each later chunk is due
+// point when it was chosen, or the stream is in its first dozen chunks),
+// once the chunk after it has reached half its neighbours; the play clock starts there, and each later chunk is due
 // Peer.Delay after its place on that clock (more after a chunk was skipped:
 // see Peer.Delay). For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with

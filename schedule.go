@@ -284,7 +284,10 @@ func (s *Stream) joinProbesLocked() []uint64 {
 	// the first chunk comes sooner, and the deadlines of the chunks after it
 	// leave time for them to spread through the swarm.
 	top, wide := s.widelyHeldLocked(base - min(base, joinBehind))
-	s.play.wide = wide
+	// In the stream's first seconds the viewers around are a flash crowd
+	// that is still spreading the chunks after the start, however widely
+	// the start itself is held (holdFirstLocked).
+	s.play.wide = wide && base >= startBehind+maxJoinBehind
 	if lo, _ := s.st.bounds(); s.st.len() > 0 && top < lo {
 		top = lo
 	}

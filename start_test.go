@@ -329,3 +329,33 @@ func TestHelperNotSource(t *testing.T) {
 	assert.Len(t, s.pending, 1)
 	assert.Empty(t, s.helpers)
 }
+
+// TestJoinWideStart: a viewer that starts where half its neighbours hold
+// the chunk skips the flash crowd's spread wait (playout.wide), but not in
+// the stream's first chunks, when the viewers around are a flash crowd.
+func TestJoinWideStart(t *testing.T) {
+	for _, tt := range []struct {
+		newest uint64 // the source's newest chunk
+		want   bool
+	}{{startBehind + maxJoinBehind - 1, false}, {startBehind + maxJoinBehind, true}, {40, true}} {
+		src := testConn(1)
+		src.source = true
+		conns := []*conn{src}
+		for i := byte(2); i <= 6; i++ {
+			conns = append(conns, testConn(i))
+		}
+		for seq := range tt.newest + 1 {
+			for _, c := range conns {
+				c.has[seq] = struct{}{}
+			}
+		}
+		s := liveTestStream(0, conns...)
+		s.log = slog.New(slog.DiscardHandler)
+		start := tt.newest - startBehind
+		s.st.put(Chunk{Seq: start, Flags: FlagKeyframe, Data: []byte{1}})
+		s.joinProbesLocked()
+		require.True(t, s.play.started)
+		assert.Equal(t, start, s.play.next)
+		assert.Equal(t, tt.want, s.play.wide, "newest %d", tt.newest)
+	}
+}
