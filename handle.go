@@ -66,17 +66,13 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			s.scheduleSoon() // as for Have
 		}
 	case *wire.Request:
-		if c.back == m.Seq {
-			c.back = noSeq
-		}
+		c.forgetBack(m.Seq)
 		s.serveLocked(c, m.Seq)
 	case *wire.RequestBack:
 		c.back = m.Seq // one at a time: a live peer uploads one chunk at a time
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
-		if c.back == m.Seq {
-			c.back = noSeq
-		}
+		c.forgetBack(m.Seq)
 		s.unqueueLocked(c, m.Seq)
 		if c.writing == m.Seq {
 			notify(c.stop)
@@ -134,6 +130,15 @@ func (s *Stream) sourceProof(c *conn, m *wire.SourceProof) error {
 	s.mu.Unlock()
 	s.log.Debug("source proved", "peer", c)
 	return nil
+}
+
+// forgetBack forgets that the peer asked for chunk seq last piece first
+// (wire.RequestBack), if it did: it asked for it again, cancelled it, or
+// it is being sent. s.mu is held.
+func (c *conn) forgetBack(seq uint64) {
+	if c.back == seq {
+		c.back = noSeq
+	}
 }
 
 // maxBufferMap bounds one buffer map: an on-demand file (more is a protocol
@@ -270,9 +275,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 		out.n = len(out.Data)
 	}
 	s.unqueueLocked(c, seq)
-	if c.back == seq {
-		c.back = noSeq
-	}
+	c.forgetBack(seq)
 	if !ok {
 		s.uploadFreedLocked() // the slot it held is free
 		return outgoing{}, false
@@ -396,13 +399,11 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 			s.counters.fromPeers += int64(len(ch.Data))
 		}
 	}
-	if p, ok := s.pending[ch.Seq]; ok {
-		s.forgetRequestLocked(p, ch.Seq)
-		p.send(&wire.Cancel{Seq: ch.Seq})
-	}
-	if h, ok := s.helpers[ch.Seq]; ok {
-		s.forgetRequestLocked(h, ch.Seq)
-		h.send(&wire.Cancel{Seq: ch.Seq})
+	for _, requests := range []map[uint64]*conn{s.pending, s.helpers} {
+		if c, ok := requests[ch.Seq]; ok {
+			s.forgetRequestLocked(c, ch.Seq)
+			c.send(&wire.Cancel{Seq: ch.Seq})
+		}
 	}
 	if s.st.live() {
 		if _, ok := s.seen[ch.Seq]; !ok {

@@ -94,6 +94,22 @@ func TestFirstChunkFromBothEnds(t *testing.T) {
 	}
 }
 
+// scheduleFirstChunk makes a live viewer's stream with neighbours conns,
+// the newest chunk advertised 5, starting at 5, and runs a scheduling pass:
+// its requests are in the connections' control queues.
+func scheduleFirstChunk(conns []*conn) *Stream {
+	s := liveTestStream(0, conns...)
+	s.log, s.pending, s.helpers, s.seen = slog.New(slog.DiscardHandler), map[uint64]*conn{}, map[uint64]*conn{}, map[uint64]time.Time{}
+	s.info.ChunkDuration = time.Second
+	for _, c := range conns {
+		c.s = s
+	}
+	s.known, s.knownValid = 5, true
+	s.startLocked(5)
+	s.scheduleLocked(time.Now())
+	return s
+}
+
 // TestFirstChunkScarce: a chunk few neighbours hold (a flash crowd's
 // first) is asked of one peer only: its holders have requests enough.
 func TestFirstChunkScarce(t *testing.T) {
@@ -106,15 +122,7 @@ func TestFirstChunkScarce(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	s := liveTestStream(0, conns...)
-	s.log, s.pending, s.helpers = slog.New(slog.DiscardHandler), map[uint64]*conn{}, map[uint64]*conn{}
-	s.info.ChunkDuration = time.Second
-	for _, c := range conns {
-		c.s = s
-	}
-	s.known, s.knownValid = 5, true
-	s.startLocked(5)
-	s.scheduleLocked(time.Now())
+	scheduleFirstChunk(conns)
 	requests := 0
 	for _, c := range conns {
 		for _, m := range drain(c) {
@@ -310,15 +318,7 @@ func TestHelperNotSource(t *testing.T) {
 			c.has[seq] = struct{}{}
 		}
 	}
-	s := liveTestStream(0, conns...)
-	s.log, s.pending, s.helpers, s.seen = slog.New(slog.DiscardHandler), map[uint64]*conn{}, map[uint64]*conn{}, map[uint64]time.Time{}
-	s.info.ChunkDuration = time.Second
-	for _, c := range conns {
-		c.s = s
-	}
-	s.known, s.knownValid = 5, true
-	s.startLocked(5)
-	s.scheduleLocked(time.Now())
+	s := scheduleFirstChunk(conns)
 	for _, c := range conns {
 		for _, m := range drain(c) {
 			if _, ok := m.(*wire.RequestBack); ok {
