@@ -17,6 +17,13 @@ const maxAheadWindows = 4
 
 // handle applies one frame from c. An error closes the connection.
 func (s *Stream) handle(c *conn, m wire.Message) error {
+	switch m.(type) {
+	case *wire.Chunk, *wire.Head, *wire.Piece:
+		if s.source {
+			// A source asks for no chunks, and only a source pushes them.
+			return &ProtocolError{Frame: m.Type(), Reason: "a chunk sent to the stream's source, which asks for none"}
+		}
+	}
 	switch m := m.(type) {
 	case *wire.Chunk:
 		return s.receive(c, m)
@@ -429,14 +436,18 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 
 // pushLocked sends a fresh live chunk, unasked, to Fanout peers chosen at
 // random (map order). The rest of the swarm gets it from them, which keeps
-// the source's upload near Fanout copies of the stream.
+// the source's upload near Fanout copies of the stream. A push to a peer
+// that does not pass it on is lost until viewers ask the source for the
+// chunk as it falls due, so peers that show they would not are skipped: one
+// that claims to be the source too, or that advertises the chunk before it
+// was published.
 func (s *Stream) pushLocked(seq uint64) {
 	n := 0
 	for _, c := range s.conns {
 		if n >= s.fanout {
 			return
 		}
-		if len(c.queued) >= s.peer.maxServe() {
+		if _, lied := c.has[seq]; lied || c.claim || len(c.queued) >= s.peer.maxServe() {
 			continue
 		}
 		select {

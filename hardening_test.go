@@ -111,9 +111,9 @@ func TestHostileSwarm(t *testing.T) {
 	}
 	advs := startAdversaries(t, sw, stream.ID(), hostile, kinds)
 
-	// Viewers buffer 3 s (12 chunks): a hostile peer may cost a request
-	// timeout (1 s here) before it is dropped, and the chunk must still make
-	// its deadline from another peer, on a machine that may be busy.
+	// Viewers buffer 5 s: a hostile peer may cost a request timeout (1 s
+	// here) before it is dropped, and the chunk must still make its
+	// deadline from another peer, on a machine that may be busy.
 	joinStart := time.Now()
 	sinks, streams := joinWithDelay(t, sw, stream.ID(), honest, 5*time.Second)
 	t.Logf("%d viewers joined in %v", honest, time.Since(joinStart).Round(time.Millisecond))

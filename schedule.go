@@ -203,9 +203,20 @@ func (s *Stream) wantedLocked() []uint64 {
 	if !s.st.live() {
 		return s.wantedVODLocked()
 	}
+	if s.play.started && s.play.t0.IsZero() && !s.holdsLocked(s.play.next) && !s.anyoneHasLocked(s.play.next) {
+		// No neighbour advertises the start chunk any more: those that did
+		// left, or were banned for lying about it. Choose again.
+		s.play.started = false
+	}
 	if !s.play.started {
 		return s.joinProbesLocked()
 	}
+	return s.wantedLiveLocked()
+}
+
+// wantedLiveLocked lists the missing live chunks from the delivery
+// position on, earliest deadline first.
+func (s *Stream) wantedLiveLocked() []uint64 {
 	if !s.knownValid || s.play.ended {
 		return nil
 	}
@@ -291,7 +302,7 @@ func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 			// chunk on the connection.
 			eta += s.chunkDuration().Seconds()
 		}
-		if best == nil || eta < bestETA || c.source == false && best.source && eta <= 2*bestETA {
+		if best == nil || betterPeer(c, eta, best, bestETA) {
 			best, bestETA = c, eta
 		}
 	}
@@ -308,6 +319,19 @@ func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 		return source
 	}
 	return nil
+}
+
+// betterPeer reports whether c, which would deliver a chunk in eta seconds,
+// is a better choice than best, in bestETA. A peer that answered every
+// request since its last chunk beats one that let a request time out: a
+// peer that advertises chunks it never sends (or lost its upload) would
+// otherwise be asked again and again while others hold the chunk. Then the
+// sooner wins, and a peer beats the on-demand seeder unless twice as slow.
+func betterPeer(c *conn, eta float64, best *conn, bestETA float64) bool {
+	if (c.strikes == 0) != (best.strikes == 0) {
+		return c.strikes == 0
+	}
+	return eta < bestETA || !c.source && best.source && eta <= 2*bestETA
 }
 
 // sourceAllowedLocked reports whether a live chunk may be requested from the

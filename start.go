@@ -89,7 +89,7 @@ func (s *Stream) joinProbesLocked() []uint64 {
 	for i := uint64(0); i <= joinSlack && i <= top; i++ {
 		if c, ok := s.st.get(top - i); ok && c.Keyframe() {
 			s.startLocked(top - i)
-			return s.wantedLocked()
+			return s.wantedLiveLocked()
 		}
 	}
 	var probes []uint64
@@ -98,7 +98,7 @@ func (s *Stream) joinProbesLocked() []uint64 {
 		if c, ok := s.st.get(seq); ok {
 			if c.Keyframe() {
 				s.startLocked(seq)
-				return s.wantedLocked()
+				return s.wantedLiveLocked()
 			}
 			continue
 		}
@@ -112,7 +112,7 @@ func (s *Stream) joinProbesLocked() []uint64 {
 	if len(probes) == 0 {
 		// Searched as far as we go and found no keyframe: start at the top.
 		s.startLocked(top)
-		return s.wantedLocked()
+		return s.wantedLiveLocked()
 	}
 	return probes
 }

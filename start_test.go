@@ -359,3 +359,36 @@ func TestJoinWideStart(t *testing.T) {
 		assert.Equal(t, tt.want, s.play.wide, "newest %d", tt.newest)
 	}
 }
+
+// TestJoinAgainWhenStartVanishes: two lying neighbours make up the median
+// newest chunk, and a new viewer picks its start there; once they are gone
+// (banned for the unanswered requests), nobody advertises the start chunk,
+// and the viewer chooses again from the honest peers.
+func TestJoinAgainWhenStartVanishes(t *testing.T) {
+	honest, liar1, liar2 := testConn(1), testConn(2), testConn(3)
+	for seq := range uint64(11) {
+		honest.has[seq] = struct{}{}
+	}
+	const bogus = 1_000_000
+	for _, c := range []*conn{liar1, liar2} {
+		c.has[bogus] = struct{}{}
+		c.top, c.topValid = bogus, true
+	}
+	honest.top, honest.topValid = 10, true
+	s := liveTestStream(0, honest, liar1, liar2)
+	s.log = slog.New(slog.DiscardHandler)
+
+	s.wantedLocked()
+	require.True(t, s.play.started)
+	require.Greater(t, s.play.next, uint64(10), "the liars' median picked the start")
+
+	delete(s.conns, liar1.id)
+	delete(s.conns, liar2.id)
+	s.recomputeKnownLocked()
+	assert.Equal(t, []uint64{7, 6}, s.wantedLocked(), "probes for a start among the honest peer's chunks")
+	assert.False(t, s.play.started)
+	s.st.put(Chunk{Seq: 7, Flags: FlagKeyframe, Data: []byte{1}})
+	s.wantedLocked()
+	require.True(t, s.play.started)
+	assert.Equal(t, uint64(7), s.play.next)
+}
