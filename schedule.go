@@ -302,7 +302,7 @@ func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 			// chunk on the connection.
 			eta += s.chunkDuration().Seconds()
 		}
-		if best == nil || betterPeer(c, eta, best, bestETA) {
+		if best == nil || eta < bestETA || c.source == false && best.source && eta <= 2*bestETA {
 			best, bestETA = c, eta
 		}
 	}
@@ -319,19 +319,6 @@ func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 		return source
 	}
 	return nil
-}
-
-// betterPeer reports whether c, which would deliver a chunk in eta seconds,
-// is a better choice than best, in bestETA. A peer that answered every
-// request since its last chunk beats one that let a request time out: a
-// peer that advertises chunks it never sends (or lost its upload) would
-// otherwise be asked again and again while others hold the chunk. Then the
-// sooner wins, and a peer beats the on-demand seeder unless twice as slow.
-func betterPeer(c *conn, eta float64, best *conn, bestETA float64) bool {
-	if (c.strikes == 0) != (best.strikes == 0) {
-		return c.strikes == 0
-	}
-	return eta < bestETA || !c.source && best.source && eta <= 2*bestETA
 }
 
 // sourceAllowedLocked reports whether a live chunk may be requested from the

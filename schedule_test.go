@@ -211,32 +211,6 @@ func TestRefusedNotRedialled(t *testing.T) {
 	assert.Equal(t, []string{"10.0.0.9:1"}, slices.Collect(maps.Keys(s.refused)), "expired entries are forgotten")
 }
 
-func TestBetterPeer(t *testing.T) {
-	clean, struck, seeder := testConn(1), testConn(2), testConn(3)
-	struck.strikes = 1
-	seeder.source = true
-	tests := []struct {
-		name    string
-		c       *conn
-		eta     float64
-		best    *conn
-		bestETA float64
-		want    bool
-	}{
-		{"sooner wins", clean, 1, clean, 2, true},
-		{"later loses", clean, 2, clean, 1, false},
-		{"a peer without strikes beats a sooner one with", clean, 9, struck, 1, true},
-		{"a peer with strikes loses to a later one without", struck, 1, clean, 9, false},
-		{"a peer beats the seeder up to twice as slow", clean, 2, seeder, 1, true},
-		{"but not slower", clean, 2.5, seeder, 1, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, betterPeer(tt.c, tt.eta, tt.best, tt.bestETA))
-		})
-	}
-}
-
 // TestPushSkipsLiars: a source pushes a fresh chunk to none of the peers
 // that showed they would not pass it on: one that advertised the chunk
 // before it was published, one that claims to be the source too. A chunk
