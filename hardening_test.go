@@ -135,7 +135,7 @@ func TestHostileSwarm(t *testing.T) {
 		t.Logf("%-10s %3d connections, %4d bad frames sent, at most %d per connection, banned at most %v after its first",
 			a.Kind(), a.Conns.Load(), a.Bad.Load(), a.MaxBadPerConn(), a.MaxBanDelay().Round(time.Millisecond))
 	}
-	assert.GreaterOrEqual(t, cont, 0.99, "continuity over all honest viewers")
+	assert.GreaterOrEqual(t, cont, 0.99, "continuity over all honest viewers; the chunks oldest on delivery, by the publisher's clock:%s", oldest(sinks, 5))
 	assert.Positive(t, bans)
 	for _, a := range advs {
 		switch a.Kind() {

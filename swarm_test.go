@@ -2,8 +2,13 @@ package p2pstream_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +87,7 @@ func (sw *swarm) join(id p2pstream.StreamID, n int) ([]*collector, []*p2pstream.
 type collector struct {
 	mu     sync.Mutex
 	chunks []p2pstream.Chunk
+	ages   []time.Duration // live: each chunk's age when handed over, by the publisher's clock
 	closed bool
 }
 
@@ -89,7 +95,29 @@ func (c *collector) WriteChunk(ch p2pstream.Chunk) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.chunks = append(c.chunks, ch)
+	c.ages = append(c.ages, time.Since(time.UnixMicro(ch.Timestamp)))
 	return nil
+}
+
+// oldest returns, for each seq delivered by any of cs, the greatest age at
+// which one of them got it, the n oldest, for a failing test to show which
+// chunks came late to whom.
+func oldest(cs []*collector, n int) string {
+	worst := map[uint64]time.Duration{}
+	for _, c := range cs {
+		c.mu.Lock()
+		for i, ch := range c.chunks {
+			worst[ch.Seq] = max(worst[ch.Seq], c.ages[i])
+		}
+		c.mu.Unlock()
+	}
+	seqs := slices.Collect(maps.Keys(worst))
+	slices.SortFunc(seqs, func(a, b uint64) int { return cmp.Compare(worst[b], worst[a]) })
+	var b strings.Builder
+	for _, seq := range seqs[:min(n, len(seqs))] {
+		fmt.Fprintf(&b, " chunk %d at %v;", seq, worst[seq].Round(time.Millisecond))
+	}
+	return b.String()
 }
 
 func (c *collector) Close() error {
