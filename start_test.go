@@ -392,3 +392,17 @@ func TestJoinAgainWhenStartVanishes(t *testing.T) {
 	require.True(t, s.play.started)
 	assert.Equal(t, uint64(7), s.play.next)
 }
+
+// TestPruneSeenAhead: advertisements of chunks far beyond the window, taken
+// before the first chunk showed where the stream is, are forgotten with
+// those that left it, so they cannot fill the bounded s.seen.
+func TestPruneSeenAhead(t *testing.T) {
+	s := liveTestStream(0)
+	now := time.Now()
+	s.seen = map[uint64]time.Time{0: now, 40: now, 1_000_000: now}
+	for seq := range uint64(35) { // a window of 30: 5 chunks left it
+		s.st.put(Chunk{Seq: seq, Data: []byte{1}})
+	}
+	s.pruneLocked()
+	assert.Equal(t, map[uint64]time.Time{40: now}, s.seen)
+}

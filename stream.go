@@ -220,7 +220,10 @@ func (s *Stream) tickLoop() {
 	}
 }
 
-// pruneLocked forgets advertisements of live chunks that left the window.
+// pruneLocked forgets advertisements of live chunks that left the window,
+// and those too far ahead of it to be true: a peer may advertise any seq
+// before our first chunk tells us where the stream is, and s.seen, bounded,
+// would otherwise stay full of them.
 func (s *Stream) pruneLocked() {
 	if s.st == nil || !s.st.live() || s.st.oldest == s.pruned {
 		return // nothing left the window since the last pruning
@@ -228,8 +231,9 @@ func (s *Stream) pruneLocked() {
 	oldest := s.st.oldest
 	s.pruned = oldest
 	s.dropPartialsLocked(oldest)
+	ahead := s.st.newest + maxAheadWindows*s.st.window
 	for seq := range s.seen {
-		if seq < oldest {
+		if seq < oldest || seq > ahead {
 			delete(s.seen, seq)
 		}
 	}
