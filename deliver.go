@@ -96,7 +96,10 @@ func (p *playout) playing(now time.Time, delay time.Duration) int64 {
 func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 	p.due++
 	if p.t0.IsZero() {
-		p.first, p.t0, p.ts0, p.lastTS = now, now, c.Timestamp, c.Timestamp
+		if p.first.IsZero() { // (not after a restarted publisher: rejoinLocked)
+			p.first = now
+		}
+		p.t0, p.ts0, p.lastTS = now, c.Timestamp, c.Timestamp
 		p.onTime++
 		return
 	}

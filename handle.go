@@ -40,6 +40,9 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	c.lastRecv = now
 	switch m := m.(type) {
 	case *wire.Have:
+		if s.sourceRestartedLocked(c, m.Seq) {
+			s.rejoinLocked()
+		}
 		_, had := c.has[m.Seq]
 		if err := s.noteHaveLocked(c, m.Seq, now); err != nil {
 			return err
@@ -348,6 +351,9 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.st != st {
+		return nil // the publisher restarted meanwhile: a chunk of its earlier run
+	}
 	s.dropPartialLocked(ch.Seq) // it was also coming in pieces
 	s.acceptLocked(c, ch, now, false)
 	return nil

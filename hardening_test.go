@@ -69,7 +69,12 @@ func joinWithDelay(t *testing.T, sw *swarm, id p2pstream.StreamID, n int, delay 
 // counts them); wrong bytes are not.
 func checkSourceBytes(t *testing.T, src []byte, c *collector) (delivered int) {
 	t.Helper()
-	chunks := c.snapshot()
+	return checkSourceChunks(t, src, c.snapshot())
+}
+
+// checkSourceChunks is checkSourceBytes for a list of chunks.
+func checkSourceChunks(t *testing.T, src []byte, chunks []p2pstream.Chunk) (delivered int) {
+	t.Helper()
 	require.NotEmpty(t, chunks)
 	off := 0
 	for i := 0; i < len(chunks); {

@@ -74,6 +74,9 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.st != st {
+		return nil // the publisher restarted meanwhile (rejoinLocked)
+	}
 	if p := s.partials[h.Seq]; p != nil || st.has(h.Seq) || !st.inWindow(h.Seq) {
 		if p != nil {
 			p.senders[c] = true

@@ -1,0 +1,51 @@
+package p2pstream
+
+import "github.com/p2pstream/p2pstream/internal/wire"
+
+// A live publisher restarted with the same key (the broadcaster's -key
+// file keeps the stream ID across restarts) numbers its chunks from 0
+// again. A viewer of the earlier run would ignore the new chunks whose seqs
+// it already passed, and wait for the new run to catch up with it: an hour
+// after an hour-long run. Its proved source's Have frames tell it: a
+// source announces each chunk as it cuts it, so a Have from the source for
+// a chunk older than our whole window comes only from a new run. The viewer
+// then forgets the earlier run and joins the new one as it joined the
+// first: its sink gets the new run's chunks after the old ones, as a player
+// gets a stream that restarted.
+
+// sourceRestartedLocked reports whether a Have for seq from c says the
+// stream's publisher started over.
+func (s *Stream) sourceRestartedLocked(c *conn, seq uint64) bool {
+	return c.source && !s.source && s.st != nil && s.st.live() && s.st.len() > 0 &&
+		seq < s.st.oldest && !s.play.ended
+}
+
+// rejoinLocked forgets the earlier run of a restarted live stream: its
+// chunks, what the peers advertised of it, the requests for it, and the
+// play-out position, keeping the statistics counted so far. The new run is
+// joined as a new viewer joins.
+func (s *Stream) rejoinLocked() {
+	s.log.Warn("the publisher restarted the stream; joining the new run", "was at", s.play.next)
+	for _, requests := range []map[uint64]*conn{s.pending, s.helpers} {
+		for seq, c := range requests {
+			s.forgetRequestLocked(c, seq)
+			c.send(&wire.Cancel{Seq: seq})
+		}
+	}
+	for seq := range s.partials {
+		s.dropPartialLocked(seq)
+	}
+	s.st = newLiveStore(int(s.st.window))
+	s.pruned = 0
+	clear(s.seen)
+	s.known, s.knownValid = 0, false
+	for _, c := range s.conns {
+		clear(c.has)
+		clear(c.late)
+		c.strikes = 0
+		c.top, c.topValid = 0, false
+	}
+	p := s.play
+	s.play = playout{joined: p.joined, first: p.first, due: p.due, onTime: p.onTime, skipped: p.skipped}
+	s.scheduleSoon()
+}

@@ -1,0 +1,52 @@
+package p2pstream
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// TestSourceRestartRejoins: a Have from the proved source for a chunk older
+// than the whole window means the publisher started over; the viewer drops
+// the earlier run and joins the new one, keeping its statistics. A Have
+// inside the window changes nothing.
+func TestSourceRestartRejoins(t *testing.T) {
+	src, peer := testConn(1), testConn(2)
+	src.source = true
+	s := liveTestStream(50, src, peer) // chunks 0..49 in a window of 30: oldest 20
+	s.log = slog.New(slog.DiscardHandler)
+	s.pending, s.helpers, s.seen = map[uint64]*conn{}, map[uint64]*conn{}, map[uint64]time.Time{}
+	joined := time.Now().Add(-time.Minute)
+	s.play = playout{joined: joined, first: joined.Add(time.Second), t0: joined, started: true, next: 45, due: 45, onTime: 44}
+	peer.has[46], peer.inflight[46] = struct{}{}, time.Now()
+	s.pending[46] = peer
+	require.Equal(t, uint64(20), s.st.oldest)
+
+	require.NoError(t, s.handle(src, &wire.Have{Seq: 25}))
+	assert.Equal(t, 30, s.st.len(), "a Have inside the window is no restart")
+	assert.True(t, s.play.started)
+
+	require.NoError(t, s.handle(src, &wire.Have{Seq: 3}))
+	assert.Zero(t, s.st.len(), "the earlier run's chunks are gone")
+	assert.False(t, s.play.started, "the new run is joined afresh")
+	assert.Equal(t, uint64(3), s.known)
+	assert.Equal(t, map[uint64]struct{}{3: {}}, src.has)
+	assert.Empty(t, peer.has)
+	assert.Empty(t, s.pending)
+	assert.Contains(t, drain(peer), wire.Message(&wire.Cancel{Seq: 46}))
+	assert.Equal(t, int64(45), s.play.due, "statistics are kept")
+	assert.Equal(t, time.Second, s.play.first.Sub(s.play.joined), "startup delay kept")
+
+	other := testConn(3) // an unproved peer cannot restart the stream
+	s2 := liveTestStream(50, other)
+	s2.log = slog.New(slog.DiscardHandler)
+	s2.seen = map[uint64]time.Time{}
+	s2.play.started = true
+	require.NoError(t, s2.handle(other, &wire.Have{Seq: 3}))
+	assert.Equal(t, 30, s2.st.len())
+}
