@@ -354,6 +354,11 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	if s.st != st {
 		return nil // the publisher restarted meanwhile: a chunk of its earlier run
 	}
+	if st.live() && s.olderRunLocked(ch.Seq, ch.Timestamp) {
+		s.counters.wasted += int64(len(ch.Data))
+		s.refuseOlderRunLocked(c, ch.Seq)
+		return nil
+	}
 	s.dropPartialLocked(ch.Seq) // it was also coming in pieces
 	s.acceptLocked(c, ch, now, false)
 	return nil

@@ -77,6 +77,10 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 	if s.st != st {
 		return nil // the publisher restarted meanwhile (rejoinLocked)
 	}
+	if s.olderRunLocked(h.Seq, h.Timestamp) {
+		s.refuseOlderRunLocked(c, h.Seq)
+		return nil
+	}
 	if p := s.partials[h.Seq]; p != nil || st.has(h.Seq) || !st.inWindow(h.Seq) {
 		if p != nil {
 			p.senders[c] = true

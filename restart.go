@@ -49,3 +49,29 @@ func (s *Stream) rejoinLocked() {
 	s.play = playout{joined: p.joined, first: p.first, due: p.due, onTime: p.onTime, skipped: p.skipped}
 	s.scheduleSoon()
 }
+
+// olderRunLocked reports whether a verified live chunk seq stamped ts comes
+// from an earlier run of a publisher restarted with the same key, which a
+// peer that missed the restart may still hold under the same number: within
+// a run timestamps grow with seq, so such a chunk is stamped before the
+// chunk below it that we hold. By more than a chunk duration: a publisher
+// whose clock is set back a little mid-stream is not cut off.
+func (s *Stream) olderRunLocked(seq uint64, ts int64) bool {
+	if seq == 0 {
+		return false
+	}
+	prev, ok := s.st.get(seq - 1)
+	return ok && ts+s.chunkDuration().Microseconds() < prev.Timestamp
+}
+
+// refuseOlderRunLocked turns down chunk seq from c, of an earlier run: the
+// request is cancelled and asked elsewhere, and c is not asked for seq
+// again. c is not banned: an honest peer that missed the restart sends it.
+func (s *Stream) refuseOlderRunLocked(c *conn, seq uint64) {
+	s.log.Debug("chunk of an earlier run refused", "seq", seq, "peer", c)
+	if _, ok := s.forgetRequestLocked(c, seq); ok {
+		c.send(&wire.Cancel{Seq: seq})
+	}
+	delete(c.has, seq)
+	s.scheduleSoon()
+}

@@ -1,6 +1,8 @@
 package p2pstream
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"log/slog"
 	"testing"
 	"time"
@@ -49,4 +51,48 @@ func TestSourceRestartRejoins(t *testing.T) {
 	s2.play.started = true
 	require.NoError(t, s2.handle(other, &wire.Have{Seq: 3}))
 	assert.Equal(t, 30, s2.st.len())
+}
+
+// TestOlderRunRefused: a peer that missed the publisher's restart offers
+// chunk 5 of the earlier run, correctly signed, stamped before the chunk 4
+// of the new run that we hold. It is refused, whole or as a head, and the
+// request goes elsewhere; the peer is not banned. Stamped after it (or
+// within a chunk duration before), it is taken.
+func TestOlderRunRefused(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name   string
+		prevTS time.Duration // chunk 4's timestamp, relative to chunk 5's
+		pieces bool
+		taken  bool
+	}{
+		{"whole, older run", time.Hour, false, false},
+		{"head, older run", time.Hour, true, false},
+		{"whole, in order", -time.Second, false, true},
+		{"head, clock set back a little", 500 * time.Millisecond, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := pieceTestStream(t, key, false)
+			c.has[5] = struct{}{}
+			s.pending[5] = c
+			ch, head, _ := signedPieces(t, key)
+			s.st.put(Chunk{Seq: 4, Timestamp: ch.Timestamp + tt.prevTS.Microseconds(), Data: []byte{1}})
+			if tt.pieces {
+				require.NoError(t, s.receiveHead(c, head))
+			} else {
+				require.NoError(t, s.receive(c, &wire.Chunk{Seq: 5, Timestamp: ch.Timestamp, Flags: uint8(ch.Flags), Data: ch.Data, Sig: ch.Sig}))
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			got := s.st.has(5) || s.partials[5] != nil
+			assert.Equal(t, tt.taken, got)
+			if !tt.taken {
+				assert.NotContains(t, c.inflight, uint64(5), "asked elsewhere")
+				assert.NotContains(t, c.has, uint64(5))
+				assert.Contains(t, drain(c), wire.Message(&wire.Cancel{Seq: 5}))
+				assert.False(t, c.closed(), "not banned")
+			}
+		})
+	}
 }
