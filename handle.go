@@ -55,6 +55,12 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 			s.scheduleSoon()
 		}
 	case *wire.BufferMap:
+		if s.info.Kind == KindLive {
+			// A live map replaces what the peer advertised before: a peer
+			// that followed a restarted publisher sends an empty one.
+			clear(c.has)
+			c.top, c.topValid = 0, false
+		}
 		from := uint64(0)
 		if limit := s.maxBufferMap(); uint64(m.N) > limit {
 			if s.info.Kind == KindVOD {
@@ -322,6 +328,9 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	// A late answer to a request that timed out is checked too: if good,
 	// it clears the sender's strikes (it is slow, not lying).
 	_, late := c.late[ch.Seq]
+	if !requested && !late && s.sourceRestartedLocked(c, ch.Seq) {
+		s.rejoinLocked() // a push of the first chunks of a new run
+	}
 	st := s.st
 	need := st != nil && st.inWindow(ch.Seq) && !st.has(ch.Seq) && (requested || c.source || late)
 	if !need && requested {

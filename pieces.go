@@ -59,6 +59,10 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 	}
 	_, requested := c.inflight[h.Seq]
 	_, late := c.late[h.Seq]
+	if !requested && !late && s.sourceRestartedLocked(c, h.Seq) {
+		s.rejoinLocked() // a push of the first chunks of a new run
+		st = s.st
+	}
 	need := st.inWindow(h.Seq) && !st.has(h.Seq) && (requested || c.source || late)
 	if p := s.partials[h.Seq]; need && p != nil {
 		p.senders[c] = true // its pieces are checked against p's hashes

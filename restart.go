@@ -11,10 +11,12 @@ import "github.com/p2pstream/p2pstream/internal/wire"
 // a chunk older than our whole window comes only from a new run. The viewer
 // then forgets the earlier run and joins the new one as it joined the
 // first: its sink gets the new run's chunks after the old ones, as a player
-// gets a stream that restarted.
+// gets a stream that restarted. The chunks the source pushes tell it too:
+// it pushes only fresh ones, and to a viewer that is its only neighbour, it
+// pushes every chunk and announces none.
 
-// sourceRestartedLocked reports whether a Have for seq from c says the
-// stream's publisher started over.
+// sourceRestartedLocked reports whether a Have, a pushed chunk or a pushed
+// head for seq from c says the stream's publisher started over.
 func (s *Stream) sourceRestartedLocked(c *conn, seq uint64) bool {
 	return c.source && !s.source && s.st != nil && s.st.live() && s.st.len() > 0 &&
 		seq < s.st.oldest && !s.play.ended
@@ -39,11 +41,15 @@ func (s *Stream) rejoinLocked() {
 	s.pruned = 0
 	clear(s.seen)
 	s.known, s.knownValid = 0, false
+	none := wire.NewBufferMap(0, 0)
 	for _, c := range s.conns {
 		clear(c.has)
 		clear(c.late)
 		c.strikes = 0
 		c.top, c.topValid = 0, false
+		// Our earlier map listed chunks of the earlier run: the source
+		// would take them for this run's, and not push or announce them.
+		c.send(none)
 	}
 	p := s.play
 	s.play = playout{joined: p.joined, first: p.first, due: p.due, onTime: p.onTime, skipped: p.skipped}

@@ -40,7 +40,10 @@ func TestSourceRestartRejoins(t *testing.T) {
 	assert.Equal(t, map[uint64]struct{}{3: {}}, src.has)
 	assert.Empty(t, peer.has)
 	assert.Empty(t, s.pending)
-	assert.Contains(t, drain(peer), wire.Message(&wire.Cancel{Seq: 46}))
+	sent := drain(peer)
+	assert.Contains(t, sent, wire.Message(&wire.Cancel{Seq: 46}))
+	assert.Contains(t, sent, wire.Message(wire.NewBufferMap(0, 0)), "the earlier run's map is withdrawn")
+	assert.Contains(t, drain(src), wire.Message(wire.NewBufferMap(0, 0)))
 	assert.Equal(t, int64(45), s.play.due, "statistics are kept")
 	assert.Equal(t, time.Second, s.play.first.Sub(s.play.joined), "startup delay kept")
 
@@ -95,4 +98,48 @@ func TestOlderRunRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSourceRestartByPush: a viewer that is the source's only neighbour
+// gets every chunk pushed and no Have; a push (whole, or as a head) of a
+// chunk older than its window tells it of the restart as well, and the
+// chunk is the new run's first.
+func TestSourceRestartByPush(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	for _, pieces := range []bool{false, true} {
+		s, src := pieceTestStream(t, key, true)
+		for seq := uint64(40); seq < 70; seq++ {
+			s.st.put(Chunk{Seq: seq, Data: []byte{1}})
+		}
+		s.play = playout{started: true, t0: time.Now(), next: 65}
+		ch, head, _ := signedPieces(t, key) // chunk 5, below the window
+		if pieces {
+			require.NoError(t, s.receiveHead(src, head))
+		} else {
+			require.NoError(t, s.receive(src, &wire.Chunk{Seq: 5, Timestamp: ch.Timestamp, Flags: uint8(ch.Flags), Data: ch.Data, Sig: ch.Sig}))
+		}
+		s.mu.Lock()
+		assert.False(t, s.st.has(69), "pieces %v: the earlier run is gone", pieces)
+		assert.True(t, s.st.has(5) || s.partials[5] != nil, "pieces %v: the pushed chunk is taken", pieces)
+		assert.False(t, s.play.started)
+		s.mu.Unlock()
+	}
+}
+
+// TestLiveBufferMapReplaces: a live buffer map replaces what the peer
+// advertised before (an empty one withdraws it all).
+func TestLiveBufferMapReplaces(t *testing.T) {
+	c := testConn(1)
+	s := liveTestStream(0, c)
+	s.info.Kind = KindLive
+	s.seen = map[uint64]time.Time{}
+	bm := wire.NewBufferMap(10, 4)
+	bm.Set(11)
+	bm.Set(13)
+	require.NoError(t, s.handle(c, bm))
+	assert.Equal(t, map[uint64]struct{}{11: {}, 13: {}}, c.has)
+	require.NoError(t, s.handle(c, wire.NewBufferMap(0, 0)))
+	assert.Empty(t, c.has)
+	assert.False(t, c.topValid)
 }
