@@ -145,6 +145,13 @@ func (s *Stream) recomputeKnownLocked() {
 	}
 }
 
+// forgetAdvertised forgets which live chunks the peer advertised. s.mu is
+// held.
+func (c *conn) forgetAdvertised() {
+	clear(c.has)
+	c.top, c.topValid = 0, false
+}
+
 // noteTopLocked records that c advertised live chunk seq, and keeps c.has
 // to about two of our windows below the newest chunk c advertised: older
 // chunks are of no use to us (and an honest peer with our window holds one).

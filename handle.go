@@ -58,8 +58,7 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		if s.info.Kind == KindLive {
 			// A live map replaces what the peer advertised before: a peer
 			// that followed a restarted publisher sends an empty one.
-			clear(c.has)
-			c.top, c.topValid = 0, false
+			c.forgetAdvertised()
 		}
 		from := uint64(0)
 		if limit := s.maxBufferMap(); uint64(m.N) > limit {
@@ -360,12 +359,7 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st != st {
-		return nil // the publisher restarted meanwhile: a chunk of its earlier run
-	}
-	if st.live() && s.olderRunLocked(ch.Seq, ch.Timestamp) {
-		s.counters.wasted += int64(len(ch.Data))
-		s.refuseOlderRunLocked(c, ch.Seq)
+	if s.otherRunLocked(st, c, ch.Seq, ch.Timestamp, len(ch.Data)) {
 		return nil
 	}
 	s.dropPartialLocked(ch.Seq) // it was also coming in pieces
@@ -428,8 +422,7 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 	}
 	for _, requests := range []map[uint64]*conn{s.pending, s.helpers} {
 		if c, ok := requests[ch.Seq]; ok {
-			s.forgetRequestLocked(c, ch.Seq)
-			c.send(&wire.Cancel{Seq: ch.Seq})
+			s.cancelRequestLocked(c, ch.Seq)
 		}
 	}
 	if s.st.live() {

@@ -78,11 +78,7 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st != st {
-		return nil // the publisher restarted meanwhile (rejoinLocked)
-	}
-	if s.olderRunLocked(h.Seq, h.Timestamp) {
-		s.refuseOlderRunLocked(c, h.Seq)
+	if s.otherRunLocked(st, c, h.Seq, h.Timestamp, 0) {
 		return nil
 	}
 	if p := s.partials[h.Seq]; p != nil || st.has(h.Seq) || !st.inWindow(h.Seq) {

@@ -30,8 +30,7 @@ func (s *Stream) rejoinLocked() {
 	s.log.Warn("the publisher restarted the stream; joining the new run", "was at", s.play.next)
 	for _, requests := range []map[uint64]*conn{s.pending, s.helpers} {
 		for seq, c := range requests {
-			s.forgetRequestLocked(c, seq)
-			c.send(&wire.Cancel{Seq: seq})
+			s.cancelRequestLocked(c, seq)
 		}
 	}
 	for seq := range s.partials {
@@ -43,10 +42,9 @@ func (s *Stream) rejoinLocked() {
 	s.known, s.knownValid = 0, false
 	none := wire.NewBufferMap(0, 0)
 	for _, c := range s.conns {
-		clear(c.has)
+		c.forgetAdvertised()
 		clear(c.late)
 		c.strikes = 0
-		c.top, c.topValid = 0, false
 		// Our earlier map listed chunks of the earlier run: the source
 		// would take them for this run's, and not push or announce them.
 		c.send(none)
@@ -56,6 +54,22 @@ func (s *Stream) rejoinLocked() {
 	s.scheduleSoon()
 }
 
+// otherRunLocked reports whether a chunk (n bytes of data) or head for seq
+// stamped ts, verified against st with s.mu released, belongs to another run
+// than the one followed now: the publisher restarted meanwhile (s.st is no
+// longer st), or it is an earlier run's (olderRunLocked), refused.
+func (s *Stream) otherRunLocked(st *store, c *conn, seq uint64, ts int64, n int) bool {
+	if s.st != st {
+		return true
+	}
+	if s.olderRunLocked(seq, ts) {
+		s.counters.wasted += int64(n)
+		s.refuseOlderRunLocked(c, seq)
+		return true
+	}
+	return false
+}
+
 // olderRunLocked reports whether a verified live chunk seq stamped ts comes
 // from an earlier run of a publisher restarted with the same key, which a
 // peer that missed the restart may still hold under the same number: within
@@ -63,7 +77,7 @@ func (s *Stream) rejoinLocked() {
 // chunk below it that we hold. By more than a chunk duration: a publisher
 // whose clock is set back a little mid-stream is not cut off.
 func (s *Stream) olderRunLocked(seq uint64, ts int64) bool {
-	if seq == 0 {
+	if seq == 0 || !s.st.live() {
 		return false
 	}
 	prev, ok := s.st.get(seq - 1)
@@ -75,9 +89,7 @@ func (s *Stream) olderRunLocked(seq uint64, ts int64) bool {
 // again. c is not banned: an honest peer that missed the restart sends it.
 func (s *Stream) refuseOlderRunLocked(c *conn, seq uint64) {
 	s.log.Debug("chunk of an earlier run refused", "seq", seq, "peer", c)
-	if _, ok := s.forgetRequestLocked(c, seq); ok {
-		c.send(&wire.Cancel{Seq: seq})
-	}
+	s.cancelRequestLocked(c, seq)
 	delete(c.has, seq)
 	s.scheduleSoon()
 }

@@ -131,6 +131,14 @@ func (s *Stream) forgetRequestLocked(c *conn, seq uint64) (sentAt time.Time, ok 
 	return sentAt, ok
 }
 
+// cancelRequestLocked forgets our request to c for chunk seq, if there is
+// one, and tells c with a Cancel.
+func (s *Stream) cancelRequestLocked(c *conn, seq uint64) {
+	if _, ok := s.forgetRequestLocked(c, seq); ok {
+		c.send(&wire.Cancel{Seq: seq})
+	}
+}
+
 // noteExpiryLocked makes the scheduler look at the requests in flight again
 // at at, if that is sooner than planned.
 func (s *Stream) noteExpiryLocked(at time.Time) {
@@ -152,8 +160,7 @@ func (s *Stream) expireRequestsLocked(now time.Time) {
 				s.noteExpiryLocked(at)
 				continue
 			}
-			s.forgetRequestLocked(c, seq)
-			c.send(&wire.Cancel{Seq: seq})
+			s.cancelRequestLocked(c, seq)
 			c.limit = max(1, c.limit/2)
 			s.requestTimedOutLocked(c, seq)
 		}
