@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +84,8 @@ type conn struct {
 	wbuf          []byte    // the control frame being sent
 	chunkDeadline time.Time // while a live chunk is sent: when it must be written
 	hdr           []byte    // the frame header of the chunk being sent
-	fileBuf       []byte    // a seeder's chunk read from its file, when sendfile cannot be used
+	fileBuf       []byte    // an on-demand chunk read from its file, to send
+	rbuf          *[]byte   // the buffer chunkBuffer gave the frame being read; the read goroutine only
 
 	// Guarded by s.mu.
 	queued       map[uint64]struct{} // uploads queued in data and still wanted
@@ -189,23 +191,33 @@ func (c *conn) send(m wire.Message) {
 	}
 }
 
-// readLoop decodes frames until the connection fails. Chunks go to a
-// second goroutine for verification (SHA-256 or ed25519), so hashing one
-// chunk overlaps with reading the next.
+// readLoop decodes frames until the connection fails. Chunks go to other
+// goroutines for verification (SHA-256 or ed25519), so hashing one chunk
+// overlaps with reading the next (verifiers).
 func (c *conn) readLoop() {
-	chunks := make(chan *wire.Chunk, 4)
-	verified := make(chan struct{})
-	go func() {
-		defer close(verified)
-		for m := range chunks {
-			if err := c.s.receive(c, m); err != nil {
-				c.close(err)
+	type received struct {
+		m   *wire.Chunk
+		buf *[]byte // from vodBuffers (chunkBuffer), or nil
+	}
+	chunks := make(chan received, 4)
+	var verifiers sync.WaitGroup
+	for range c.verifiers() {
+		verifiers.Go(func() {
+			for r := range chunks {
+				err := c.s.receive(c, r.m)
+				if r.buf != nil {
+					vodBuffers.Put(r.buf) // receive kept nothing: the store wrote the chunk to its file
+				}
+				if err != nil {
+					c.close(err)
+				}
 			}
-		}
-	}()
+		})
+	}
+	c.r.ChunkBuffer = c.chunkBuffer
 	defer func() {
 		close(chunks)
-		<-verified
+		verifiers.Wait()
 	}()
 	for {
 		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
@@ -216,8 +228,10 @@ func (c *conn) readLoop() {
 			return
 		}
 		if ch, ok := m.(*wire.Chunk); ok {
+			buf := c.rbuf
+			c.rbuf = nil
 			select {
-			case chunks <- ch:
+			case chunks <- received{ch, buf}:
 			case <-c.done:
 				return
 			}
@@ -230,6 +244,52 @@ func (c *conn) readLoop() {
 		}
 	}
 }
+
+// verifiers returns how many goroutines verify (and, on demand, write out)
+// the chunks read from c: one for a live stream, whose chunks come mostly
+// in pieces; on demand two, where cores allow, as hashing and writing a
+// chunk take longer than reading it (one pair over loopback: hashing and
+// writing kept one goroutine busy 90% of the time, the reader 25%).
+func (c *conn) verifiers() int {
+	c.s.mu.Lock()
+	vod := c.s.info.Kind == KindVOD
+	c.s.mu.Unlock()
+	if !vod {
+		return 1
+	}
+	return min(2, runtime.GOMAXPROCS(0))
+}
+
+// vodBuffers recycles the buffers on-demand chunks are read into: a
+// viewer's store writes each chunk to its file, so the buffer is free again
+// once the chunk is verified and written, and a download does not make the
+// heap grow by the file's size.
+var vodBuffers sync.Pool
+
+// chunkBuffer gives the reader a recycled buffer for an on-demand chunk
+// frame of n bytes (wire.Reader.ChunkBuffer), or nil: for live chunks, which
+// the store keeps, and for frames longer than the stream's chunks, which
+// are read the careful way (a buffer that grows as the bytes arrive). Only
+// the read goroutine calls it; readLoop hands the buffer on with the chunk.
+func (c *conn) chunkBuffer(n int) []byte {
+	c.s.mu.Lock()
+	st := c.s.st
+	c.s.mu.Unlock()
+	if st == nil || st.out == nil || n > st.manifest.ChunkSize+chunkFrameExtra {
+		return nil
+	}
+	b, _ := vodBuffers.Get().(*[]byte)
+	if b == nil || cap(*b) < n {
+		nb := make([]byte, n)
+		b = &nb
+	}
+	c.rbuf = b
+	return (*b)[:n]
+}
+
+// chunkFrameExtra bounds what a chunk frame's payload holds besides the
+// data: seq, timestamp, flags and a signature.
+const chunkFrameExtra = 128
 
 // writeLoop sends queued frames: control frames first, chunks when no control
 // frame waits. Chunk data is read from the store when it is sent, so queues
@@ -330,7 +390,7 @@ func (c *conn) writeQueued(bw *bufio.Writer) error {
 type outgoing struct {
 	Chunk
 	n    int         // bytes of data
-	file io.ReaderAt // a seeder's file, or nil
+	file io.ReaderAt // on demand: the file the chunk is read from
 	off  int64
 	live bool // a live chunk: sent as a head and pieces, which may still be arriving
 	back bool // live: asked for last piece first (wire.RequestBack)
@@ -358,7 +418,7 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 		}
 		data = c.fileBuf[:out.n]
 		if _, err := out.file.ReadAt(data, out.off); err != nil {
-			return 0, fmt.Errorf("p2pstream: reading chunk %d of the published file: %w", out.Seq, err)
+			return 0, fmt.Errorf("p2pstream: reading chunk %d of the on-demand file: %w", out.Seq, err)
 		}
 	}
 	if lim == nil {

@@ -279,15 +279,13 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 	}
 	var out outgoing
 	ok := false
-	if st := s.st; st.file != nil {
+	if st := s.st; !st.live() {
 		out.Seq, out.file = seq, st.file
 		out.off, out.n, ok = st.section(seq)
-	} else if st.live() {
+		ok = ok && st.has(seq)
+	} else {
 		out.Seq, out.live, out.back = seq, true, c.back == seq
 		ok = s.holdsLocked(seq)
-	} else {
-		out.Chunk, ok = st.get(seq)
-		out.n = len(out.Data)
 	}
 	s.unqueueLocked(c, seq)
 	c.forgetBack(seq)
@@ -356,6 +354,14 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	if err := s.verify(st, &ch); err != nil {
 		s.ban(c, err)
 		return err
+	}
+	if err := st.write(ch); err != nil {
+		// Our disk, not the peer: the chunk is asked for again.
+		s.log.Error("on-demand chunk not kept", "err", err)
+		s.mu.Lock()
+		s.forgetRequestLocked(c, ch.Seq)
+		s.mu.Unlock()
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -497,7 +503,10 @@ func (s *Stream) gotManifestLocked(c *conn, data []byte) error {
 		}
 	}
 	s.manifest = data
-	s.st = newVODStore(&m, nil)
+	if err := s.download.Truncate(m.Size); err != nil {
+		s.log.Warn("sizing the download file", "err", err) // WriteAt grows it anyway
+	}
+	s.st = newDownloadStore(&m, s.download)
 	s.info = m.Info()
 	close(s.ready)
 	s.cond.Broadcast()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -42,7 +43,14 @@ func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error
 		s.st = newLiveStore(p.window(s.chunkDuration()))
 		close(s.ready)
 	case KindVOD:
-		// The store is made when the manifest arrives.
+		// The store is made when the manifest arrives; its file now, so
+		// that a directory we cannot write to fails the join.
+		f, err := os.CreateTemp(p.DownloadDir, "p2pstream-"+id.Short()+"-*.part")
+		if err != nil {
+			return nil, fmt.Errorf("p2pstream: join %s: download file: %w", id.Short(), err)
+		}
+		s.download = f
+		s.closers = append(s.closers, removeOnClose{f})
 	default:
 		return nil, fmt.Errorf("p2pstream: join %s: unknown stream kind %q", id.Short(), resp.Info.Kind)
 	}

@@ -43,6 +43,11 @@ type Peer struct {
 	// more), as a player buffers more after a gap. If zero, three chunk
 	// durations, and at least 2 s.
 	Delay time.Duration
+	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
+	// it fetches, in one file per stream that Stream.Close removes; if
+	// empty, os.TempDir(). The heap holds none of it: the operating
+	// system's page cache does, and can write it out.
+	DownloadDir string
 	// Logger receives diagnostics; if nil, they are discarded.
 	Logger *slog.Logger
 

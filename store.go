@@ -1,13 +1,18 @@
 package p2pstream
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // store holds a stream's verified chunks. A live store keeps a sliding window
-// of the newest chunks; an on-demand store keeps every chunk, and a seeder's
-// store reads its chunks from the published file. Guarded by Stream.mu.
+// of the newest chunks in memory. An on-demand store keeps every chunk in a
+// file: the published file at a seeder, a download file at a viewer
+// (Peer.DownloadDir), so a viewer of a long film holds it on disk, not in
+// its heap. Guarded by Stream.mu, except that file may be read (ReadAt) and
+// a verified chunk written to it (write) without the lock.
 type store struct {
 	window uint64 // live: chunks kept; 0 for on demand
 	chunks map[uint64]Chunk
@@ -15,57 +20,89 @@ type store struct {
 	oldest uint64 // live: lowest seq that may be stored
 
 	manifest *Manifest   // on demand
-	file     io.ReaderAt // on demand at the seeder: chunks come from here
+	file     io.ReaderAt // on demand: the chunks are read from here
+	out      io.WriterAt // on demand at a viewer: verified chunks are written here (the same file)
+	held     []bool      // on demand at a viewer: the chunks written to file; nil at a seeder (all)
+	nheld    int
 }
 
 func newLiveStore(window int) *store {
 	return &store{window: uint64(window), chunks: make(map[uint64]Chunk)}
 }
 
+// newVODStore returns the store of a seeder, whose file holds every chunk.
 func newVODStore(m *Manifest, file io.ReaderAt) *store {
-	return &store{manifest: m, file: file, chunks: make(map[uint64]Chunk)}
+	return &store{manifest: m, file: file}
+}
+
+// newDownloadStore returns the store of an on-demand viewer, which writes
+// the chunks it verifies into f.
+func newDownloadStore(m *Manifest, f interface {
+	io.ReaderAt
+	io.WriterAt
+}) *store {
+	return &store{manifest: m, file: f, out: f, held: make([]bool, m.Chunks())}
 }
 
 func (st *store) live() bool { return st.manifest == nil }
 
 // len returns how many chunks are held.
 func (st *store) len() int {
-	if st.file != nil {
-		return st.manifest.Chunks()
+	switch {
+	case st.live():
+		return len(st.chunks)
+	case st.held != nil:
+		return st.nheld
 	}
-	return len(st.chunks)
+	return st.manifest.Chunks()
 }
 
 // complete reports whether an on-demand store holds every chunk.
 func (st *store) complete() bool { return !st.live() && st.len() == st.manifest.Chunks() }
 
 func (st *store) has(seq uint64) bool {
-	if st.file != nil {
-		return seq < uint64(st.manifest.Chunks())
+	if st.live() {
+		_, ok := st.chunks[seq]
+		return ok
 	}
-	_, ok := st.chunks[seq]
-	return ok
+	return seq < uint64(st.manifest.Chunks()) && (st.held == nil || st.held[seq])
 }
 
-// get returns chunk seq. A seeder reads it from its file; ReadAt is safe for
-// concurrent use, so callers may call get on a seeder's store without the lock.
+// get returns chunk seq; on demand, read from the file into a new buffer.
 func (st *store) get(seq uint64) (Chunk, bool) {
-	if st.file != nil {
-		off, n, ok := st.section(seq)
-		if !ok {
-			return Chunk{}, false
-		}
-		data := make([]byte, n)
-		if _, err := st.file.ReadAt(data, off); err != nil {
-			return Chunk{}, false
-		}
-		return Chunk{Seq: seq, Data: data}, true
+	if st.live() {
+		c, ok := st.chunks[seq]
+		return c, ok
 	}
-	c, ok := st.chunks[seq]
-	return c, ok
+	off, n, ok := st.section(seq)
+	if !ok || !st.has(seq) {
+		return Chunk{}, false
+	}
+	data := make([]byte, n)
+	if _, err := st.file.ReadAt(data, off); err != nil {
+		return Chunk{}, false
+	}
+	return Chunk{Seq: seq, Data: data}, true
 }
 
-// section returns where chunk seq lies in a seeder's file.
+// write writes a verified on-demand chunk into a viewer's file, before put
+// records it. It needs no lock: chunks lie apart, and two copies of one
+// chunk are the same bytes. A live store (or a seeder's) writes nothing.
+func (st *store) write(c Chunk) error {
+	if st.out == nil {
+		return nil
+	}
+	off, n, ok := st.section(c.Seq)
+	if !ok || n != len(c.Data) {
+		return fmt.Errorf("p2pstream: chunk %d of %d bytes does not fit the manifest", c.Seq, len(c.Data))
+	}
+	if _, err := st.out.WriteAt(c.Data, off); err != nil {
+		return fmt.Errorf("p2pstream: keeping chunk %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// section returns where chunk seq lies in an on-demand file, held or not.
 func (st *store) section(seq uint64) (off int64, n int, ok bool) {
 	if seq >= uint64(st.manifest.Chunks()) {
 		return 0, 0, false
@@ -82,11 +119,16 @@ func (st *store) inWindow(seq uint64) bool {
 }
 
 // put stores c and, for a live stream, drops chunks that fell out of the window.
+// On demand the chunk is in the file already (write); put records it.
 func (st *store) put(c Chunk) {
-	st.chunks[c.Seq] = c
 	if !st.live() {
+		if st.held != nil && !st.held[c.Seq] {
+			st.held[c.Seq] = true
+			st.nheld++
+		}
 		return
 	}
+	st.chunks[c.Seq] = c
 	if len(st.chunks) == 1 || c.Seq > st.newest {
 		st.newest = c.Seq
 	}
@@ -118,4 +160,11 @@ func (st *store) bounds() (lo, hi uint64) {
 func (st *store) String() string {
 	lo, hi := st.bounds()
 	return fmt.Sprintf("store[%d..%d) holds %d", lo, hi, st.len())
+}
+
+// removeOnClose closes a viewer's download file and removes it.
+type removeOnClose struct{ f *os.File }
+
+func (r removeOnClose) Close() error {
+	return errors.Join(r.f.Close(), os.Remove(r.f.Name()))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -34,7 +35,8 @@ type Stream struct {
 	done     chan struct{}  // closed when a live stream ends or an on-demand one is complete
 	ready    chan struct{}  // closed when the store exists (on demand: the manifest arrived)
 	interval time.Duration  // announce interval from the first tracker answer
-	closers  []io.Closer    // closed after the goroutines end (a seeder's file)
+	closers  []io.Closer    // closed after the goroutines end (a seeder's file, a viewer's download)
+	download *os.File       // on demand at a viewer: where its store keeps the chunks
 	wake     chan struct{}  // wakes the delivery loop
 	resched  chan struct{}  // asks the tick loop for a scheduling pass (scheduleSoon)
 	redial   chan struct{}  // wakes the announce loop to find more peers

@@ -37,49 +37,69 @@ func (r *vodReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	data, err := r.next()
+	f, off, n, err := r.next()
 	if err != nil {
 		return 0, err
 	}
-	n := copy(p, data)
-	r.mu.Lock()
-	r.off += int64(n)
-	r.mu.Unlock()
-	return n, nil
+	return r.read(f, p[:min(len(p), n)], off)
 }
 
-// WriteTo writes the rest of the file to w as chunks arrive, without
-// copying them through a buffer (io.Copy uses it).
+// WriteTo writes the rest of the file to w as chunks arrive, a chunk at a
+// time (io.Copy uses it).
 func (r *vodReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	var buf []byte
 	for {
-		data, err := r.next()
+		f, off, n, err := r.next()
 		if err == io.EOF {
 			return total, nil
 		}
 		if err != nil {
 			return total, err
 		}
-		n, err := w.Write(data)
-		total += int64(n)
-		r.mu.Lock()
-		r.off += int64(n)
-		r.mu.Unlock()
+		if cap(buf) < n {
+			buf = make([]byte, r.chunk)
+		}
+		k, err := r.read(f, buf[:n], off)
+		if err != nil {
+			return total, err
+		}
+		k, err = w.Write(buf[:k])
+		total += int64(k)
 		if err != nil {
 			return total, err
 		}
 	}
 }
 
-// next waits for the chunk at the read position and returns the rest of it.
-func (r *vodReader) next() ([]byte, error) {
+// read reads p from the store's file at off, which next found held, and
+// moves the read position on.
+func (r *vodReader) read(f io.ReaderAt, p []byte, off int64) (int, error) {
+	k, err := f.ReadAt(p, off)
+	if k < len(p) {
+		if r.closed.Load() || r.s.ctx.Err() != nil {
+			return 0, ErrClosed
+		}
+		return 0, fmt.Errorf("p2pstream: reading the download file: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.off == off { // (not moved by a Seek meanwhile)
+		r.off += int64(k)
+	}
+	return k, nil
+}
+
+// next waits for the chunk at the read position and returns the file it is
+// in, the read position and the bytes of the chunk left from there.
+func (r *vodReader) next() (f io.ReaderAt, off int64, n int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed.Load() {
-		return nil, ErrClosed
+		return nil, 0, 0, ErrClosed
 	}
 	if r.off >= r.size {
-		return nil, io.EOF
+		return nil, 0, 0, io.EOF
 	}
 	s := r.s
 	seq := uint64(r.off / r.chunk)
@@ -91,10 +111,11 @@ func (r *vodReader) next() ([]byte, error) {
 	}
 	for {
 		if s.closed || r.closed.Load() {
-			return nil, ErrClosed
+			return nil, 0, 0, ErrClosed
 		}
-		if c, ok := s.st.get(seq); ok {
-			return c.Data[r.off-int64(seq)*r.chunk:], nil
+		if s.st.has(seq) {
+			end := min(int64(seq+1)*r.chunk, r.size)
+			return s.st.file, r.off, int(end - r.off), nil
 		}
 		s.cond.Wait()
 	}

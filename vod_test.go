@@ -152,3 +152,51 @@ func TestUploadLimit(t *testing.T) {
 	assert.LessOrEqual(t, float64(up), elapsed.Seconds()*(1<<20)+2*64<<10)
 	assert.GreaterOrEqual(t, elapsed, 1500*time.Millisecond, "2 MiB at 1 MiB/s takes at least ~2 s")
 }
+
+// An on-demand viewer keeps what it fetches in one file in
+// Peer.DownloadDir, not in its heap; the file holds the published bytes once
+// complete, and Close removes it.
+func TestVODDownloadDir(t *testing.T) {
+	sw := newSwarm(t)
+	path, data := randomFile(t, 3<<20+1234)
+	seeder, err := sw.peer().PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 256 << 10})
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	viewer := sw.peer()
+	viewer.DownloadDir = dir
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := viewer.Join(ctx, seeder.ID(), nil)
+	require.NoError(t, err)
+	r, err := s.Reader()
+	require.NoError(t, err)
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.Equal(t, sha256.Sum256(data), sha256.Sum256(got))
+
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	kept, err := os.ReadFile(filepath.Join(dir, files[0].Name()))
+	require.NoError(t, err)
+	assert.Equal(t, sha256.Sum256(data), sha256.Sum256(kept), "the download file holds the published bytes")
+
+	require.NoError(t, s.Close())
+	files, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, files, "Close removes the download file")
+}
+
+// A download directory the viewer cannot write to fails the join at once.
+func TestVODDownloadDirMissing(t *testing.T) {
+	sw := newSwarm(t)
+	path, _ := randomFile(t, 1<<20)
+	seeder, err := sw.peer().PublishFile(context.Background(), path, p2pstream.PublishOptions{})
+	require.NoError(t, err)
+	viewer := sw.peer()
+	viewer.DownloadDir = filepath.Join(t.TempDir(), "missing")
+	_, err = viewer.Join(context.Background(), seeder.ID(), nil)
+	require.ErrorContains(t, err, "download file")
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -37,6 +37,12 @@ type Reader struct {
 	ReusePieces bool
 	piece       *[]byte // the buffer of the last Piece read, until the next read
 
+	// ChunkBuffer, if set, is asked for the buffer of each Chunk frame of n
+	// payload bytes (its size checked against the limits): a slice of
+	// length n, which the Chunk's Data and Sig then alias and the caller
+	// may recycle once done with them, or nil for a buffer of its own.
+	ChunkBuffer func(n int) []byte
+
 	// scratch holds each frame header, and the payloads of frames whose
 	// messages keep no bytes (Handshake copies its address into a string),
 	// so reading them allocates nothing but the message.
@@ -126,6 +132,12 @@ func (r *Reader) readPayload(t Type, n int) ([]byte, error) {
 		p := (*r.piece)[:n]
 		_, err := io.ReadFull(r.br, p)
 		return p, err
+	}
+	if t == TypeChunk && r.ChunkBuffer != nil {
+		if p := r.ChunkBuffer(n); len(p) == n {
+			_, err := io.ReadFull(r.br, p)
+			return p, err
+		}
 	}
 	switch t {
 	case TypeChunk, TypeHead, TypePiece, TypeBufferMap, TypeManifest:

@@ -92,6 +92,45 @@ func TestReaderReusePieces(t *testing.T) {
 	assert.LessOrEqual(t, allocs, 1.0, "only the message")
 }
 
+// TestReaderChunkBuffer: with ChunkBuffer, a chunk is read into the buffer
+// it gives (Data aliases it); when it gives nil, or a buffer of the wrong
+// length, the chunk gets a buffer of its own. Other frames never ask.
+func TestReaderChunkBuffer(t *testing.T) {
+	chunk := &Chunk{Seq: 3, Timestamp: 9, Data: bytes.Repeat([]byte{5}, 1000)}
+	stream := AppendFrame(AppendFrame(nil, &Have{Seq: 1}), chunk)
+	for _, tc := range []struct {
+		name  string
+		give  func(n int) []byte
+		alias bool
+	}{
+		{"buffer", func(n int) []byte { return make([]byte, n, n+10) }, true},
+		{"nil", func(int) []byte { return nil }, false},
+		{"wrong length", func(n int) []byte { return make([]byte, n-1) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var given []byte
+			var asked []int
+			r := NewReader(bytes.NewReader(stream), Limits{})
+			r.ChunkBuffer = func(n int) []byte {
+				asked = append(asked, n)
+				given = tc.give(n)
+				return given
+			}
+			m, err := r.ReadMessage()
+			require.NoError(t, err)
+			assert.Equal(t, &Have{Seq: 1}, m)
+			assert.Empty(t, asked, "asked for a Have frame")
+			m, err = r.ReadMessage()
+			require.NoError(t, err)
+			assert.Equal(t, chunk, m)
+			assert.Equal(t, []int{chunkFixed + len(chunk.Data)}, asked)
+			data := m.(*Chunk).Data
+			inGiven := len(given) > 0 && &given[len(given)-1] == &data[len(data)-1]
+			assert.Equal(t, tc.alias, inGiven, "data in the given buffer")
+		})
+	}
+}
+
 // TestReaderLargeChunk reads a chunk larger than the first buffer step, so
 // the payload buffer grows while it arrives.
 func TestReaderLargeChunk(t *testing.T) {
