@@ -148,17 +148,20 @@ func TestLiveStartHold(t *testing.T) {
 		holders int    // of 5 neighbours, those that hold chunk 1; -1: only 3 neighbours; -2: 5 that started later
 		want    bool   // the first chunk goes to the sink
 		wide    bool   // the start was held by half the neighbours when chosen
+		liar    bool   // a sixth neighbour advertises chunks 100 past known
 	}{
-		{"newest too close", startBehind - 1, false, 5, false, false},
-		{"newest far enough behind", startBehind, false, 5, true, false},
-		{"the stream ends sooner", 2, true, 5, true, false},
-		{"the next chunk has not spread", startBehind, false, 2, false, false},
-		{"it has reached half the neighbours", startBehind, false, 3, true, false},
-		{"too few neighbours to tell", startBehind, false, -1, true, false},
-		{"waited long enough", startBehind + maxSpreadWait, false, 0, true, false},
-		{"neighbours that started later count", startBehind, false, -2, true, false},
-		{"joined a swarm that had spread the start", startBehind, false, 2, true, true},
-		{"... but not too close to the newest", startBehind - 1, false, 5, false, true},
+		{"newest too close", startBehind - 1, false, 5, false, false, false},
+		{"newest far enough behind", startBehind, false, 5, true, false, false},
+		{"the stream ends sooner", 2, true, 5, true, false, false},
+		{"the next chunk has not spread", startBehind, false, 2, false, false, false},
+		{"it has reached half the neighbours", startBehind, false, 3, true, false, false},
+		{"too few neighbours to tell", startBehind, false, -1, true, false, false},
+		{"waited long enough", startBehind + maxSpreadWait, false, 0, true, false, false},
+		{"neighbours that started later count", startBehind, false, -2, true, false, false},
+		{"joined a swarm that had spread the start", startBehind, false, 2, true, true, false},
+		{"... but not too close to the newest", startBehind - 1, false, 5, false, true, false},
+		{"a lone neighbour far ahead is believed one chunk", startBehind - 2, false, 5, false, false, true},
+		{"... nor makes the wait for the spread short", startBehind, false, 2, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,13 +183,23 @@ func TestLiveStartHold(t *testing.T) {
 				if i < tt.holders {
 					c.has[1] = struct{}{}
 				}
+				c.top, c.topValid = tt.known, true
+				s.conns[c.id] = c
+			}
+			known := tt.known
+			if tt.liar {
+				c := testConn(9)
+				c.has[0] = struct{}{}
+				known += 100
+				c.has[known] = struct{}{}
+				c.top, c.topValid = known, true
 				s.conns[c.id] = c
 			}
 			s.st.put(Chunk{Seq: 0, Timestamp: now.UnixMicro(), Flags: FlagKeyframe, Data: []byte{0}})
 			if tt.end {
 				s.st.put(Chunk{Seq: tt.known, Timestamp: now.UnixMicro(), Flags: FlagEnd})
 			}
-			s.known, s.knownValid = tt.known, true
+			s.known, s.knownValid = known, true
 			s.startLocked(0)
 			s.play.wide = tt.wide
 			c, ok := s.nextChunkLocked(now)
