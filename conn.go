@@ -84,7 +84,6 @@ type conn struct {
 	wbuf          []byte    // the control frame being sent
 	chunkDeadline time.Time // while a live chunk is sent: when it must be written
 	hdr           []byte    // the frame header of the chunk being sent
-	fileBuf       []byte    // an on-demand chunk read from its file, to send
 	rbuf          *[]byte   // the buffer chunkBuffer gave the frame being read; the read goroutine only
 
 	// Guarded by s.mu.
@@ -197,7 +196,7 @@ func (c *conn) send(m wire.Message) {
 func (c *conn) readLoop() {
 	type received struct {
 		m   *wire.Chunk
-		buf *[]byte // from vodBuffers (chunkBuffer), or nil
+		buf *[]byte // from chunkBuffers (chunkBuffer), or nil
 	}
 	chunks := make(chan received, 4)
 	var verifiers sync.WaitGroup
@@ -206,7 +205,7 @@ func (c *conn) readLoop() {
 			for r := range chunks {
 				err := c.s.receive(c, r.m)
 				if r.buf != nil {
-					vodBuffers.Put(r.buf) // receive kept nothing: the store wrote the chunk to its file
+					chunkBuffers.Put(r.buf) // receive kept nothing: the store wrote the chunk to its file
 				}
 				if err != nil {
 					c.close(err)
@@ -260,11 +259,24 @@ func (c *conn) verifiers() int {
 	return min(2, runtime.GOMAXPROCS(0))
 }
 
-// vodBuffers recycles the buffers on-demand chunks are read into: a
-// viewer's store writes each chunk to its file, so the buffer is free again
-// once the chunk is verified and written, and a download does not make the
-// heap grow by the file's size.
-var vodBuffers sync.Pool
+// chunkBuffers recycles buffers the size of on-demand chunks: those chunk
+// frames are read into (chunkBuffer; a viewer's store writes each chunk to
+// its file, so the buffer is free again once the chunk is verified and
+// written), and those a chunk is read into from its file, to be sent
+// (writeChunk) or handed to a reader (vodReader.WriteTo). A download does
+// not make the heap grow by the file's size, and a new connection or reader
+// costs no fresh memory (one that does costs a page fault per 4 KiB).
+var chunkBuffers sync.Pool
+
+// getChunkBuffer returns a buffer of at least n bytes from chunkBuffers.
+func getChunkBuffer(n int) *[]byte {
+	b, _ := chunkBuffers.Get().(*[]byte)
+	if b == nil || cap(*b) < n {
+		nb := make([]byte, n)
+		b = &nb
+	}
+	return b
+}
 
 // chunkBuffer gives the reader a recycled buffer for an on-demand chunk
 // frame of n bytes (wire.Reader.ChunkBuffer), or nil: for live chunks, which
@@ -278,11 +290,7 @@ func (c *conn) chunkBuffer(n int) []byte {
 	if st == nil || st.out == nil || n > st.manifest.ChunkSize+chunkFrameExtra {
 		return nil
 	}
-	b, _ := vodBuffers.Get().(*[]byte)
-	if b == nil || cap(*b) < n {
-		nb := make([]byte, n)
-		b = &nb
-	}
+	b := getChunkBuffer(n)
 	c.rbuf = b
 	return (*b)[:n]
 }
@@ -413,10 +421,9 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 	lim := c.s.peer.limiter
 	data := out.Data
 	if out.file != nil {
-		if cap(c.fileBuf) < out.n {
-			c.fileBuf = make([]byte, out.n)
-		}
-		data = c.fileBuf[:out.n]
+		buf := getChunkBuffer(out.n)
+		defer chunkBuffers.Put(buf)
+		data = (*buf)[:out.n]
 		if _, err := out.file.ReadAt(data, out.off); err != nil {
 			return 0, fmt.Errorf("p2pstream: reading chunk %d of the on-demand file: %w", out.Seq, err)
 		}

@@ -48,7 +48,12 @@ func (r *vodReader) Read(p []byte) (int, error) {
 // time (io.Copy uses it).
 func (r *vodReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	var buf []byte
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			chunkBuffers.Put(buf)
+		}
+	}()
 	for {
 		f, off, n, err := r.next()
 		if err == io.EOF {
@@ -57,14 +62,14 @@ func (r *vodReader) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return total, err
 		}
-		if cap(buf) < n {
-			buf = make([]byte, r.chunk)
+		if buf == nil {
+			buf = getChunkBuffer(int(r.chunk))
 		}
-		k, err := r.read(f, buf[:n], off)
+		k, err := r.read(f, (*buf)[:n], off)
 		if err != nil {
 			return total, err
 		}
-		k, err = w.Write(buf[:k])
+		k, err = w.Write((*buf)[:k])
 		total += int64(k)
 		if err != nil {
 			return total, err
