@@ -269,8 +269,9 @@ func (s *Stream) busyBackoff() time.Duration {
 }
 
 // chunkToSend returns the chunk the writer of c should send next, unless the
-// request was cancelled. A seeder's chunk comes back with its data still in
-// the file (see outgoing); the writer reads or sends it from there.
+// request was cancelled. An on-demand chunk comes back with its data still
+// in the file (the seeder's, or a viewer's download; see outgoing); the
+// writer reads it from there.
 func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -346,22 +347,27 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 		s.mu.Unlock()
 	}
 	if !need {
-		s.mu.Lock()
-		s.counters.wasted += int64(len(ch.Data))
-		s.mu.Unlock()
-		return nil
+		return s.wastedChunk(ch)
 	}
 	if err := s.verify(st, &ch); err != nil {
 		s.ban(c, err)
 		return err
 	}
-	if err := st.write(ch); err != nil {
-		// Our disk, not the peer: the chunk is asked for again.
-		s.log.Error("on-demand chunk not kept", "err", err)
+	if st.out != nil {
 		s.mu.Lock()
-		s.forgetRequestLocked(c, ch.Seq)
+		dup := st.has(ch.Seq) // (another copy came in meanwhile)
 		s.mu.Unlock()
-		return nil
+		if dup {
+			return s.wastedChunk(ch)
+		}
+		if err := st.write(ch); err != nil {
+			// Our disk, not the peer: asking again would fail again.
+			s.mu.Lock()
+			s.forgetRequestLocked(c, ch.Seq)
+			s.failLocked(err)
+			s.mu.Unlock()
+			return nil
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -370,6 +376,14 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 	}
 	s.dropPartialLocked(ch.Seq) // it was also coming in pieces
 	s.acceptLocked(c, ch, now, false)
+	return nil
+}
+
+// wastedChunk counts a chunk that was not needed.
+func (s *Stream) wastedChunk(ch Chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters.wasted += int64(len(ch.Data))
 	return nil
 }
 

@@ -45,7 +45,7 @@ const (
 // (scheduleSoon) and on every tick, so the common case (nothing new to
 // ask) is kept cheap: it does not visit the connections.
 func (s *Stream) scheduleLocked(now time.Time) {
-	if s.st == nil || s.closed || s.source {
+	if s.st == nil || s.closed || s.source || s.failure != nil {
 		return
 	}
 	if !s.expireAt.IsZero() && !now.Before(s.expireAt) {

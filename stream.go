@@ -60,6 +60,7 @@ type Stream struct {
 	knownValid bool                 // known is set
 	play       playout              // delivery position, deadlines, QoE counters
 	ended      bool                 // done is closed
+	failure    error                // why the stream stopped by itself (Err)
 	readPos    uint64               // on demand: where the reader is; scheduled first
 	counters   streamCounters
 	uploading  int             // chunks being written to peers now
@@ -140,8 +141,29 @@ func (s *Stream) Info() StreamInfo {
 }
 
 // Done is closed when a live stream has ended (its last chunk was delivered)
-// or an on-demand stream is complete at this peer.
+// or an on-demand stream is complete at this peer, or when it failed (Err).
 func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Err returns why the stream stopped by itself, or nil: an on-demand
+// viewer's download file could not be written (a full disk). Its readers
+// then return this error, and it fetches nothing more.
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failure
+}
+
+// failLocked stops the stream for err (Err): no more requests, readers
+// and Done woken.
+func (s *Stream) failLocked(err error) {
+	if s.failure != nil {
+		return
+	}
+	s.failure = err
+	s.log.Error("stream stopped", "err", err)
+	s.cond.Broadcast()
+	s.markDoneLocked()
+}
 
 // Close leaves the swarm: it tells the tracker, closes every connection and
 // the sink, and waits for the stream's goroutines. It is idempotent.
@@ -163,7 +185,9 @@ func (s *Stream) Close() error {
 		}
 		s.wg.Wait() // the announce loop says "stopped" on its way out
 		for _, c := range s.closers {
-			c.Close()
+			if err := c.Close(); err != nil {
+				s.log.Warn("closing", "err", err)
+			}
 		}
 		s.peer.removeStream(s)
 	})

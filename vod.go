@@ -13,7 +13,9 @@ import (
 // the bytes at the read position have arrived and been verified; Seek moves
 // the position anywhere, and the scheduler fetches the chunks there first.
 // Several readers may be open; the most recent Read or Seek steers the
-// scheduler. For a live stream it returns ErrNotVOD.
+// scheduler. Read and Seek are not safe for concurrent use. Read returns
+// the error that stopped the stream (Stream.Err), or one reading the
+// download file. For a live stream it returns ErrNotVOD.
 func (s *Stream) Reader() (io.ReadSeekCloser, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,6 +119,9 @@ func (r *vodReader) next() (f io.ReaderAt, off int64, n int, err error) {
 	for {
 		if s.closed || r.closed.Load() {
 			return nil, 0, 0, ErrClosed
+		}
+		if s.failure != nil {
+			return nil, 0, 0, s.failure
 		}
 		if s.st.has(seq) {
 			end := min(int64(seq+1)*r.chunk, r.size)

@@ -182,6 +182,12 @@ func TestVODDownloadDir(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sha256.Sum256(data), sha256.Sum256(kept), "the download file holds the published bytes")
 
+	_, err = viewer.Join(ctx, seeder.ID(), nil)
+	require.ErrorContains(t, err, "already open")
+	files, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, files, 1, "a join that failed leaves no file")
+
 	require.NoError(t, s.Close())
 	files, err = os.ReadDir(dir)
 	require.NoError(t, err)

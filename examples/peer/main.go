@@ -112,6 +112,9 @@ Flags:
 			log.Info("stopping", "status", cli.StatusLine(stream.Stats()))
 			return nil
 		case <-stream.Done():
+			if err := stream.Err(); err != nil {
+				return err
+			}
 			if info.Kind == p2pstream.KindLive {
 				log.Info("the stream ended", "status", cli.StatusLine(stream.Stats()))
 				return nil

@@ -1,0 +1,68 @@
+package p2pstream
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// fullDisk is a download file that can be read but no longer written.
+type fullDisk struct{ io.ReaderAt }
+
+func (fullDisk) WriteAt([]byte, int64) (int, error) { return 0, syscall.ENOSPC }
+
+// TestDownloadWriteFails: an on-demand viewer whose download file cannot be
+// written stops (Err, Done), its readers return the error instead of
+// waiting forever, and it asks for nothing more; the peer that sent the
+// chunk is not blamed.
+func TestDownloadWriteFails(t *testing.T) {
+	data := bytes.Repeat([]byte("p2pstream"), 1000)
+	m, err := NewManifest("film", bytes.NewReader(data), 4096)
+	require.NoError(t, err)
+	p := &Peer{ctx: context.Background()}
+	s := newStream(p, m.Info(), nil, false)
+	s.st = newDownloadStore(m, fullDisk{bytes.NewReader(nil)})
+	c := testConn(1)
+	c.s = s
+	c.has[0], c.has[1] = struct{}{}, struct{}{}
+	s.conns[c.id] = c
+	c.inflight[0] = time.Now()
+	s.pending[0] = c
+
+	r, err := s.Reader()
+	require.NoError(t, err)
+	read := make(chan error, 1)
+	go func() {
+		_, err := r.Read(make([]byte, 10))
+		read <- err
+	}()
+
+	require.NoError(t, s.receive(c, &wire.Chunk{Seq: 0, Data: data[:4096]}), "the sender is not at fault")
+	require.ErrorIs(t, s.Err(), syscall.ENOSPC)
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("Done not closed")
+	}
+	select {
+	case err := <-read:
+		assert.ErrorIs(t, err, syscall.ENOSPC)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader still waits")
+	}
+	assert.False(t, s.st.has(0))
+	assert.False(t, c.closed(), "not banned")
+	drain(c)
+	s.mu.Lock()
+	s.scheduleLocked(time.Now())
+	s.mu.Unlock()
+	assert.Empty(t, drain(c), "no more requests")
+}
