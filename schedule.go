@@ -54,7 +54,7 @@ func (s *Stream) scheduleLocked(now time.Time) {
 	var wanted []uint64
 	if s.st.live() {
 		wanted = s.wantedLocked()
-		if !s.anyUnrequestedLocked(wanted) {
+		if !s.anyUnrequestedLocked(wanted, now) {
 			return
 		}
 	}
@@ -103,9 +103,9 @@ func (s *Stream) scheduleLocked(now time.Time) {
 // anyUnrequestedLocked reports whether some of wanted is not requested.
 // While joining, a first chunk asked of one peer only counts as unrequested
 // (askHelperLocked).
-func (s *Stream) anyUnrequestedLocked(wanted []uint64) bool {
+func (s *Stream) anyUnrequestedLocked(wanted []uint64, now time.Time) bool {
 	for _, seq := range wanted {
-		if _, ok := s.pending[seq]; !ok || s.wantsHelperLocked(seq) {
+		if _, ok := s.pending[seq]; !ok || s.wantsHelperLocked(seq, now) {
 			return true
 		}
 	}

@@ -406,3 +406,40 @@ func TestPruneSeenAhead(t *testing.T) {
 	s.pruneLocked()
 	assert.Equal(t, map[uint64]time.Time{40: now}, s.seen)
 }
+
+// TestHelperForUrgentChunk: once a viewer plays, a chunk asked of a peer
+// that is due within two chunk durations is also asked of a second peer,
+// from the end; not sooner, not when the source was asked, and once.
+func TestHelperForUrgentChunk(t *testing.T) {
+	now := time.Now()
+	peer, src := testConn(1), testConn(2)
+	src.source = true
+	tests := []struct {
+		name string
+		seq  uint64
+		from *conn
+		want bool
+	}{
+		{"due in 1 s", 10, peer, true},
+		{"due in 3 s", 12, peer, false},
+		{"asked of the source", 10, src, false},
+		{"not asked at all", 10, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Stream{peer: &Peer{}, st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second},
+				pending: map[uint64]*conn{}, helpers: map[uint64]*conn{}}
+			// Playing since 3 s ago, chunk 10 next: it is due 1 s from now
+			// (Peer.Delay 3 s), chunk 11 a second later.
+			s.play = playout{started: true, t0: now.Add(-3 * time.Second), next: 10, avgDur: time.Second}
+			if tt.from != nil {
+				s.pending[tt.seq] = tt.from
+			}
+			assert.Equal(t, tt.want, s.wantsHelperLocked(tt.seq, now))
+			if tt.want {
+				s.helpers[tt.seq] = src
+				assert.False(t, s.wantsHelperLocked(tt.seq, now), "a second helper")
+			}
+		})
+	}
+}

@@ -19,11 +19,12 @@ type diag struct {
 	mu     sync.Mutex
 	counts map[string]int
 	waits  map[string]time.Duration
-	ages   []time.Duration // "chunk stored": time since the chunk was cut
+	seens  map[string]time.Duration // misses: since a neighbour first advertised the chunk
+	ages   []time.Duration          // "chunk stored": time since the chunk was cut
 }
 
 func newDiag() *diag {
-	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration)}
+	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration), seens: make(map[string]time.Duration)}
 }
 
 func (d *diag) Enabled(context.Context, slog.Level) bool { return true }
@@ -43,7 +44,7 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 		return nil
 	}
 	key := r.Message
-	var wait time.Duration
+	var wait, seen time.Duration
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "reason":
@@ -54,12 +55,15 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 			}
 		case "requested":
 			wait = a.Value.Duration()
+		case "seen":
+			seen = a.Value.Duration()
 		}
 		return true
 	})
 	d.mu.Lock()
 	d.counts[key]++
 	d.waits[key] += wait
+	d.seens[key] += seen
 	d.mu.Unlock()
 	return nil
 }
@@ -74,6 +78,9 @@ func (d *diag) String() string {
 		fmt.Fprintf(&b, "%8d  %s", d.counts[k], k)
 		if w := d.waits[k]; w > 0 {
 			fmt.Fprintf(&b, " (mean wait %v)", (w / time.Duration(d.counts[k])).Round(time.Millisecond))
+		}
+		if w := d.seens[k]; w > 0 {
+			fmt.Fprintf(&b, " (advertised %v before)", (w / time.Duration(d.counts[k])).Round(time.Millisecond))
 		}
 		b.WriteByte('\n')
 	}
