@@ -124,6 +124,41 @@ func TestProgramsLiveOverTCP(t *testing.T) {
 	fmt.Fprintf(os.Stderr, "peer wrote %s covering %.1f s\n", out, d)
 }
 
+// TestProgramsVODOverTCP publishes a file on demand (broadcaster -vod) and
+// fetches it with a peer process (-out, -download-dir): the peer stops when
+// the file is complete, the file is the published one byte for byte, and
+// the peer's download file is gone once it has exited.
+func TestProgramsVODOverTCP(t *testing.T) {
+	bin := build(t, "tracker", "broadcaster", "peer")
+	src := filepath.Join(t.TempDir(), "film.ts")
+	data := make([]byte, 5<<20+4321)
+	for i := range data {
+		data[i] = byte(i*31 + i>>11)
+	}
+	require.NoError(t, os.WriteFile(src, data, 0o644))
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	url := "http://" + addr
+	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
+	waitHTTP(t, addr)
+	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0", "-vod", src)
+
+	out := filepath.Join(t.TempDir(), "out.ts")
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	peer := exec.CommandContext(ctx, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0",
+		"-out", out, "-download-dir", dir, "-duration", "60s")
+	log, err := peer.CombinedOutput()
+	require.NoError(t, err, "peer: %s", log)
+	assert.Contains(t, string(log), "download complete")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, got), "the file fetched is the one published (%d bytes, want %d)", len(got), len(data))
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the download file is removed when the peer stops")
+}
+
 // TestPeerProcessKilled runs a tracker, a broadcaster, three relay peers and
 // a viewer as processes on loopback TCP, and kills two relays (SIGKILL, no
 // goodbye) while the viewer plays. The viewer must carry on from the other
