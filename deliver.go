@@ -1,6 +1,7 @@
 package p2pstream
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -129,8 +130,12 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		if s.sink == nil {
 			return Chunk{}, false // nothing to deliver to; readers read the store
 		}
+		if !s.st.has(p.next) {
+			return Chunk{}, false
+		}
 		c, ok := s.st.get(p.next)
 		if !ok {
+			s.failLocked(fmt.Errorf("p2pstream: chunk %d could not be read back from the download file", p.next))
 			return Chunk{}, false
 		}
 		if p.first.IsZero() {

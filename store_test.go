@@ -66,3 +66,26 @@ func TestDownloadWriteFails(t *testing.T) {
 	s.mu.Unlock()
 	assert.Empty(t, drain(c), "no more requests")
 }
+
+// brokenDisk is a download file that can no longer be read.
+type brokenDisk struct{}
+
+func (brokenDisk) ReadAt([]byte, int64) (int, error)      { return 0, syscall.EIO }
+func (brokenDisk) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
+
+// TestDownloadReadFails: a chunk the download file cannot give back stops
+// the stream (Err) instead of leaving its sink waiting without a word.
+func TestDownloadReadFails(t *testing.T) {
+	data := bytes.Repeat([]byte("p2pstream"), 1000)
+	m, err := NewManifest("film", bytes.NewReader(data), 4096)
+	require.NoError(t, err)
+	s := newStream(&Peer{ctx: context.Background()}, m.Info(), SinkFunc(func(Chunk) error { return nil }), false)
+	s.st = newDownloadStore(m, brokenDisk{})
+	_, ok := s.nextChunkLocked(time.Now())
+	assert.False(t, ok)
+	assert.NoError(t, s.Err(), "nothing held yet: nothing to read")
+	s.st.put(Chunk{Seq: 0})
+	_, ok = s.nextChunkLocked(time.Now())
+	assert.False(t, ok)
+	assert.ErrorContains(t, s.Err(), "download file")
+}
