@@ -20,11 +20,12 @@ type diag struct {
 	counts map[string]int
 	waits  map[string]time.Duration
 	seens  map[string]time.Duration // misses: since a neighbour first advertised the chunk
+	missed map[int64]int            // misses per chunk seq
 	ages   []time.Duration          // "chunk stored": time since the chunk was cut
 }
 
 func newDiag() *diag {
-	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration), seens: make(map[string]time.Duration)}
+	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration), seens: make(map[string]time.Duration), missed: make(map[int64]int)}
 }
 
 func (d *diag) Enabled(context.Context, slog.Level) bool { return true }
@@ -45,6 +46,7 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	}
 	key := r.Message
 	var wait, seen time.Duration
+	seq := int64(-1)
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "reason":
@@ -57,6 +59,13 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 			wait = a.Value.Duration()
 		case "seen":
 			seen = a.Value.Duration()
+		case "seq":
+			switch v := a.Value; v.Kind() {
+			case slog.KindUint64:
+				seq = int64(v.Uint64())
+			case slog.KindInt64:
+				seq = v.Int64()
+			}
 		}
 		return true
 	})
@@ -64,6 +73,9 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	d.counts[key]++
 	d.waits[key] += wait
 	d.seens[key] += seen
+	if strings.HasPrefix(key, "deadline missed") && seq >= 0 {
+		d.missed[seq]++
+	}
 	d.mu.Unlock()
 	return nil
 }
@@ -83,6 +95,16 @@ func (d *diag) String() string {
 			fmt.Fprintf(&b, " (advertised %v before)", (w / time.Duration(d.counts[k])).Round(time.Millisecond))
 		}
 		b.WriteByte('\n')
+	}
+	if len(d.missed) > 0 {
+		// A few chunks missed by many viewers point at a chunk that spread
+		// slowly; misses spread thin, at viewers short of peers.
+		seqs := slices.SortedFunc(maps.Keys(d.missed), func(a, b int64) int { return d.missed[b] - d.missed[a] })
+		b.WriteString("chunks missed by the most viewers (seq: viewers):")
+		for _, q := range seqs[:min(8, len(seqs))] {
+			fmt.Fprintf(&b, " %d: %d", q, d.missed[q])
+		}
+		fmt.Fprintf(&b, "; %d chunks missed by any\n", len(seqs))
 	}
 	if len(d.ages) > 0 {
 		fmt.Fprintf(&b, "chunks stored by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(d.ages),

@@ -70,8 +70,9 @@ func TestDiagCounts(t *testing.T) {
 	log.Debug("request", "seq", 1, "source", false)
 	log.Debug("request", "seq", 2, "source", true)
 	log.Debug("request", "seq", 3, "source", true)
-	log.Debug("deadline missed", "reason", "requested from peer", "requested", 300*time.Millisecond)
-	log.Debug("deadline missed", "reason", "requested from peer", "requested", 100*time.Millisecond)
+	log.Debug("deadline missed", "reason", "requested from peer", "seq", uint64(7), "requested", 300*time.Millisecond, "seen", 4*time.Second)
+	log.Debug("deadline missed", "reason", "requested from peer", "seq", uint64(7), "requested", 100*time.Millisecond, "seen", 6*time.Second)
+	log.Debug("deadline missed", "reason", "no neighbour has it", "seq", uint64(9))
 	for _, age := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} {
 		log.Debug("chunk stored", "seq", 1, "age", age)
 	}
@@ -79,7 +80,9 @@ func TestDiagCounts(t *testing.T) {
 	for _, want := range []string{
 		"       2  request (source)\n",
 		"       1  request\n",
-		"       2  deadline missed: requested from peer (mean wait 200ms)\n",
+		"       2  deadline missed: requested from peer (mean wait 200ms) (advertised 5s before)\n",
+		"       1  deadline missed: no neighbour has it\n",
+		"chunks missed by the most viewers (seq: viewers): 7: 2 9: 1; 2 chunks missed by any\n",
 		"chunks stored by viewers: 3, age since cut p50 2s, p95 2s, p99 2s\n",
 	} {
 		assert.Contains(t, got, want)
