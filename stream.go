@@ -145,8 +145,8 @@ func (s *Stream) Info() StreamInfo {
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
 // Err returns why the stream stopped by itself, or nil: an on-demand
-// viewer's download file could not be written (a full disk). Its readers
-// then return this error, and it fetches nothing more.
+// viewer's download file could not be written (a full disk) or read back.
+// Its readers then return this error, and it fetches nothing more.
 func (s *Stream) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
