@@ -250,10 +250,7 @@ func (c *conn) readLoop() {
 // chunk take longer than reading it (one pair over loopback: hashing and
 // writing kept one goroutine busy 90% of the time, the reader 25%).
 func (c *conn) verifiers() int {
-	c.s.mu.Lock()
-	vod := c.s.info.Kind == KindVOD
-	c.s.mu.Unlock()
-	if !vod {
+	if c.s.kind != KindVOD {
 		return 1
 	}
 	return min(2, runtime.GOMAXPROCS(0))

@@ -150,16 +150,19 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		return Chunk{}, false
 	}
 	dur, delay := s.chunkDuration(), s.playDelayLocked()
-	if p.t0.IsZero() && s.knownValid && s.holdFirstLocked(s.edgeLocked()) {
-		// Hold the first chunk until it is startBehind chunks behind the
-		// newest one advertised, as a player buffers before it starts, and
-		// until the chunk after it has reached half the neighbours.
-		// Chunks take seconds to spread through a large swarm; the play
-		// clock starts here, so this lag is what the chunks after it have
-		// to arrive in. Counting chunks needs no clock shared with the
-		// publisher.
-		if c, ok := s.st.get(s.edgeLocked()); !ok || c.Flags&FlagEnd == 0 {
-			return Chunk{}, false // (a stream that ends sooner plays at once)
+	if p.t0.IsZero() && s.knownValid {
+		edge := s.edgeLocked()
+		if s.holdFirstLocked(edge) {
+			// Hold the first chunk until it is startBehind chunks behind the
+			// newest one advertised, as a player buffers before it starts, and
+			// until the chunk after it has reached half the neighbours.
+			// Chunks take seconds to spread through a large swarm; the play
+			// clock starts here, so this lag is what the chunks after it have
+			// to arrive in. Counting chunks needs no clock shared with the
+			// publisher.
+			if c, ok := s.st.get(edge); !ok || c.Flags&FlagEnd == 0 {
+				return Chunk{}, false // (a stream that ends sooner plays at once)
+			}
 		}
 	}
 	for {

@@ -347,7 +347,8 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 		s.mu.Unlock()
 	}
 	if !need {
-		return s.wastedChunk(ch)
+		s.wastedChunk(ch)
+		return nil
 	}
 	if err := s.verify(st, &ch); err != nil {
 		s.ban(c, err)
@@ -358,7 +359,8 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 		dup := st.has(ch.Seq) // (another copy came in meanwhile)
 		s.mu.Unlock()
 		if dup {
-			return s.wastedChunk(ch)
+			s.wastedChunk(ch)
+			return nil
 		}
 		if err := st.write(ch); err != nil {
 			// Our disk, not the peer: asking again would fail again.
@@ -380,11 +382,10 @@ func (s *Stream) receive(c *conn, m *wire.Chunk) error {
 }
 
 // wastedChunk counts a chunk that was not needed.
-func (s *Stream) wastedChunk(ch Chunk) error {
+func (s *Stream) wastedChunk(ch Chunk) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counters.wasted += int64(len(ch.Data))
-	return nil
 }
 
 // acceptLocked stores a verified chunk that came from c, and updates what

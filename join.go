@@ -56,9 +56,7 @@ func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error
 	}
 	s.interval = resp.Interval
 	if err := p.addStream(s); err != nil {
-		for _, c := range s.closers {
-			c.Close()
-		}
+		s.closeFiles() // nothing was started
 		return nil, err
 	}
 	s.run(resp.Peers)

@@ -344,9 +344,16 @@ func (s *Stream) sourceAllowedLocked(seq uint64, now time.Time) bool {
 // duration, or a second for short chunks: the time left to fetch it from
 // the source.
 func (s *Stream) urgentLocked(seq uint64, now time.Time) bool {
+	return s.dueWithinLocked(seq, now, 1)
+}
+
+// dueWithinLocked reports whether live chunk seq is due within the given
+// number of chunk durations (each at least a second), once the play clock
+// runs.
+func (s *Stream) dueWithinLocked(seq uint64, now time.Time, chunks time.Duration) bool {
 	d := s.chunkDuration()
 	dl, ok := s.play.deadline(seq, d, s.playDelayLocked())
-	return ok && dl.Sub(now) < max(d, time.Second)
+	return ok && dl.Sub(now) < chunks*max(d, time.Second)
 }
 
 // liveWaiting is how many live requests a peer whose upload slots are full

@@ -24,12 +24,7 @@ func (s *Stream) wantsHelperLocked(seq uint64, now time.Time) bool {
 		return !s.play.started || seq == s.play.next
 	}
 	c, ok := s.pending[seq]
-	if !ok || c.source {
-		return false
-	}
-	d := s.chunkDuration()
-	dl, ok := s.play.deadline(seq, d, s.playDelayLocked())
-	return ok && dl.Sub(now) < helpAhead*max(d, time.Second)
+	return ok && !c.source && s.dueWithinLocked(seq, now, helpAhead)
 }
 
 // helpAhead is how many chunk durations (at least seconds) before its
@@ -45,7 +40,8 @@ const helpAhead = 2
 // askHelperLocked asks a second peer of free, other than c, for chunk seq
 // (a joining viewer's first, or one about to miss its deadline:
 // wantsHelperLocked), last piece first (wire.RequestBack), while c sends it
-// from the front: it is whole when the two meet, in about half the time. It returns the peer asked, or nil. The request is in the helper's
+// from the front: it is whole when the two meet, in about half the time.
+// It returns the peer asked, or nil. The request is in the helper's
 // inflight, and in s.helpers, not s.pending.
 func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Time) *conn {
 	if !s.st.live() || !s.wantsHelperLocked(seq, now) {

@@ -184,14 +184,20 @@ func (s *Stream) Close() error {
 			}
 		}
 		s.wg.Wait() // the announce loop says "stopped" on its way out
-		for _, c := range s.closers {
-			if err := c.Close(); err != nil {
-				s.log.Warn("closing", "err", err)
-			}
-		}
+		s.closeFiles()
 		s.peer.removeStream(s)
 	})
 	return nil
+}
+
+// closeFiles closes what s.closers holds (a seeder's file, a viewer's
+// download), once no goroutine of the stream uses it.
+func (s *Stream) closeFiles() {
+	for _, c := range s.closers {
+		if err := c.Close(); err != nil {
+			s.log.Warn("closing", "err", err)
+		}
+	}
 }
 
 // scheduleSoon asks for a scheduling pass. Events that may free a peer or
