@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -95,6 +96,9 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 		senders: map[*conn]bool{c: true},
 	}
 	s.partials[h.Seq] = p
+	if s.log.Enabled(s.ctx, slog.LevelDebug) {
+		s.log.Debug("chunk head", "seq", h.Seq, "age", now.Sub(time.UnixMicro(h.Timestamp)))
+	}
 	if p.pieces() == 0 { // an empty end-of-stream chunk
 		s.completeLocked(c, p, now)
 		return nil

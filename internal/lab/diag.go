@@ -22,6 +22,7 @@ type diag struct {
 	seens  map[string]time.Duration // misses: since a neighbour first advertised the chunk
 	missed map[int64]int            // misses per chunk seq
 	ages   []time.Duration          // "chunk stored": time since the chunk was cut
+	heads  []time.Duration          // "chunk head": time since the chunk was cut
 }
 
 func newDiag() *diag {
@@ -33,11 +34,15 @@ func (d *diag) WithAttrs([]slog.Attr) slog.Handler       { return d }
 func (d *diag) WithGroup(string) slog.Handler            { return d }
 
 func (d *diag) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "chunk stored" {
+	if r.Message == "chunk stored" || r.Message == "chunk head" {
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "age" {
 				d.mu.Lock()
-				d.ages = append(d.ages, a.Value.Duration())
+				if r.Message == "chunk head" {
+					d.heads = append(d.heads, a.Value.Duration())
+				} else {
+					d.ages = append(d.ages, a.Value.Duration())
+				}
 				d.mu.Unlock()
 			}
 			return true
@@ -105,6 +110,10 @@ func (d *diag) String() string {
 			fmt.Fprintf(&b, " %d: %d", q, d.missed[q])
 		}
 		fmt.Fprintf(&b, "; %d chunks missed by any\n", len(seqs))
+	}
+	if len(d.heads) > 0 {
+		fmt.Fprintf(&b, "chunk heads received by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(d.heads),
+			percentile(d.heads, 0.5).Round(time.Millisecond), percentile(d.heads, 0.95).Round(time.Millisecond), percentile(d.heads, 0.99).Round(time.Millisecond))
 	}
 	if len(d.ages) > 0 {
 		fmt.Fprintf(&b, "chunks stored by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(d.ages),

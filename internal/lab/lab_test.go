@@ -75,6 +75,7 @@ func TestDiagCounts(t *testing.T) {
 	log.Debug("deadline missed", "reason", "no neighbour has it", "seq", uint64(9))
 	for _, age := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} {
 		log.Debug("chunk stored", "seq", 1, "age", age)
+		log.Debug("chunk head", "seq", 1, "age", age/2)
 	}
 	got := d.String()
 	for _, want := range []string{
@@ -83,6 +84,7 @@ func TestDiagCounts(t *testing.T) {
 		"       2  deadline missed: requested from peer (mean wait 200ms) (advertised 5s before)\n",
 		"       1  deadline missed: no neighbour has it\n",
 		"chunks missed by the most viewers (seq: viewers): 7: 2 9: 1; 2 chunks missed by any\n",
+		"chunk heads received by viewers: 3, age since cut p50 1s, p95 1s, p99 1s\n",
 		"chunks stored by viewers: 3, age since cut p50 2s, p95 2s, p99 2s\n",
 	} {
 		assert.Contains(t, got, want)
