@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -45,12 +44,12 @@ func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error
 	case KindVOD:
 		// The store is made when the manifest arrives; its file now, so
 		// that a directory we cannot write to fails the join.
-		f, err := os.CreateTemp(p.DownloadDir, "p2pstream-"+id.Short()+"-*.part")
+		f, err := createDownload(p.DownloadDir, id)
 		if err != nil {
 			return nil, fmt.Errorf("p2pstream: join %s: download file: %w", id.Short(), err)
 		}
 		s.download = f
-		s.closers = append(s.closers, removeOnClose{f})
+		s.closers = append(s.closers, f)
 	default:
 		return nil, fmt.Errorf("p2pstream: join %s: unknown stream kind %q", id.Short(), resp.Info.Kind)
 	}

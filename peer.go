@@ -44,9 +44,11 @@ type Peer struct {
 	// durations, and at least 2 s.
 	Delay time.Duration
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
-	// it fetches, in one file per stream that Stream.Close removes; if
-	// empty, os.TempDir(). The heap holds none of it: the operating
-	// system's page cache does, and can write it out.
+	// it fetches, in one temporary file per stream; if empty,
+	// os.TempDir(). The file's name is removed at once (on Windows, when
+	// the stream closes), so nothing is left behind even if the process
+	// dies. The heap holds none of it: the operating system's page cache
+	// does, and can write it out.
 	DownloadDir string
 	// Logger receives diagnostics; if nil, they are discarded.
 	Logger *slog.Logger

@@ -162,9 +162,30 @@ func (st *store) String() string {
 	return fmt.Sprintf("store[%d..%d) holds %d", lo, hi, st.len())
 }
 
-// removeOnClose closes a viewer's download file and removes it.
-type removeOnClose struct{ f *os.File }
+// download is a viewer's download file (see createDownload).
+type download struct {
+	*os.File
+	named bool // its name could not be removed while it is open
+}
 
-func (r removeOnClose) Close() error {
-	return errors.Join(r.f.Close(), os.Remove(r.f.Name()))
+// createDownload makes a viewer's download file for on-demand stream id in
+// dir, and removes its name at once where the system allows it (not on
+// Windows): the open file keeps its data, and the system frees it when the
+// file is closed, even if the process dies first, so no stale download is
+// ever left behind. Elsewhere Close removes it.
+func createDownload(dir string, id StreamID) (*download, error) {
+	f, err := os.CreateTemp(dir, "p2pstream-"+id.Short()+"-*.part")
+	if err != nil {
+		return nil, err
+	}
+	return &download{File: f, named: os.Remove(f.Name()) != nil}, nil
+}
+
+// Close closes the download file, and removes it if it still has a name.
+func (d *download) Close() error {
+	err := d.File.Close()
+	if d.named {
+		err = errors.Join(err, os.Remove(d.Name()))
+	}
+	return err
 }

@@ -3,7 +3,9 @@ package p2pstream
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -88,4 +90,38 @@ func TestDownloadReadFails(t *testing.T) {
 	_, ok = s.nextChunkLocked(time.Now())
 	assert.False(t, ok)
 	assert.ErrorContains(t, s.Err(), "download file")
+}
+
+// TestDownloadFile: a viewer's download file keeps what is written to it,
+// and leaves nothing in its directory once closed, whether its name was
+// removed at once (Unix) or only on Close (Windows).
+func TestDownloadFile(t *testing.T) {
+	for _, keepName := range []bool{false, true} {
+		t.Run(fmt.Sprintf("named=%v", keepName), func(t *testing.T) {
+			dir := t.TempDir()
+			d, err := createDownload(dir, StreamID{1})
+			require.NoError(t, err)
+			if keepName { // as on Windows, where an open file cannot be removed
+				require.NoError(t, d.File.Close())
+				f, err := os.CreateTemp(dir, "p2pstream-*.part")
+				require.NoError(t, err)
+				d = &download{File: f, named: true}
+			}
+			files, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Len(t, files, map[bool]int{false: 0, true: 1}[keepName])
+
+			_, err = d.WriteAt([]byte("chunk"), 1<<20)
+			require.NoError(t, err)
+			got := make([]byte, 5)
+			_, err = d.ReadAt(got, 1<<20)
+			require.NoError(t, err)
+			assert.Equal(t, "chunk", string(got))
+
+			require.NoError(t, d.Close())
+			files, err = os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, files)
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -36,7 +35,7 @@ type Stream struct {
 	ready    chan struct{}  // closed when the store exists (on demand: the manifest arrived)
 	interval time.Duration  // announce interval from the first tracker answer
 	closers  []io.Closer    // closed after the goroutines end (a seeder's file, a viewer's download)
-	download *os.File       // on demand at a viewer: where its store keeps the chunks
+	download *download      // on demand at a viewer: where its store keeps the chunks
 	wake     chan struct{}  // wakes the delivery loop
 	resched  chan struct{}  // asks the tick loop for a scheduling pass (scheduleSoon)
 	redial   chan struct{}  // wakes the announce loop to find more peers

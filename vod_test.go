@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -175,18 +176,21 @@ func TestVODDownloadDir(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sha256.Sum256(data), sha256.Sum256(got))
 
+	// The download file has no name (but on Windows): nothing is left
+	// behind even if the process dies.
+	named := 0
+	if runtime.GOOS == "windows" {
+		named = 1
+	}
 	files, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Len(t, files, 1)
-	kept, err := os.ReadFile(filepath.Join(dir, files[0].Name()))
-	require.NoError(t, err)
-	assert.Equal(t, sha256.Sum256(data), sha256.Sum256(kept), "the download file holds the published bytes")
+	require.Len(t, files, named)
 
 	_, err = viewer.Join(ctx, seeder.ID(), nil)
 	require.ErrorContains(t, err, "already open")
 	files, err = os.ReadDir(dir)
 	require.NoError(t, err)
-	assert.Len(t, files, 1, "a join that failed leaves no file")
+	assert.Len(t, files, named, "a join that failed leaves no file")
 
 	require.NoError(t, s.Close())
 	files, err = os.ReadDir(dir)

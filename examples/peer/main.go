@@ -53,7 +53,7 @@ Flags:
 	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay")
 	duration := fs.Duration("duration", 0, "stop after `D` (e.g. 30s); for an on-demand stream with -out, stop when the file is complete; 0 runs until interrupted")
 	upload := fs.String("upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
-	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (removed when it stops); default the system's temporary directory")
+	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (a temporary file, gone when the peer stops, even if it is killed); default the system's temporary directory")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Parse(os.Args[1:])
