@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/p2pstream/p2pstream"
@@ -70,4 +72,41 @@ func ExamplePeer_PublishFile() {
 	rest, _ := io.ReadAll(r)
 	fmt.Printf("%s (%d bytes)\n", bytes.TrimSpace(rest), stream.Info().Size)
 	// Output: peer-to-peer world (26 bytes)
+}
+
+// An on-demand stream is an http.Handler: a media player opening the URL
+// gets the file, and can seek in it (range requests), while it downloads.
+func ExampleStream_ServeHTTP() {
+	network := transport.NewMem()
+	defer network.Close()
+	ln, _ := network.Host("10.0.0.1").Listen(":7070")
+	tracker := &p2pstream.Tracker{}
+	go tracker.Serve(ln)
+	defer tracker.Close()
+
+	seeder := &p2pstream.Peer{Tracker: "http://10.0.0.1:7070", Transport: network.Host("10.0.0.2")}
+	defer seeder.Close()
+	film, err := seeder.PublishFile(context.Background(), "testdata/hello.txt", p2pstream.PublishOptions{})
+	if err != nil {
+		panic(err)
+	}
+	viewer := &p2pstream.Peer{Tracker: "http://10.0.0.1:7070", Transport: network.Host("10.0.0.3")}
+	defer viewer.Close()
+	stream, err := viewer.Join(context.Background(), film.ID(), nil)
+	if err != nil {
+		panic(err)
+	}
+
+	srv := httptest.NewServer(stream) // a player would open srv.URL: vlc http://...
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Range", "bytes=7-")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%s: %s\n", resp.Status, bytes.TrimSpace(body))
+	// Output: 206 Partial Content: peer-to-peer world
 }

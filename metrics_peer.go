@@ -84,7 +84,7 @@ func newPeerMetrics(p *Peer, interval time.Duration) *PeerMetrics {
 		due:        desc("chunks_due_total", "Chunks whose playback deadline has come."),
 		onTime:     desc("chunks_on_time_total", "Due chunks handed to the sink by their deadline."),
 		skipped:    desc("chunks_skipped_total", "Live chunks skipped because they missed their deadline."),
-		bans:       desc("bans_total", "Peers banned for bad chunks or malformed frames."),
+		bans:       desc("bans_total", "Peers banned for bad chunks or malformed frames, or refused for a while for leaving requests unanswered or not reading our messages."),
 	}
 	go m.run()
 	return m

@@ -7,8 +7,8 @@
 // the built-in player window (package player).
 //
 // Live streams are identified by the broadcaster's ed25519 public key; every
-// chunk carries a signature over (stream ID, seq, timestamp, flags,
-// SHA-256(data)). On-demand streams are identified by the SHA-256 of their
+// chunk carries a signature over (stream ID, seq, timestamp, flags, length,
+// and the SHA-256 of each 16 KiB piece). On-demand streams are identified by the SHA-256 of their
 // [Manifest], which lists the SHA-256 of every chunk. A peer that sends a
 // chunk that fails verification is disconnected and banned.
 package p2pstream
@@ -165,7 +165,8 @@ type Stats struct {
 	// Peers is the number of connected peers.
 	Peers int `json:"peers"`
 	// Bans counts peers banned for sending bad chunks or malformed frames,
-	// and peers refused for a while for leaving requests unanswered.
+	// and peers refused for a while for leaving requests unanswered or not
+	// reading our messages (a full control queue).
 	Bans int `json:"bans"`
 	// Have and Chunks count held and total chunks of an on-demand stream.
 	Have   int `json:"have,omitempty"`

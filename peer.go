@@ -31,23 +31,25 @@ type Peer struct {
 	// unlimited.
 	UploadLimit int64
 	// MaxPeers is how many peers each stream dials; if zero, 8. Each stream
-	// also accepts up to 4*MaxPeers incoming connections.
+	// also accepts incoming connections while it has fewer than 4*MaxPeers
+	// connections in all.
 	MaxPeers int
 	// Window is how much of a live stream each peer keeps to serve others;
 	// if zero, 20 s (and at least 8 chunks): viewers play 5-10 s behind the
 	// live edge, and a peer further behind than the window skips ahead.
 	Window time.Duration
-	// Delay is how long after a live chunk's predecessor it may arrive before
-	// it is late; a late chunk is skipped once a later one is held, and each
-	// skip adds a chunk duration to the delay from then on (at most Delay
-	// more), as a player buffers more after a gap. If zero, three chunk
-	// durations, and at least 2 s.
+	// Delay is the live play-out delay: each chunk is due Delay after its
+	// place on the play clock, which starts when the first chunk is handed
+	// to the sink. A late chunk is skipped once a later one is held, and
+	// each skip adds a chunk duration to the delay from then on (at most
+	// Delay more), as a player buffers more after a gap. If zero, three
+	// chunk durations, and at least 2 s.
 	Delay time.Duration
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,
 	// os.TempDir(). The file's name is removed at once (on Windows, when
 	// the stream closes), so nothing is left behind even if the process
-	// dies. The heap holds none of it: the operating system's page cache
+	// dies (on Unix). The heap holds none of it: the operating system's page cache
 	// does, and can write it out.
 	DownloadDir string
 	// Logger receives diagnostics; if nil, they are discarded.

@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// HTTPSink is a Sink that serves the stream over HTTP as one endless MPEG-TS
-// response per client, so VLC, mpv or ffplay can open it. Any number of
-// clients may connect; each starts at the next keyframe chunk and has a
-// bounded queue: a client that falls more than 64 chunks behind is dropped.
-// The zero value is ready to use.
+// HTTPSink is a Sink that serves a live stream over HTTP as one endless
+// MPEG-TS response per client, so VLC, mpv or ffplay can open it. Any
+// number of clients may connect; each starts at the next keyframe chunk and
+// has a bounded queue: a client that falls more than 64 chunks behind is
+// dropped. The zero value is ready to use. An on-demand stream is served by
+// its Stream (Stream.ServeHTTP), with seeking.
 type HTTPSink struct {
 	mu      sync.Mutex // guards the fields below
 	clients map[*httpClient]struct{}

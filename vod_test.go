@@ -1,10 +1,13 @@
 package p2pstream_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/p2pstream/p2pstream"
+	"github.com/p2pstream/p2pstream/internal/ts"
+	"github.com/p2pstream/p2pstream/transport"
 )
 
 // randomFile writes n deterministic pseudo-random bytes to a temp file.
@@ -209,4 +214,98 @@ func TestVODDownloadDirMissing(t *testing.T) {
 	_, err = viewer.Join(context.Background(), seeder.ID(), nil)
 	require.ErrorContains(t, err, "download file")
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestServeHTTP: a viewer serves an on-demand stream over HTTP, whole and
+// in ranges (a player seeking); a live stream is not served so.
+func TestServeHTTP(t *testing.T) {
+	sw := newSwarm(t)
+	path, data := randomFile(t, 4<<20+1000)
+	seeder, err := sw.peer().PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 256 << 10})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := sw.peer().Join(ctx, seeder.ID(), nil)
+	require.NoError(t, err)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		rng    string
+		status int
+		want   []byte
+	}{
+		{"", http.StatusOK, data},
+		{"bytes=-100", http.StatusPartialContent, data[len(data)-100:]},
+		{"bytes=1000000-1300000", http.StatusPartialContent, data[1000000:1300001]},
+	} {
+		resp, body, err := httpGet(ctx, srv, tc.rng)
+		require.NoError(t, err, tc.rng)
+		assert.Equal(t, tc.status, resp.StatusCode, tc.rng)
+		assert.Equal(t, "video/mp2t", resp.Header.Get("Content-Type"))
+		assert.True(t, bytes.Equal(tc.want, body), "range %q: %d bytes, want %d", tc.rng, len(body), len(tc.want))
+	}
+
+	live, err := sw.peer().Publish(context.Background(), bytes.NewReader(ts.Synthetic(2*time.Second, 100_000, 250*time.Millisecond)), p2pstream.PublishOptions{ChunkDuration: 250 * time.Millisecond})
+	require.NoError(t, err)
+	lsrv := httptest.NewServer(live)
+	defer lsrv.Close()
+	resp, _, err := httpGet(ctx, lsrv, "")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestServeHTTPClientGone: a request for bytes that do not come (the only
+// seeder left) ends when its client gives up, instead of holding a
+// goroutine until the stream closes.
+func TestServeHTTPClientGone(t *testing.T) {
+	sw := newSwarm(t)
+	path, _ := randomFile(t, 4<<20)
+	host := sw.peer()
+	// 256 KiB chunks at 64 KiB/s: the last chunk cannot have come before
+	// the seeder leaves.
+	host.Transport.(*transport.MemHost).SetUpload(64 << 10)
+	seeder, err := host.PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 256 << 10})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := sw.peer().Join(ctx, seeder.ID(), nil)
+	require.NoError(t, err)
+	require.NoError(t, host.Close())
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	_, _, err = httpGet(short, srv, "bytes=-100")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	done := make(chan struct{})
+	go func() {
+		srv.Close() // waits for the handler to return
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.Close() // lets the handler, and the test, end
+		t.Fatal("the handler still waits for bytes its client gave up on")
+	}
+}
+
+// httpGet fetches srv's root, with a Range header unless rng is empty.
+func httpGet(ctx context.Context, srv *httptest.Server, rng string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
 }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,6 +159,30 @@ func TestProgramsVODOverTCP(t *testing.T) {
 	left, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, left, "the download file is removed when the peer stops")
+
+	// A peer with -http serves the file to players, seeking included.
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0", "-http", httpAddr)
+	waitHTTP(t, httpAddr)
+	for _, tc := range []struct {
+		rng  string
+		want []byte
+	}{
+		{"bytes=3000000-3000999", data[3000000:3001000]},
+		{"", data},
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+"/", nil)
+		require.NoError(t, err)
+		if tc.rng != "" {
+			req.Header.Set("Range", tc.rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(tc.want, body), "range %q: %d bytes, want %d", tc.rng, len(body), len(tc.want))
+	}
 }
 
 // TestPeerProcessKilled runs a tracker, a broadcaster, three relay peers and

@@ -50,10 +50,10 @@ Flags:
 	streamID := fs.String("stream", "", "stream `ID` (64 hex digits) to join; default: the first stream the tracker lists")
 	listen := fs.String("listen", ":0", "`ADDR` where this peer serves other peers")
 	out := fs.String("out", "", "write the stream to `FILE`; - writes to stdout (e.g. | ffplay -)")
-	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay")
+	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay (an on-demand stream with seeking)")
 	duration := fs.Duration("duration", 0, "stop after `D` (e.g. 30s); for an on-demand stream with -out, stop when the file is complete; 0 runs until interrupted")
 	upload := fs.String("upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
-	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (a temporary file, gone when the peer stops, even if it is killed); default the system's temporary directory")
+	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (a temporary file, gone when the peer stops, on Unix even if it is killed); default the system's temporary directory")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Parse(os.Args[1:])
@@ -78,7 +78,14 @@ Flags:
 		return err
 	}
 
-	sinks, closeSinks, err := openSinks(*out, *httpAddr, log)
+	// A live stream goes to HTTP clients through a sink; an on-demand one
+	// is served from its file after joining, so that players can seek.
+	vod := false
+	if *httpAddr != "" {
+		st, err := tc.Stream(ctx, id)
+		vod = err == nil && st.Info.Kind == p2pstream.KindVOD
+	}
+	sinks, closeSinks, err := openSinks(*out, *httpAddr, vod, log)
 	if err != nil {
 		return err
 	}
@@ -103,6 +110,13 @@ Flags:
 	}
 	info := stream.Info()
 	log.Info("joined", "stream", id.String(), "name", info.Name, "kind", info.Kind, "listen", peer.Addr())
+	if vod {
+		closeHTTP, err := serveHTTP(*httpAddr, stream, log)
+		if err != nil {
+			return err
+		}
+		defer closeHTTP()
+	}
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -135,10 +149,11 @@ Flags:
 	}
 }
 
-// openSinks builds the sinks -out and -http ask for.
-func openSinks(out, httpAddr string, log interface{ Info(string, ...any) }) (p2pstream.Sink, func(), error) {
+// openSinks builds the sinks -out and -http ask for: -http serves a live
+// stream through an HTTPSink (an on-demand one is served after joining).
+func openSinks(out, httpAddr string, vod bool, log interface{ Info(string, ...any) }) (p2pstream.Sink, func(), error) {
 	var sinks multiSink
-	var closers []func()
+	closeHTTP := func() {}
 	if out != "" {
 		var w io.WriteCloser = os.Stdout
 		if out != "-" {
@@ -152,29 +167,33 @@ func openSinks(out, httpAddr string, log interface{ Info(string, ...any) }) (p2p
 		}
 		sinks = append(sinks, p2pstream.WriterSink(w))
 	}
-	if httpAddr != "" {
+	if httpAddr != "" && !vod {
 		hs := &p2pstream.HTTPSink{}
-		ln, err := net.Listen("tcp", httpAddr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-http: %w", err)
+		var err error
+		if closeHTTP, err = serveHTTP(httpAddr, hs, log); err != nil {
+			return nil, nil, err
 		}
-		srv := &http.Server{Handler: hs}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				fmt.Fprintln(os.Stderr, "peer: http:", err)
-			}
-		}()
-		closers = append(closers, func() { srv.Close() })
-		url := "http://" + displayAddr(ln.Addr())
-		log.Info("serving the stream over HTTP", "url", url)
-		fmt.Fprintf(os.Stderr, "\n  open it with:  vlc %s   |   mpv %s   |   ffplay %s\n\n", url, url, url)
 		sinks = append(sinks, hs)
 	}
-	return sinks, func() {
-		for _, c := range closers {
-			c()
+	return sinks, closeHTTP, nil
+}
+
+// serveHTTP serves h at addr for players, and says where.
+func serveHTTP(addr string, h http.Handler, log interface{ Info(string, ...any) }) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-http: %w", err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "peer: http:", err)
 		}
-	}, nil
+	}()
+	url := "http://" + displayAddr(ln.Addr())
+	log.Info("serving the stream over HTTP", "url", url)
+	fmt.Fprintf(os.Stderr, "\n  open it with:  vlc %s   |   mpv %s   |   ffplay %s\n\n", url, url, url)
+	return func() { srv.Close() }, nil
 }
 
 // displayAddr turns a listener address into one a player can open.
