@@ -185,6 +185,43 @@ func TestProgramsVODOverTCP(t *testing.T) {
 	}
 }
 
+// TestProgramsVODSeekOverHTTP publishes the sample video on demand and
+// lets ffprobe, a real player's demuxer, read it through a peer's -http:
+// it finds the whole duration (read from the file's end by a range
+// request) and, seeking to 20 s, decodes frames from there.
+func TestProgramsVODSeekOverHTTP(t *testing.T) {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
+	}
+	bin := build(t, "tracker", "broadcaster", "peer")
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	url := "http://" + addr
+	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
+	waitHTTP(t, addr)
+	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0", "-vod", filepath.Join("..", "internal", "sample", "sample.ts"))
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0", "-http", httpAddr)
+	waitHTTP(t, httpAddr)
+
+	probe := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		args = append([]string{"-v", "error"}, append(args, "-of", "csv=p=0", "http://"+httpAddr+"/")...)
+		out, err := exec.CommandContext(ctx, "ffprobe", args...).CombinedOutput()
+		require.NoError(t, err, "ffprobe %v: %s", args, out)
+		return strings.TrimSpace(string(out))
+	}
+	duration, err := strconv.ParseFloat(probe("-show_entries", "format=duration"), 64)
+	require.NoError(t, err)
+	assert.InDelta(t, 30.02, duration, 0.1, "the sample's duration")
+	// The sample's first frame is stamped 1.4 s; a keyframe every second.
+	first, _, _ := strings.Cut(probe("-read_intervals", "20%+0.5", "-select_streams", "v", "-show_entries", "frame=pts_time"), "\n")
+	pts, err := strconv.ParseFloat(first, 64)
+	require.NoError(t, err, "first frame after seeking: %q", first)
+	assert.InDelta(t, 20.4, pts, 1.1, "the first frame decoded after seeking to 20 s")
+}
+
 // TestPeerProcessKilled runs a tracker, a broadcaster, three relay peers and
 // a viewer as processes on loopback TCP, and kills two relays (SIGKILL, no
 // goodbye) while the viewer plays. The viewer must carry on from the other
