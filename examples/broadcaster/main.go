@@ -54,7 +54,7 @@ Flags:
 	file := fs.String("file", "", "publish MPEG-TS `FILE` live, paced in real time by its PCR; - reads stdin (e.g. from ffmpeg -f mpegts -)")
 	vod := fs.String("vod", "", "publish `FILE` on demand (viewers can seek) instead of live")
 	name := fs.String("name", "", "stream name shown by the tracker (default: \"sample\", the file's name, or \"stdin\")")
-	chunk := fs.Duration("chunk", time.Second, "target live chunk `duration`")
+	chunk := fs.Duration("chunk", time.Second, "target live chunk `duration`; 250-500ms lowers viewers' lag at 2 Mbit/s and up (give the source a keyframe at least that often, and viewers a shorter delay)")
 	upload := fs.String("upload-limit", "", "cap upload at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	keyFile := fs.String("key", "", "ed25519 key `FILE` (created if missing) so the live stream keeps its ID across restarts; default: a new key each run")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
