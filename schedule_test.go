@@ -215,13 +215,29 @@ func TestLiveStartHold(t *testing.T) {
 // or had not joined yet) is not dialled again at every tracker answer.
 func TestRefusedNotRedialled(t *testing.T) {
 	now := time.Now()
-	s := &Stream{peer: &Peer{}, conns: map[PeerID]*conn{}, dialing: map[string]bool{}, refused: map[string]time.Time{
-		"10.0.0.9:1": now.Add(time.Hour), // refused us just now
-		"10.0.0.8:1": now.Add(-time.Second),
+	s := &Stream{peer: &Peer{}, conns: map[PeerID]*conn{}, dialing: map[string]bool{}, refused: map[string]refusal{
+		"10.0.0.9:1": {until: now.Add(time.Hour), n: 1},           // refused us just now
+		"10.0.0.8:1": {until: now.Add(-2 * maxRefusedWait), n: 3}, // long ago
 	}}
 	s.connectPeers([]PeerAddr{{ID: PeerID{9}, Addr: "10.0.0.9:1", Source: true}})
 	assert.Empty(t, s.dialing, "not dialled again yet, not even the source")
-	assert.Equal(t, []string{"10.0.0.9:1"}, slices.Collect(maps.Keys(s.refused)), "expired entries are forgotten")
+	assert.Equal(t, []string{"10.0.0.9:1"}, slices.Collect(maps.Keys(s.refused)), "long-past entries are forgotten")
+}
+
+// TestRefusedBackoff: each refusal in a row doubles the wait before the
+// peer is dialled again, up to maxRefusedWait, with up to a quarter more
+// of jitter.
+func TestRefusedBackoff(t *testing.T) {
+	s := &Stream{refused: map[string]refusal{}}
+	now := time.Now()
+	for i, want := range []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute} {
+		s.refusedLocked("10.0.0.9:1", now)
+		r := s.refused["10.0.0.9:1"]
+		assert.Equal(t, i+1, r.n)
+		wait := r.until.Sub(now)
+		assert.GreaterOrEqual(t, wait, want, "refusal %d", i+1)
+		assert.Less(t, wait, want+want/4, "refusal %d", i+1)
+	}
 }
 
 // TestPushSkipsLiars: a source pushes a fresh chunk to none of the peers

@@ -107,9 +107,13 @@ func TestDownloadFile(t *testing.T) {
 				require.NoError(t, err)
 				d = &download{File: f, named: true}
 			}
+			named := 0 // the name is gone at once where the system allows it
+			if d.named {
+				named = 1 // Windows, or the case made above
+			}
 			files, err := os.ReadDir(dir)
 			require.NoError(t, err)
-			assert.Len(t, files, map[bool]int{false: 0, true: 1}[keepName])
+			assert.Len(t, files, named)
 
 			_, err = d.WriteAt([]byte("chunk"), 1<<20)
 			require.NoError(t, err)

@@ -48,7 +48,7 @@ type Stream struct {
 	manifest   []byte // encoded manifest (on demand)
 	conns      map[PeerID]*conn
 	dialing    map[string]bool      // listen addresses being dialled
-	refused    map[string]time.Time // listen addresses that refused us: not dialled again before then
+	refused    map[string]refusal   // listen addresses that refused us: not dialled again before then
 	banned     map[banKey]time.Time // banned peers: until when (zero: forever)
 	bannedAt   map[string]time.Time // banned listen addresses: until when
 	pending    map[uint64]*conn     // chunk -> the connection it is requested from
@@ -99,7 +99,7 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 		info:     info,
 		conns:    make(map[PeerID]*conn),
 		dialing:  make(map[string]bool),
-		refused:  make(map[string]time.Time),
+		refused:  make(map[string]refusal),
 		banned:   make(map[banKey]time.Time),
 		bannedAt: make(map[string]time.Time),
 		pending:  make(map[uint64]*conn),

@@ -63,7 +63,7 @@ func (s *Stream) dial(addr string) {
 		s.log.Debug("handshake failed", "addr", addr, "err", err)
 		nc.Close()
 		s.mu.Lock()
-		s.refused[addr] = time.Now().Add(refusedWait)
+		s.refusedLocked(addr, time.Now())
 		s.mu.Unlock()
 		return
 	}
@@ -71,6 +71,9 @@ func (s *Stream) dial(addr string) {
 		nc.Close()
 		return
 	}
+	s.mu.Lock()
+	delete(s.refused, addr) // let us in: a later refusal starts afresh
+	s.mu.Unlock()
 	s.register(newConn(s, nc, r, hs, ours.Nonce, s.peer.id, addr))
 }
 
@@ -95,9 +98,6 @@ func (s *Stream) clientHandshake(nc net.Conn, ours *wire.Handshake) (*wire.Hands
 	}
 	return hs, r, nil
 }
-
-// refusedWait is how long a peer that ended the handshake is not dialled.
-const refusedWait = 5 * time.Second
 
 // maxConns bounds the connections of one stream.
 func (s *Stream) maxConns() int { return 4 * s.peer.maxPeers() }
@@ -226,16 +226,16 @@ func (s *Stream) connectPeers(peers []PeerAddr) {
 		}
 	}
 	now := time.Now()
-	for addr, until := range s.refused {
-		if now.After(until) {
-			delete(s.refused, addr)
+	for addr, r := range s.refused {
+		if now.After(r.until.Add(maxRefusedWait)) {
+			delete(s.refused, addr) // long past: a refusal in a row no more
 		}
 	}
 	for _, pa := range peers {
 		if pa.ID == s.peer.id || s.bannedLocked(pa.ID, pa.Addr, now) || s.dialing[pa.Addr] {
 			continue
 		}
-		if _, ok := s.refused[pa.Addr]; ok {
+		if r, ok := s.refused[pa.Addr]; ok && now.Before(r.until) {
 			continue
 		}
 		if _, ok := s.conns[pa.ID]; ok {

@@ -10,10 +10,11 @@ import (
 )
 
 // Reader returns a reader of an on-demand stream's file. Read blocks until
-// the bytes at the read position have arrived and been verified; Seek moves
-// the position anywhere, and the scheduler fetches the chunks there first.
-// Several readers may be open; the most recent Read or Seek steers the
-// scheduler. Read and Seek are not safe for concurrent use. Read returns
+// the bytes at the read position have arrived and been verified, and the
+// scheduler fetches the chunks there first; Seek moves the position
+// anywhere. Several readers may be open; the most recent Read steers the
+// scheduler (a Seek alone does not: an HTTP HEAD request seeks and reads
+// nothing). Read and Seek are not safe for concurrent use. Read returns
 // the error that stopped the stream (Stream.Err), or one reading the
 // download file. For a live stream it returns ErrNotVOD.
 func (s *Stream) Reader() (io.ReadSeekCloser, error) {
@@ -151,14 +152,7 @@ func (r *vodReader) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, errors.New("p2pstream: seek: negative position")
 	}
-	r.off = abs
-	if abs < r.size {
-		s := r.s
-		s.mu.Lock()
-		s.readPos = uint64(abs / r.chunk)
-		s.scheduleLocked(time.Now())
-		s.mu.Unlock()
-	}
+	r.off = abs // the next Read steers the scheduler there
 	return abs, nil
 }
 

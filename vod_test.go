@@ -265,7 +265,9 @@ func TestServeHTTPClientGone(t *testing.T) {
 	// 256 KiB chunks at 64 KiB/s: the last chunk cannot have come before
 	// the seeder leaves.
 	host.Transport.(*transport.MemHost).SetUpload(64 << 10)
-	seeder, err := host.PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 256 << 10})
+	// A name without an extension: the type is not guessed from the
+	// file's first bytes, which will not come.
+	seeder, err := host.PublishFile(context.Background(), path, p2pstream.PublishOptions{ChunkSize: 256 << 10, Name: "film"})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -274,6 +276,20 @@ func TestServeHTTPClientGone(t *testing.T) {
 	require.NoError(t, host.Close())
 	srv := httptest.NewServer(s)
 	defer srv.Close()
+
+	// HEAD reads nothing, so it is answered without the bytes.
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, srv.URL+"/", nil)
+	require.NoError(t, err)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, int64(4<<20), resp.ContentLength)
+	assert.Equal(t, "application/octet-stream", resp.Header.Get("Content-Type"))
+	resp, err = srv.Client().Post(srv.URL+"/", "text/plain", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 
 	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer stop()

@@ -82,11 +82,19 @@ Flags:
 	// A live stream goes to HTTP clients through a sink; an on-demand one
 	// is served from its file after joining, so that players can seek.
 	vod := false
+	var httpLn net.Listener // bound now, so that a busy port fails at once
 	if *httpAddr != "" {
 		st, err := tc.Stream(ctx, id)
-		vod = err == nil && st.Info.Kind == p2pstream.KindVOD
+		if err != nil {
+			return fmt.Errorf("looking the stream up at the tracker: %w", err)
+		}
+		vod = st.Info.Kind == p2pstream.KindVOD
+		if httpLn, err = net.Listen("tcp", *httpAddr); err != nil {
+			return fmt.Errorf("-http: %w", err)
+		}
+		defer httpLn.Close()
 	}
-	sinks, closeSinks, err := openSinks(*out, *httpAddr, vod, log)
+	sinks, closeSinks, err := openSinks(*out, httpLn, vod, log)
 	if err != nil {
 		return err
 	}
@@ -111,12 +119,11 @@ Flags:
 	}
 	info := stream.Info()
 	log.Info("joined", "stream", id.String(), "name", info.Name, "kind", info.Kind, "listen", peer.Addr())
-	if vod {
-		closeHTTP, err := serveHTTP(*httpAddr, stream, log)
-		if err != nil {
-			return err
-		}
-		defer closeHTTP()
+	if vod && httpLn != nil {
+		// GET / only: a browser's /favicon.ico is not the film.
+		mux := http.NewServeMux()
+		mux.Handle("GET /{$}", stream)
+		defer serveHTTP(httpLn, mux, log)()
 	}
 
 	tick := time.NewTicker(time.Second)
@@ -134,11 +141,14 @@ Flags:
 				log.Info("the stream ended", "status", cli.StatusLine(stream.Stats()))
 				return nil
 			}
-			if *out != "" {
+			if *out != "" && httpLn == nil {
 				log.Info("download complete", "file", *out, "status", cli.StatusLine(stream.Stats()))
 				return stream.Close() // flushes and closes the file
 			}
-			// Complete, nothing to write: keep seeding until stopped.
+			if *out != "" {
+				log.Info("download complete; serving it over HTTP until stopped", "file", *out)
+			}
+			// Complete: keep seeding (and serving HTTP) until stopped.
 			select {
 			case <-ctx.Done():
 				return nil
@@ -150,9 +160,10 @@ Flags:
 	}
 }
 
-// openSinks builds the sinks -out and -http ask for: -http serves a live
-// stream through an HTTPSink (an on-demand one is served after joining).
-func openSinks(out, httpAddr string, vod bool, log interface{ Info(string, ...any) }) (p2pstream.Sink, func(), error) {
+// openSinks builds the sinks -out and -http ask for: -http (httpLn, if not
+// nil) serves a live stream through an HTTPSink; an on-demand one is served
+// from its file after joining (not a sink).
+func openSinks(out string, httpLn net.Listener, vod bool, log interface{ Info(string, ...any) }) (p2pstream.Sink, func(), error) {
 	var sinks multiSink
 	closeHTTP := func() {}
 	if out != "" {
@@ -168,23 +179,16 @@ func openSinks(out, httpAddr string, vod bool, log interface{ Info(string, ...an
 		}
 		sinks = append(sinks, p2pstream.WriterSink(w))
 	}
-	if httpAddr != "" && !vod {
+	if httpLn != nil && !vod {
 		hs := &p2pstream.HTTPSink{}
-		var err error
-		if closeHTTP, err = serveHTTP(httpAddr, hs, log); err != nil {
-			return nil, nil, err
-		}
+		closeHTTP = serveHTTP(httpLn, hs, log)
 		sinks = append(sinks, hs)
 	}
 	return sinks, closeHTTP, nil
 }
 
-// serveHTTP serves h at addr for players, and says where.
-func serveHTTP(addr string, h http.Handler, log interface{ Info(string, ...any) }) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("-http: %w", err)
-	}
+// serveHTTP serves h on ln for players, says where, and returns what stops it.
+func serveHTTP(ln net.Listener, h http.Handler, log interface{ Info(string, ...any) }) func() {
 	srv := &http.Server{Handler: h}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -194,7 +198,7 @@ func serveHTTP(addr string, h http.Handler, log interface{ Info(string, ...any) 
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("serving the stream over HTTP", "url", url)
 	fmt.Fprintf(os.Stderr, "\n  open it with:  vlc %s   |   mpv %s   |   ffplay %s\n\n", url, url, url)
-	return func() { srv.Close() }, nil
+	return func() { srv.Close() }
 }
 
 // displayAddr turns a listener address into one a player can open.
