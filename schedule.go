@@ -239,11 +239,13 @@ func (s *Stream) wantedLiveLocked() []uint64 {
 }
 
 // wantedVODLocked lists missing on-demand chunks: those right after the read
-// position first, in order, then the rest rarest first.
+// position first, in order, then the rest rarest first. A reader that read
+// within readerActive (a player) goes before the sink (a file being
+// written, which has no deadline).
 func (s *Stream) wantedVODLocked() []uint64 {
 	n := uint64(s.st.manifest.Chunks())
 	pos := s.readPos
-	if s.sink != nil && !s.ended {
+	if s.sink != nil && !s.ended && time.Since(s.readAt) > readerActive {
 		pos = min(pos, s.play.next)
 	}
 	var urgent, rest []uint64
@@ -274,6 +276,10 @@ func (s *Stream) wantedVODLocked() []uint64 {
 	})
 	return append(urgent, rest...)
 }
+
+// readerActive is how long after its last read a reader of an on-demand
+// stream still steers the scheduler ahead of the sink.
+const readerActive = 5 * time.Second
 
 // mix scrambles seq so peers break rarity ties in different orders.
 func mix(seq uint64, salt byte) uint64 {

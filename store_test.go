@@ -129,3 +129,36 @@ func TestDownloadFile(t *testing.T) {
 		})
 	}
 }
+
+// TestVODReaderBeforeSink: an on-demand viewer with a sink (a file being
+// written) fetches the chunks after a reader's position first while the
+// reader reads (a player seeking), and the sink's next ones otherwise.
+func TestVODReaderBeforeSink(t *testing.T) {
+	data := bytes.Repeat([]byte("p2pstream"), 10000)
+	m, err := NewManifest("film", bytes.NewReader(data), 4096)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		readAt time.Time
+		first  uint64
+	}{
+		{"reader active", time.Now(), 10},
+		{"reader idle", time.Now().Add(-time.Minute), 0},
+		{"no reader", time.Time{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStream(&Peer{ctx: context.Background()}, m.Info(), WriterSink(nopWriteCloser{io.Discard}), false)
+			s.st = newDownloadStore(m, brokenDisk{})
+			s.readPos, s.readAt = 10, tc.readAt
+			s.mu.Lock()
+			wanted := s.wantedVODLocked()
+			s.mu.Unlock()
+			require.NotEmpty(t, wanted)
+			assert.Equal(t, tc.first, wanted[0])
+		})
+	}
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

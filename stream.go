@@ -61,6 +61,7 @@ type Stream struct {
 	ended      bool                 // done is closed
 	failure    error                // why the stream stopped by itself (Err)
 	readPos    uint64               // on demand: where the reader is; scheduled first
+	readAt     time.Time            // on demand: when a reader last read (readerActive)
 	counters   streamCounters
 	uploading  int             // chunks being written to peers now
 	nqueued    int             // uploads queued at the connections in conns (see queueLocked)

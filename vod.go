@@ -113,9 +113,10 @@ func (r *vodReader) next() (f io.ReaderAt, off int64, n int, err error) {
 	seq := uint64(r.off / r.chunk)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.readAt = time.Now()
 	if s.readPos != seq {
 		s.readPos = seq
-		s.scheduleLocked(time.Now())
+		s.scheduleLocked(s.readAt)
 	}
 	for {
 		if s.closed || r.closed.Load() {
