@@ -64,7 +64,7 @@ Flags:
 	fs.StringVar(&f.stream, "stream", "", "stream `ID` (64 hex digits) to join; default: the first stream the tracker lists")
 	fs.StringVar(&f.listen, "listen", ":0", "`ADDR` where this peer serves other peers")
 	fs.StringVar(&f.file, "file", "", "play the local MPEG-TS `FILE` instead of joining a stream")
-	fs.DurationVar(&f.delay, "delay", 0, "live: play-out `delay` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means three chunk durations, at least 2s")
+	fs.DurationVar(&f.delay, "delay", 0, "live: play-out delay `D` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means three chunk durations, at least 2s")
 	fs.StringVar(&f.upload, "upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	fs.DurationVar(&f.duration, "duration", 0, "close the window after `D` (e.g. 30s); 0 runs until closed")
 	fs.StringVar(&f.statsFile, "stats", "", "when the window closes, write the player's statistics as JSON to `FILE` (- = stderr)")
