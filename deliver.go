@@ -1,7 +1,6 @@
 package p2pstream
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 )
@@ -133,11 +132,9 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		if !s.st.has(p.next) {
 			return Chunk{}, false
 		}
-		c, ok := s.st.get(p.next)
-		if !ok {
-			s.failLocked(fmt.Errorf("p2pstream: chunk %d could not be read back from the download file", p.next))
-			return Chunk{}, false
-		}
+		// Its data is read from the file by the caller, outside the lock
+		// (readOnDemandChunk).
+		c := Chunk{Seq: p.next}
 		if p.first.IsZero() {
 			p.first = now
 		}
@@ -315,31 +312,48 @@ func (s *Stream) deliverLoop() {
 			return
 		case <-s.wake:
 		}
-		for {
-			s.mu.Lock()
-			c, ok := s.nextChunkLocked(time.Now())
-			s.mu.Unlock()
-			if !ok {
-				break
-			}
-			if s.sink != nil {
-				if err := s.sink.WriteChunk(c); err != nil {
-					s.log.Warn("sink failed; no longer delivering", "err", err)
-					s.mu.Lock()
-					s.play.ended = true
-					s.mu.Unlock()
-					break
-				}
-			}
-			s.mu.Lock()
-			if c.Flags&FlagEnd != 0 || s.st.complete() && s.play.next == uint64(s.st.manifest.Chunks()) {
-				s.play.ended = true
-				if c.Flags&FlagEnd != 0 {
-					s.play.liveEnd = time.Now()
-				}
-				s.markDoneLocked()
-			}
-			s.mu.Unlock()
+		for s.deliverNext() {
 		}
 	}
+}
+
+// deliverNext hands the next chunk to the sink, if one is ready, and
+// reports whether it did. An on-demand chunk is read from the download
+// file here, outside the lock; if it cannot be, the stream fails (Err).
+func (s *Stream) deliverNext() bool {
+	s.mu.Lock()
+	c, ok := s.nextChunkLocked(time.Now())
+	st := s.st
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if !st.live() {
+		var err error
+		if c, err = st.readOnDemandChunk(c.Seq); err != nil {
+			s.mu.Lock()
+			s.failLocked(err)
+			s.mu.Unlock()
+			return false
+		}
+	}
+	if s.sink != nil {
+		if err := s.sink.WriteChunk(c); err != nil {
+			s.log.Warn("sink failed; no longer delivering", "err", err)
+			s.mu.Lock()
+			s.play.ended = true
+			s.mu.Unlock()
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.Flags&FlagEnd != 0 || s.st.complete() && s.play.next == uint64(s.st.manifest.Chunks()) {
+		s.play.ended = true
+		if c.Flags&FlagEnd != 0 {
+			s.play.liveEnd = time.Now()
+		}
+		s.markDoneLocked()
+	}
+	return true
 }

@@ -74,15 +74,23 @@ func (st *store) get(seq uint64) (Chunk, bool) {
 		c, ok := st.chunks[seq]
 		return c, ok
 	}
-	off, n, ok := st.section(seq)
-	if !ok || !st.has(seq) {
+	if _, _, ok := st.section(seq); !ok || !st.has(seq) {
 		return Chunk{}, false
 	}
+	c, err := st.readOnDemandChunk(seq)
+	return c, err == nil
+}
+
+// readOnDemandChunk reads held on-demand chunk seq from the file into a
+// new buffer (a sink may keep it). It needs no lock: a held chunk's bytes
+// never change.
+func (st *store) readOnDemandChunk(seq uint64) (Chunk, error) {
+	off, n, _ := st.section(seq)
 	data := make([]byte, n)
 	if _, err := st.file.ReadAt(data, off); err != nil {
-		return Chunk{}, false
+		return Chunk{}, fmt.Errorf("p2pstream: chunk %d could not be read back from the download file: %w", seq, err)
 	}
-	return Chunk{Seq: seq, Data: data}, true
+	return Chunk{Seq: seq, Data: data}, nil
 }
 
 // write writes a verified on-demand chunk into a viewer's file, before put

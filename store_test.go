@@ -83,12 +83,10 @@ func TestDownloadReadFails(t *testing.T) {
 	require.NoError(t, err)
 	s := newStream(&Peer{ctx: context.Background()}, m.Info(), SinkFunc(func(Chunk) error { return nil }), false)
 	s.st = newDownloadStore(m, brokenDisk{})
-	_, ok := s.nextChunkLocked(time.Now())
-	assert.False(t, ok)
+	assert.False(t, s.deliverNext())
 	assert.NoError(t, s.Err(), "nothing held yet: nothing to read")
 	s.st.put(Chunk{Seq: 0})
-	_, ok = s.nextChunkLocked(time.Now())
-	assert.False(t, ok)
+	assert.False(t, s.deliverNext())
 	assert.ErrorContains(t, s.Err(), "download file")
 }
 
