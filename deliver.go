@@ -23,7 +23,8 @@ type playout struct {
 	t0      time.Time
 	ts0     int64 // timestamp of the first chunk, Unix µs
 	lastTS  int64 // timestamp of the last chunk delivered
-	avgDur  time.Duration
+	lastSeq uint64
+	avgDur  time.Duration // the chunks' mean duration, from their timestamps
 	extra   time.Duration // play-out delay added after missed chunks (playDelayLocked)
 	liveEnd time.Time     // the live stream's last chunk went to the sink: lag stops there
 	due     int64
@@ -99,7 +100,7 @@ func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 		if p.first.IsZero() { // (not after a restarted publisher: rejoinLocked)
 			p.first = now
 		}
-		p.t0, p.ts0, p.lastTS = now, c.Timestamp, c.Timestamp
+		p.t0, p.ts0, p.lastTS, p.lastSeq = now, c.Timestamp, c.Timestamp, c.Seq
 		p.onTime++
 		return
 	}
@@ -107,14 +108,15 @@ func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 	if !now.After(due) {
 		p.onTime++
 	}
-	if gap := time.Duration(c.Timestamp-p.lastTS) * time.Microsecond; gap > 0 && gap < 10*time.Second {
+	if gap := time.Duration(c.Timestamp-p.lastTS) * time.Microsecond; gap > 0 && gap < 10*time.Second && c.Seq > p.lastSeq {
+		gap /= time.Duration(c.Seq - p.lastSeq) // over skipped chunks too
 		if p.avgDur == 0 {
 			p.avgDur = gap
 		} else {
 			p.avgDur = (7*p.avgDur + gap) / 8
 		}
 	}
-	p.lastTS = c.Timestamp
+	p.lastTS, p.lastSeq = c.Timestamp, c.Seq
 }
 
 // nextChunkLocked returns the next chunk for the sink, if one is ready. A
@@ -166,6 +168,7 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		if c, ok := s.st.get(p.next); ok {
 			p.next++
 			p.account(c, now, delay)
+			s.measuredDur.Store(int64(p.avgDur))
 			return c, true
 		}
 		if p.next < s.st.oldest && s.st.len() > 0 {

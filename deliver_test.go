@@ -116,3 +116,33 @@ func TestLagStopsAtLiveEnd(t *testing.T) {
 	p.ended, p.liveEnd = true, end
 	assert.Equal(t, 7*time.Second, s.Stats().Lag, "5 s behind when handed over, plus the 2 s delay")
 }
+
+// TestChunkDurationMeasured: chunks longer than the publisher's target (a
+// source with keyframes further apart) set the timeouts and delays once
+// measured; measured durations near the target do not.
+func TestChunkDurationMeasured(t *testing.T) {
+	for _, tt := range []struct {
+		target, measured, want time.Duration
+	}{
+		{500 * time.Millisecond, 0, 500 * time.Millisecond},
+		{500 * time.Millisecond, 600 * time.Millisecond, 500 * time.Millisecond},
+		{500 * time.Millisecond, time.Second, time.Second},
+		{0, 0, time.Second},
+	} {
+		s := &Stream{info: StreamInfo{ChunkDuration: tt.target}}
+		s.measuredDur.Store(int64(tt.measured))
+		assert.Equal(t, tt.want, s.chunkDuration(), "target %v, measured %v", tt.target, tt.measured)
+	}
+}
+
+// TestAvgDurOverSkips: the chunks' mean duration is measured per chunk,
+// also across chunks skipped between two delivered ones.
+func TestAvgDurOverSkips(t *testing.T) {
+	var p playout
+	now := time.Now()
+	ts0 := now.UnixMicro()
+	for _, seq := range []uint64{0, 1, 3, 6} {
+		p.account(Chunk{Seq: seq, Timestamp: ts0 + int64(seq)*1e6}, now, time.Hour)
+	}
+	assert.Equal(t, time.Second, p.avgDur)
+}

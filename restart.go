@@ -51,6 +51,7 @@ func (s *Stream) rejoinLocked() {
 	}
 	p := s.play
 	s.play = playout{joined: p.joined, first: p.first, due: p.due, onTime: p.onTime, skipped: p.skipped}
+	s.measuredDur.Store(0)
 	s.scheduleSoon()
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pstream/p2pstream/internal/wire"
@@ -40,39 +41,40 @@ type Stream struct {
 	resched  chan struct{}  // asks the tick loop for a scheduling pass (scheduleSoon)
 	redial   chan struct{}  // wakes the announce loop to find more peers
 
-	mu         sync.Mutex // guards everything below
-	cond       *sync.Cond // on mu; broadcast when chunks arrive or the stream closes
-	closed     bool
-	info       StreamInfo
-	st         *store // nil until an on-demand stream's manifest arrives
-	manifest   []byte // encoded manifest (on demand)
-	conns      map[PeerID]*conn
-	dialing    map[string]bool      // listen addresses being dialled
-	refused    map[string]refusal   // listen addresses that refused us: not dialled again before then
-	banned     map[banKey]time.Time // banned peers: until when (zero: forever)
-	bannedAt   map[string]time.Time // banned listen addresses: until when
-	pending    map[uint64]*conn     // chunk -> the connection it is requested from
-	helpers    map[uint64]*conn     // live: a joining viewer's first chunks -> the connection asked for them from the end
-	partials   map[uint64]*partial  // live: chunks arriving in pieces
-	seen       map[uint64]time.Time // live: when a chunk was first advertised to us
-	known      uint64               // live: highest seq advertised by any peer
-	knownValid bool                 // known is set
-	play       playout              // delivery position, deadlines, QoE counters
-	ended      bool                 // done is closed
-	failure    error                // why the stream stopped by itself (Err)
-	readPos    uint64               // on demand: where the reader is; scheduled first
-	readAt     time.Time            // on demand: when a reader last read (readerActive)
-	counters   streamCounters
-	uploading  int             // chunks being written to peers now
-	nqueued    int             // uploads queued at the connections in conns (see queueLocked)
-	free       []*conn         // scheduleLocked's list of peers to ask, kept to reuse
-	turnedAway []*conn         // live: peers rejected as busy, to tell when there is room (readyLocked)
-	wanted     []uint64        // wantedLocked's live list, kept to reuse
-	expireAt   time.Time       // when a request in flight may time out first; zero if none
-	published  int64           // live source: chunk bytes published so far
-	pruned     uint64          // live: store's oldest seq when last pruned
-	waiting    []waitingUpload // live: requests to serve when an upload slot frees
-	lastPing   time.Time       // last keepalive round
+	mu          sync.Mutex // guards everything below
+	cond        *sync.Cond // on mu; broadcast when chunks arrive or the stream closes
+	closed      bool
+	info        StreamInfo
+	st          *store // nil until an on-demand stream's manifest arrives
+	manifest    []byte // encoded manifest (on demand)
+	conns       map[PeerID]*conn
+	dialing     map[string]bool      // listen addresses being dialled
+	refused     map[string]refusal   // listen addresses that refused us: not dialled again before then
+	banned      map[banKey]time.Time // banned peers: until when (zero: forever)
+	bannedAt    map[string]time.Time // banned listen addresses: until when
+	pending     map[uint64]*conn     // chunk -> the connection it is requested from
+	helpers     map[uint64]*conn     // live: a joining viewer's first chunks -> the connection asked for them from the end
+	partials    map[uint64]*partial  // live: chunks arriving in pieces
+	seen        map[uint64]time.Time // live: when a chunk was first advertised to us
+	known       uint64               // live: highest seq advertised by any peer
+	knownValid  bool                 // known is set
+	play        playout              // delivery position, deadlines, QoE counters
+	ended       bool                 // done is closed
+	failure     error                // why the stream stopped by itself (Err)
+	readPos     uint64               // on demand: where the reader is; scheduled first
+	readAt      time.Time            // on demand: when a reader last read (readerActive)
+	counters    streamCounters
+	uploading   int             // chunks being written to peers now
+	measuredDur atomic.Int64    // live: play.avgDur, read without the lock (chunkDuration)
+	nqueued     int             // uploads queued at the connections in conns (see queueLocked)
+	free        []*conn         // scheduleLocked's list of peers to ask, kept to reuse
+	turnedAway  []*conn         // live: peers rejected as busy, to tell when there is room (readyLocked)
+	wanted      []uint64        // wantedLocked's live list, kept to reuse
+	expireAt    time.Time       // when a request in flight may time out first; zero if none
+	published   int64           // live source: chunk bytes published so far
+	pruned      uint64          // live: store's oldest seq when last pruned
+	waiting     []waitingUpload // live: requests to serve when an upload slot frees
+	lastPing    time.Time       // last keepalive round
 }
 
 type streamCounters struct {
@@ -336,10 +338,20 @@ func (s *Stream) bufferedLocked(now time.Time, delay time.Duration) time.Duratio
 }
 
 func (s *Stream) chunkDuration() time.Duration {
+	d := time.Second
 	if s.info.ChunkDuration > 0 {
-		return s.info.ChunkDuration
+		d = s.info.ChunkDuration
 	}
-	return time.Second
+	// A publisher whose source has keyframes further apart than its
+	// target cuts longer chunks (up to twice the target: ts.Segmenter).
+	// Timeouts and delays sized for the target then expire before such
+	// chunks can arrive (swarm lab, 500 ms chunks from a source with a
+	// keyframe every second: 30% continuity), so once the viewer plays,
+	// the chunks' measured duration counts where it is a quarter longer.
+	if m := time.Duration(s.measuredDur.Load()); 4*m > 5*d {
+		return m
+	}
+	return d
 }
 
 // errStreamClosed is the close reason of connections of a closed stream.

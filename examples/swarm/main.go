@@ -48,6 +48,7 @@ Flags:
 	fs.IntVar(&cfg.Peers, "peers", 100, "number of viewers")
 	bitrate := fs.String("bitrate", "2M", "live stream `bitrate` in bits/s (k, M suffixes)")
 	fs.DurationVar(&cfg.Chunk, "chunk", time.Second, "live chunk `duration`")
+	fs.DurationVar(&cfg.GOP, "gop", 0, "live: the source's keyframe interval `D`; 0 means one keyframe per chunk (longer: chunks are also cut without keyframes, as with a real encoder)")
 	fs.Float64Var(&cfg.Upload, "upload", 1.5, "each viewer's upload cap as a `multiple` of the bitrate (on demand: of -seeder-rate)")
 	fs.Float64Var(&cfg.SourceUpload, "source-upload", 4, "the broadcaster's upload cap as a `multiple` of the bitrate")
 	fs.IntVar(&cfg.Fanout, "fanout", 0, "peers the source pushes each fresh chunk to; 0 means the library default")
@@ -103,8 +104,12 @@ Flags:
 			cfg.Peers, cfg.VODSize>>20, r.CompletionTime.Round(time.Millisecond), bound, r.CompletionTime.Seconds()/bound.Seconds())
 		results = append(results, r)
 	} else {
-		fmt.Fprintf(os.Stderr, "live: %d viewers, %s bit/s, %v chunks, upload %.1fx, source %.1fx, latency %v, loss %g, churn %g/min, %v\n",
-			cfg.Peers, *bitrate, cfg.Chunk, cfg.Upload, cfg.SourceUpload, cfg.Latency, cfg.Loss, cfg.Churn, cfg.Duration)
+		gop := ""
+		if cfg.GOP != 0 && cfg.GOP != cfg.Chunk {
+			gop = fmt.Sprintf(" (keyframes every %v)", cfg.GOP)
+		}
+		fmt.Fprintf(os.Stderr, "live: %d viewers, %s bit/s, %v chunks%s, upload %.1fx, source %.1fx, latency %v, loss %g, churn %g/min, %v\n",
+			cfg.Peers, *bitrate, cfg.Chunk, gop, cfg.Upload, cfg.SourceUpload, cfg.Latency, cfg.Loss, cfg.Churn, cfg.Duration)
 		r, err := lab.RunLive(cfg)
 		if err != nil {
 			return err

@@ -87,7 +87,7 @@ func RunClientServer(cfg Config) (Result, error) {
 	log.cond = sync.NewCond(&log.mu)
 	go func() {
 		defer log.finish()
-		seg := ts.NewSegmenter(ts.Pace(ctx, bytes.NewReader(ts.Synthetic(cfg.Duration+5*time.Second, cfg.Bitrate, cfg.Chunk))), cfg.Chunk)
+		seg := ts.NewSegmenter(ts.Pace(ctx, bytes.NewReader(ts.Synthetic(cfg.Duration+5*time.Second, cfg.Bitrate, cfg.GOP))), cfg.Chunk)
 		for {
 			s, err := seg.Next()
 			if len(s.Data) > 0 {

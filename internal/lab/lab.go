@@ -21,6 +21,11 @@ type Config struct {
 	Bitrate int64
 	// Chunk is the live chunk duration; if zero, 1 s.
 	Chunk time.Duration
+	// GOP is the synthetic source's keyframe interval; if zero, Chunk (a
+	// keyframe starts every chunk). Longer, chunks are cut without
+	// keyframes too (at twice Chunk at most, as by ts.Segmenter), as with
+	// a real encoder's GOP and short chunks.
+	GOP time.Duration
 	// Upload is each viewer's upload cap as a multiple of the bitrate; if zero, 1.5.
 	Upload float64
 	// SourceUpload is the broadcaster's upload cap as a multiple of the bitrate; if zero, 4.
@@ -71,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Chunk == 0 {
 		c.Chunk = time.Second
+	}
+	if c.GOP == 0 {
+		c.GOP = c.Chunk
 	}
 	if c.Upload == 0 {
 		c.Upload = 1.5

@@ -174,7 +174,7 @@ func RunLive(cfg Config) (Result, error) {
 	// Enough stream for the run and for the crowd to join first (a
 	// thousand viewers take tens of seconds on two cores).
 	joining := max(30*time.Second, time.Duration(cfg.Peers)*100*time.Millisecond)
-	src := ts.Synthetic(cfg.Duration+5*time.Second+joining, cfg.Bitrate, cfg.Chunk)
+	src := ts.Synthetic(cfg.Duration+5*time.Second+joining, cfg.Bitrate, cfg.GOP)
 	sw.mu.Lock()
 	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
 	sw.mu.Unlock()
