@@ -68,17 +68,11 @@ func (st *store) has(seq uint64) bool {
 	return seq < uint64(st.manifest.Chunks()) && (st.held == nil || st.held[seq])
 }
 
-// get returns chunk seq; on demand, read from the file into a new buffer.
+// get returns live chunk seq. An on-demand store's chunks lie in its file
+// (readOnDemandChunk, or section for the writers).
 func (st *store) get(seq uint64) (Chunk, bool) {
-	if st.live() {
-		c, ok := st.chunks[seq]
-		return c, ok
-	}
-	if _, _, ok := st.section(seq); !ok || !st.has(seq) {
-		return Chunk{}, false
-	}
-	c, err := st.readOnDemandChunk(seq)
-	return c, err == nil
+	c, ok := st.chunks[seq] // nil map on demand: not found
+	return c, ok
 }
 
 // readOnDemandChunk reads held on-demand chunk seq from the file into a

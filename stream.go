@@ -41,40 +41,43 @@ type Stream struct {
 	resched  chan struct{}  // asks the tick loop for a scheduling pass (scheduleSoon)
 	redial   chan struct{}  // wakes the announce loop to find more peers
 
-	mu          sync.Mutex // guards everything below
-	cond        *sync.Cond // on mu; broadcast when chunks arrive or the stream closes
-	closed      bool
-	info        StreamInfo
-	st          *store // nil until an on-demand stream's manifest arrives
-	manifest    []byte // encoded manifest (on demand)
-	conns       map[PeerID]*conn
-	dialing     map[string]bool      // listen addresses being dialled
-	refused     map[string]refusal   // listen addresses that refused us: not dialled again before then
-	banned      map[banKey]time.Time // banned peers: until when (zero: forever)
-	bannedAt    map[string]time.Time // banned listen addresses: until when
-	pending     map[uint64]*conn     // chunk -> the connection it is requested from
-	helpers     map[uint64]*conn     // live: a joining viewer's first chunks -> the connection asked for them from the end
-	partials    map[uint64]*partial  // live: chunks arriving in pieces
-	seen        map[uint64]time.Time // live: when a chunk was first advertised to us
-	known       uint64               // live: highest seq advertised by any peer
-	knownValid  bool                 // known is set
-	play        playout              // delivery position, deadlines, QoE counters
-	ended       bool                 // done is closed
-	failure     error                // why the stream stopped by itself (Err)
-	readPos     uint64               // on demand: where the reader is; scheduled first
-	readAt      time.Time            // on demand: when a reader last read (readerActive)
-	counters    streamCounters
-	uploading   int             // chunks being written to peers now
-	measuredDur atomic.Int64    // live: play.avgDur, read without the lock (chunkDuration)
-	nqueued     int             // uploads queued at the connections in conns (see queueLocked)
-	free        []*conn         // scheduleLocked's list of peers to ask, kept to reuse
-	turnedAway  []*conn         // live: peers rejected as busy, to tell when there is room (readyLocked)
-	wanted      []uint64        // wantedLocked's live list, kept to reuse
-	expireAt    time.Time       // when a request in flight may time out first; zero if none
-	published   int64           // live source: chunk bytes published so far
-	pruned      uint64          // live: store's oldest seq when last pruned
-	waiting     []waitingUpload // live: requests to serve when an upload slot frees
-	lastPing    time.Time       // last keepalive round
+	// measuredDur mirrors play.avgDur for chunkDuration, which callers
+	// use without the lock (live).
+	measuredDur atomic.Int64
+
+	mu         sync.Mutex // guards everything below
+	cond       *sync.Cond // on mu; broadcast when chunks arrive or the stream closes
+	closed     bool
+	info       StreamInfo
+	st         *store // nil until an on-demand stream's manifest arrives
+	manifest   []byte // encoded manifest (on demand)
+	conns      map[PeerID]*conn
+	dialing    map[string]bool      // listen addresses being dialled
+	refused    map[string]refusal   // listen addresses that refused us: not dialled again before then
+	banned     map[banKey]time.Time // banned peers: until when (zero: forever)
+	bannedAt   map[string]time.Time // banned listen addresses: until when
+	pending    map[uint64]*conn     // chunk -> the connection it is requested from
+	helpers    map[uint64]*conn     // live: a joining viewer's first chunks -> the connection asked for them from the end
+	partials   map[uint64]*partial  // live: chunks arriving in pieces
+	seen       map[uint64]time.Time // live: when a chunk was first advertised to us
+	known      uint64               // live: highest seq advertised by any peer
+	knownValid bool                 // known is set
+	play       playout              // delivery position, deadlines, QoE counters
+	ended      bool                 // done is closed
+	failure    error                // why the stream stopped by itself (Err)
+	readPos    uint64               // on demand: where the reader is; scheduled first
+	readAt     time.Time            // on demand: when a reader last read (readerActive)
+	counters   streamCounters
+	uploading  int             // chunks being written to peers now
+	nqueued    int             // uploads queued at the connections in conns (see queueLocked)
+	free       []*conn         // scheduleLocked's list of peers to ask, kept to reuse
+	turnedAway []*conn         // live: peers rejected as busy, to tell when there is room (readyLocked)
+	wanted     []uint64        // wantedLocked's live list, kept to reuse
+	expireAt   time.Time       // when a request in flight may time out first; zero if none
+	published  int64           // live source: chunk bytes published so far
+	pruned     uint64          // live: store's oldest seq when last pruned
+	waiting    []waitingUpload // live: requests to serve when an upload slot frees
+	lastPing   time.Time       // last keepalive round
 }
 
 type streamCounters struct {

@@ -78,18 +78,31 @@ func waitHTTP(t *testing.T, url string) {
 	}, 30*time.Second, 100*time.Millisecond, "nothing listens on %s", url)
 }
 
+// needFFprobe fails the test if ffprobe is missing (CI installs it).
+func needFFprobe(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
+	}
+}
+
+// startTracker starts the tracker built in bin on a free loopback port,
+// with args, waits until it listens, and returns its URL.
+func startTracker(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	start(t, filepath.Join(bin, "tracker"), append([]string{"-addr", addr}, args...)...)
+	waitHTTP(t, addr)
+	return "http://" + addr
+}
+
 // TestProgramsLiveOverTCP runs tracker, broadcaster and two peers as
 // processes; the second peer writes 15 s of the stream to a file that ffprobe
 // must read as H.264 + AAC MPEG-TS covering at least 10 s.
 func TestProgramsLiveOverTCP(t *testing.T) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
-	}
+	needFFprobe(t)
 	bin := build(t, "tracker", "broadcaster", "peer")
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	url := "http://" + addr
-	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
-	waitHTTP(t, addr)
+	url := startTracker(t, bin)
 	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0")
 	start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0")
 
@@ -138,10 +151,7 @@ func TestProgramsVODOverTCP(t *testing.T) {
 		data[i] = byte(i*31 + i>>11)
 	}
 	require.NoError(t, os.WriteFile(src, data, 0o644))
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	url := "http://" + addr
-	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
-	waitHTTP(t, addr)
+	url := startTracker(t, bin)
 	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0", "-vod", src)
 
 	out := filepath.Join(t.TempDir(), "out.ts")
@@ -190,14 +200,9 @@ func TestProgramsVODOverTCP(t *testing.T) {
 // it finds the whole duration (read from the file's end by a range
 // request) and, seeking to 20 s, decodes frames from there.
 func TestProgramsVODSeekOverHTTP(t *testing.T) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
-	}
+	needFFprobe(t)
 	bin := build(t, "tracker", "broadcaster", "peer")
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	url := "http://" + addr
-	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
-	waitHTTP(t, addr)
+	url := startTracker(t, bin)
 	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0", "-vod", filepath.Join("..", "internal", "sample", "sample.ts"))
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0", "-http", httpAddr)
@@ -227,14 +232,9 @@ func TestProgramsVODSeekOverHTTP(t *testing.T) {
 // goodbye) while the viewer plays. The viewer must carry on from the other
 // peers: its file covers the whole run and its continuity stays high.
 func TestPeerProcessKilled(t *testing.T) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Fatal("ffprobe is needed (apt-get install ffmpeg; make test installs it)")
-	}
+	needFFprobe(t)
 	bin := build(t, "tracker", "broadcaster", "peer")
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	url := "http://" + addr
-	start(t, filepath.Join(bin, "tracker"), "-addr", addr, "-interval", "1s")
-	waitHTTP(t, addr)
+	url := startTracker(t, bin, "-interval", "1s")
 	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0")
 	var relays []*exec.Cmd
 	for range 3 {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -28,10 +27,7 @@ func TestViewerWindow(t *testing.T) {
 	_, err := exec.LookPath("import")
 	require.NoError(t, err, "ImageMagick's import is needed (make test installs imagemagick)")
 	bin := build(t, "tracker", "broadcaster", "viewer")
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	url := "http://" + addr
-	start(t, filepath.Join(bin, "tracker"), "-addr", addr)
-	waitHTTP(t, addr)
+	url := startTracker(t, bin)
 	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0")
 
 	stats := filepath.Join(t.TempDir(), "stats.json")

@@ -111,13 +111,17 @@ func (d *diag) String() string {
 		}
 		fmt.Fprintf(&b, "; %d chunks missed by any\n", len(seqs))
 	}
-	if len(d.heads) > 0 {
-		fmt.Fprintf(&b, "chunk heads received by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(d.heads),
-			percentile(d.heads, 0.5).Round(time.Millisecond), percentile(d.heads, 0.95).Round(time.Millisecond), percentile(d.heads, 0.99).Round(time.Millisecond))
-	}
-	if len(d.ages) > 0 {
-		fmt.Fprintf(&b, "chunks stored by viewers: %d, age since cut p50 %v, p95 %v, p99 %v\n", len(d.ages),
-			percentile(d.ages, 0.5).Round(time.Millisecond), percentile(d.ages, 0.95).Round(time.Millisecond), percentile(d.ages, 0.99).Round(time.Millisecond))
-	}
+	writeAges(&b, "chunk heads received by viewers", d.heads)
+	writeAges(&b, "chunks stored by viewers", d.ages)
 	return b.String()
+}
+
+// writeAges writes a line of how many ages there are and their
+// percentiles, if there are any.
+func writeAges(b *strings.Builder, what string, ages []time.Duration) {
+	if len(ages) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s: %d, age since cut p50 %v, p95 %v, p99 %v\n", what, len(ages),
+		percentile(ages, 0.5).Round(time.Millisecond), percentile(ages, 0.95).Round(time.Millisecond), percentile(ages, 0.99).Round(time.Millisecond))
 }
