@@ -100,6 +100,18 @@ type conn struct {
 	top          uint64              // live: newest chunk the peer advertised, if topValid
 	topValid     bool
 	sentManifest bool // the manifest went to the peer (once per connection)
+
+	// Stripe trees (tree.go); guarded by s.mu.
+	tree        wire.Tree // where the peer stands in the trees, if treeValid
+	treeValid   bool
+	freeLeft    int                   // feeds the peer may still take on, as far as we know
+	noFeedUntil time.Time             // the peer refused or failed a feed: not asked before
+	asked       uint8                 // stripes we asked the peer for (last Subscribe)
+	feeds       uint8                 // stripes the peer pushes to us
+	feed        uint8                 // stripes we push to the peer
+	feedFrom    uint64                // the first chunk still to push to the peer
+	pushed      map[uint64]*pushState // what we pushed of each chunk from feedFrom
+	pushWake    chan struct{}         // pieces arrived to push to the peer
 }
 
 // newConn makes the connection to the peer that sent hs, on which our
@@ -139,6 +151,8 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),
 		late:     make(map[uint64]struct{}),
+		pushed:   make(map[uint64]*pushState),
+		pushWake: make(chan struct{}, 1),
 		limit:    4,
 		lastRecv: time.Now(),
 	}
@@ -313,6 +327,24 @@ func (c *conn) writeLoop(ctx context.Context) {
 		select {
 		case m := <-c.ctrl:
 			if c.writeFrame(bw, m, true) != nil {
+				return
+			}
+		case <-c.pushWake:
+			if c.writePushes(ctx, bw) != nil || bw.Flush() != nil {
+				c.close(errors.New("p2pstream: writing pushed pieces"))
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case m := <-c.ctrl:
+			if c.writeFrame(bw, m, true) != nil {
+				return
+			}
+		case <-c.pushWake:
+			if c.writePushes(ctx, bw) != nil || bw.Flush() != nil {
+				c.close(errors.New("p2pstream: writing pushed pieces"))
 				return
 			}
 		case seq := <-c.data:

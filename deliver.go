@@ -149,7 +149,9 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		return Chunk{}, false
 	}
 	dur, delay := s.chunkDuration(), s.playDelayLocked()
-	if p.t0.IsZero() && s.knownValid {
+	if p.t0.IsZero() && s.knownValid && !s.allFedLocked() {
+		// (In the trees, chunks come in the order they are cut and at
+		// about the same age: the first plays at once.)
 		edge := s.edgeLocked()
 		if s.holdFirstLocked(edge) {
 			// Hold the first chunk until it is startBehind chunks behind the

@@ -113,6 +113,12 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		}
 	case *wire.Manifest:
 		return s.gotManifestLocked(c, m.Data)
+	case *wire.Tree:
+		s.treeAdvertLocked(c, m)
+	case *wire.Subscribe:
+		s.subscribeLocked(c, m)
+	case *wire.Feed:
+		s.feedLocked(c, m, now)
 	case *wire.Ping:
 		c.send(&wire.Pong{Nonce: m.Nonce})
 	case *wire.Pong:
@@ -454,9 +460,10 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 			s.known, s.knownValid = ch.Seq, true
 		}
 	}
-	if s.source && s.st.live() {
+	if s.source && s.st.live() && s.feedsLocked() == 0 {
 		s.pushLocked(ch.Seq)
 	}
+	s.wakePushesLocked()
 	if !announced {
 		s.announceLocked(ch.Seq, from)
 	}

@@ -45,6 +45,9 @@ type Peer struct {
 	// Delay more), as a player buffers more after a gap. If zero, three
 	// chunk durations, and at least 2 s.
 	Delay time.Duration
+	// NoTrees keeps the peer out of live streams' stripe trees: it then
+	// pulls every chunk, and pushes none (tree.go). For comparison.
+	NoTrees bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,
 	// os.TempDir(). The file's name is removed at once (on Windows, when

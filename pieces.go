@@ -64,7 +64,8 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 		s.rejoinLocked() // a push of the first chunks of a new run
 		st = s.st
 	}
-	need := st.inWindow(h.Seq) && !st.has(h.Seq) && (requested || c.source || late)
+	need := st.inWindow(h.Seq) && !st.has(h.Seq) && (requested || c.source || late || c.feeds != 0)
+	s.fedHeadLocked(c, wire.Pieces(int(h.Size)), now)
 	if p := s.partials[h.Seq]; need && p != nil {
 		p.senders[c] = true // its pieces are checked against p's hashes
 	}
@@ -103,7 +104,19 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 		s.completeLocked(c, p, now)
 		return nil
 	}
-	s.announceLocked(h.Seq, c)
+	if s.treesOn() {
+		// Advertised once whole (completeLocked): pulls are repairs,
+		// and a peer short of a stripe could not serve them.
+		if _, ok := s.seen[h.Seq]; !ok {
+			s.seen[h.Seq] = now
+		}
+		if h.Seq > s.known || !s.knownValid {
+			s.known, s.knownValid = h.Seq, true
+		}
+	} else {
+		s.announceLocked(h.Seq, c)
+	}
+	s.wakePushesLocked()
 	return nil
 }
 
@@ -148,6 +161,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	copy(p.data[i*wire.PieceSize:], m.Data)
 	p.got[i] = true
 	p.n++
+	s.fedLocked(c, i, now)
 	if p.prefix == i {
 		for p.prefix < p.pieces() && p.got[p.prefix] {
 			p.prefix++
@@ -156,6 +170,8 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	}
 	if p.n == p.pieces() {
 		s.completeLocked(c, p, now)
+	} else {
+		s.wakePushesLocked()
 	}
 	return nil
 }
@@ -166,7 +182,7 @@ func (s *Stream) completeLocked(c *conn, p *partial, now time.Time) {
 	h := p.head
 	s.dropPartialLocked(h.Seq)
 	ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: p.data, Sig: h.Sig, hashes: h.Hashes}
-	s.acceptLocked(c, ch, now, len(p.got) > 0)
+	s.acceptLocked(c, ch, now, len(p.got) > 0 && !s.treesOn())
 }
 
 // announceLocked tells every connection but from that we hold (or are
@@ -297,6 +313,10 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			select {
 			case <-c.stop: // cancelled: the chunk came from elsewhere
 				return bytes, bw.Flush()
+			case <-c.pushWake: // pushes go first: they feed a tree
+				if err := c.writePushes(ctx, bw); err != nil {
+					return bytes, err
+				}
 			default:
 			}
 		}
@@ -313,6 +333,13 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 		case <-r.grew:
 		case m := <-c.ctrl:
 			if err := c.writeFrame(bw, m, true); err != nil {
+				return bytes, err
+			}
+		case <-c.pushWake:
+			if err := c.writePushes(ctx, bw); err != nil {
+				return bytes, err
+			}
+			if err := bw.Flush(); err != nil {
 				return bytes, err
 			}
 		case <-c.stop:

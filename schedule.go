@@ -230,8 +230,9 @@ func (s *Stream) wantedLiveLocked() []uint64 {
 	out := s.wanted[:0]
 	defer func() { s.wanted = out[:0] }()
 	last := min(s.known, s.play.next+s.st.window-1)
+	now, fed := time.Now(), s.allFedLocked()
 	for seq := s.play.next; seq <= last && len(out) < maxLiveWanted; seq++ {
-		if !s.st.has(seq) {
+		if !s.st.has(seq) && !(fed && s.comingLocked(seq, now)) {
 			out = append(out, seq)
 		}
 	}

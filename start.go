@@ -79,6 +79,15 @@ func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Tim
 // chunk at least joinBehind chunks below the newest the source advertises. It
 // returns the chunks to fetch to find it, or starts playback.
 func (s *Stream) joinProbesLocked() []uint64 {
+	if s.treesOn() {
+		if seq, ok := s.treeStartLocked(); ok {
+			s.startLocked(seq)
+			return s.wantedLiveLocked()
+		}
+		if time.Since(s.play.joined) < treeJoinWait {
+			return nil // the trees bring a chunk sooner than a pull
+		}
+	}
 	// Follow the live edge while joining.
 	base, ok := s.joinBaseLocked()
 	if !ok {

@@ -78,6 +78,8 @@ type Stream struct {
 	pruned     uint64          // live: store's oldest seq when last pruned
 	waiting    []waitingUpload // live: requests to serve when an upload slot frees
 	lastPing   time.Time       // last keepalive round
+	tree       treeState       // live: our place in the stripe trees
+	cands      []*conn         // bestParentLocked's candidates, kept to reuse
 }
 
 type streamCounters struct {
@@ -243,6 +245,7 @@ func (s *Stream) tickLoop() {
 			return
 		case <-s.resched:
 			s.mu.Lock()
+			s.treeLocked(time.Now())
 			s.scheduleLocked(time.Now())
 			s.mu.Unlock()
 		case now := <-t.C:
@@ -250,6 +253,7 @@ func (s *Stream) tickLoop() {
 			s.pruneLocked()
 			s.pingIdleLocked(now)
 			s.uploadFreedLocked() // slots freed by connections that closed
+			s.treeLocked(now)
 			s.scheduleLocked(now)
 			s.mu.Unlock()
 			s.wakeDelivery()

@@ -157,6 +157,10 @@ func (s *Stream) register(c *conn) {
 	if s.st == nil {
 		c.send(&wire.ManifestRequest{})
 	}
+	if s.treesOn() && s.tree.toldOK {
+		t := s.tree.told
+		c.send(&t)
+	}
 	// Counted while s.mu shows the stream open: Close sets closed under
 	// s.mu before it waits, so it cannot wait while these are being added
 	// (register also runs on the peer's accept goroutines, outside s.wg).

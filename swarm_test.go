@@ -28,6 +28,7 @@ type swarm struct {
 	tracker *p2pstream.Tracker
 	url     string
 	hosts   int
+	noTrees bool // peers pull only (Peer.NoTrees)
 }
 
 const trackerHost = "10.0.0.1"
@@ -58,6 +59,7 @@ func (sw *swarm) peer() *p2pstream.Peer {
 	p := &p2pstream.Peer{
 		Tracker:   sw.url,
 		Transport: sw.net.Host("10.0.1." + strconv.Itoa(sw.hosts)),
+		NoTrees:   sw.noTrees,
 	}
 	sw.t.Cleanup(func() { p.Close() })
 	return p

@@ -123,6 +123,12 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 		return &ManifestRequest{}, nil
 	case TypeReady:
 		return &Ready{}, nil
+	case TypeTree:
+		return parseTree(payload), nil
+	case TypeSubscribe:
+		return &Subscribe{Mask: payload[0]}, nil
+	case TypeFeed:
+		return &Feed{Mask: payload[0]}, nil
 	case TypeSourceProof:
 		return &SourceProof{Sig: bytes.Clone(payload)}, nil
 	case TypeManifest:

@@ -83,6 +83,10 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return SignatureSize, SignatureSize, true
 	case TypeManifestRequest, TypeReady:
 		return 0, 0, true
+	case TypeTree:
+		return treeLen, treeLen, true
+	case TypeSubscribe, TypeFeed:
+		return 1, 1, true
 	case TypeManifest:
 		return 0, l.MaxManifest, true
 	}

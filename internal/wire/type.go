@@ -24,6 +24,9 @@ const (
 	TypeReady           Type = 0x0E
 	TypeSourceProof     Type = 0x0F
 	TypeRequestBack     Type = 0x10
+	TypeTree            Type = 0x11
+	TypeSubscribe       Type = 0x12
+	TypeFeed            Type = 0x13
 )
 
 var typeNames = [...]string{
@@ -43,6 +46,9 @@ var typeNames = [...]string{
 	TypeReady:           "Ready",
 	TypeSourceProof:     "SourceProof",
 	TypeRequestBack:     "RequestBack",
+	TypeTree:            "Tree",
+	TypeSubscribe:       "Subscribe",
+	TypeFeed:            "Feed",
 }
 
 // String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for

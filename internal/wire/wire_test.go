@@ -61,6 +61,9 @@ func samples() []sample {
 		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, PieceSize)}},
 		{"manifest request", &ManifestRequest{}},
 		{"ready", &Ready{}},
+		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5}},
+		{"subscribe", &Subscribe{Mask: 0b1010}},
+		{"feed", &Feed{Mask: 0b0101}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
 		{"manifest empty", &Manifest{}},
 		{"ping", &Ping{Nonce: 0xDEADBEEF}},
@@ -102,7 +105,7 @@ func TestFrameBytes(t *testing.T) {
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000004b" + "01" + "50325053" + "05" + "01" +
+		{"handshake", hs, "0000004b" + "01" + "50325053" + "06" + "01" +
 			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" +
 			"ee" + strings.Repeat("00", 15) + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
@@ -115,6 +118,9 @@ func TestFrameBytes(t *testing.T) {
 		{"reject", &Reject{Seq: 5}, "00000009" + "07" + "0000000000000005"},
 		{"manifest request", &ManifestRequest{}, "00000001" + "08"},
 		{"ready", &Ready{}, "00000001" + "0e"},
+		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, 0xff, 0xff, 0xff, 0xff}, Free: 5}, "0000000a" + "11" + "00010203ffffffff" + "05"},
+		{"subscribe", &Subscribe{Mask: 3}, "00000002" + "12" + "03"},
+		{"feed", &Feed{Mask: 1}, "00000002" + "13" + "01"},
 		{"manifest", &Manifest{Data: []byte("{}")}, "00000003" + "09" + "7b7d"},
 		{"ping", &Ping{Nonce: 1}, "00000009" + "0a" + "0000000000000001"},
 		{"pong", &Pong{Nonce: 1}, "00000009" + "0b" + "0000000000000001"},
@@ -181,7 +187,7 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 5"},
+		{"version unset", &Handshake{}, "version 0, want 6"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"source proof unsigned", &SourceProof{}, "signature of 0 bytes, want 64"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
@@ -208,7 +214,7 @@ func TestTypeString(t *testing.T) {
 	assert.Equal(t, "ManifestRequest", TypeManifestRequest.String())
 	assert.Equal(t, "Pong", TypePong.String())
 	assert.Equal(t, "Type(0x00)", Type(0).String())
-	assert.Equal(t, "Type(0x11)", Type(0x11).String())
+	assert.Equal(t, "Type(0x14)", Type(0x14).String())
 	assert.Equal(t, "Type(0xff)", Type(0xFF).String())
 	for _, tc := range samples() {
 		assert.NotContains(t, tc.msg.Type().String(), "Type(", tc.name)

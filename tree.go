@@ -1,0 +1,549 @@
+package p2pstream
+
+import (
+	"bufio"
+	"context"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// Stripe trees: fresh live chunks are pushed down trees, one per stripe,
+// besides being pulled. Piece i of every chunk belongs to stripe i mod
+// stripes. A viewer subscribes to one parent per stripe (wire.Subscribe),
+// and each parent pushes it the head and that stripe's pieces of every
+// fresh chunk as they arrive, cut through. A chunk then reaches a viewer
+// from several senders at once, each at a fraction of the bitrate, with no
+// request, no busy answer and no wait for an upload slot on the way; a
+// pulled chunk waits at every hop for a holder to finish its current upload
+// (docs/BENCHMARKS.md, "Eighth session"). The pull scheduler stays for what
+// the trees miss: joins, a parent gone or slow, churn.
+//
+// Trees are built greedily: each peer advertises, per stripe, its depth
+// below the source and how many more feeds it takes on (wire.Tree); a
+// viewer without a parent for a stripe asks the shallowest neighbour with
+// room. A loop (possible while depths are stale) makes depths count up
+// until maxDepth, where it breaks; a parent that stops feeding is left.
+
+const (
+	// stripes is how many stripes live chunks are split into.
+	stripes = 4
+	// allStripes has a bit set for each stripe.
+	allStripes = 1<<stripes - 1
+	// maxDepth is the deepest a tree may grow: a parent this deep (or
+	// deeper: a loop counting up) is not taken or kept.
+	maxDepth = 16
+	// viewerFeeds is how many stripe feeds a viewer takes on: 1.25 times
+	// the bitrate, leaving some upload for pulls.
+	viewerFeeds = 5
+	// feedWait is how long a Subscribe may go unanswered.
+	feedWait = time.Second
+)
+
+// treeState is a viewer's place in the stripe trees. Guarded by Stream.mu.
+type treeState struct {
+	parent   [stripes]*conn     // who we asked for, or get, each stripe
+	accepted [stripes]bool      // parent[i] said yes
+	askedAt  [stripes]time.Time // when parent[i] was asked
+	fedAt    [stripes]time.Time // last piece of stripe i from parent[i]
+	below    [stripes]uint8     // after leaving a parent: take only parents shallower than this
+	leftAt   [stripes]time.Time // when
+	told     wire.Tree          // what we last advertised
+	toldOK   bool
+}
+
+// pushState is what a parent has pushed of one chunk to one child.
+type pushState struct {
+	head bool
+	next [stripes]uint16 // per stripe, the next of its pieces to push
+}
+
+// treesOn reports whether s takes part in the stripe trees: a live stream
+// whose peer has them on (Peer.NoTrees off).
+func (s *Stream) treesOn() bool {
+	return s.kind == KindLive && !s.peer.NoTrees
+}
+
+// feedUnits is how many stripe feeds s takes on in all: a source, its
+// Fanout copies of the stream; a viewer, viewerFeeds.
+func (s *Stream) feedUnits() int {
+	if s.source {
+		return s.fanout * stripes
+	}
+	return viewerFeeds
+}
+
+// feedsLocked counts the stripe feeds s gives now.
+func (s *Stream) feedsLocked() int {
+	n := 0
+	for _, c := range s.conns {
+		n += bits.OnesCount8(c.feed)
+	}
+	return n
+}
+
+// home is the stripe a viewer forwards: it is interior in that stripe's
+// tree and a leaf in the others, so that each tree has a quarter of the
+// viewers' upload to grow on (SplitStream). Anyone can tell a peer's home
+// from its ID.
+func home(id PeerID) int { return int(id[0]) % stripes }
+
+// depthLocked is s's depth in stripe i's tree, as far as it would feed
+// the stripe to others: a viewer advertises only its home stripe.
+func (s *Stream) depthLocked(i int) uint8 {
+	if s.source {
+		return 0
+	}
+	return s.fedDepthLocked(i)
+}
+
+// fedDepthLocked is how deep s receives stripe i.
+func (s *Stream) fedDepthLocked(i int) uint8 {
+	c := s.tree.parent[i]
+	if c == nil || !s.tree.accepted[i] || !c.treeValid || c.tree.Depth[i] >= maxDepth {
+		return wire.NoDepth
+	}
+	return c.tree.Depth[i] + 1
+}
+
+// advertLocked is what s tells its peers of its place in the trees.
+func (s *Stream) advertLocked() *wire.Tree {
+	t := &wire.Tree{}
+	for i := range t.Depth {
+		t.Depth[i] = wire.NoDepth
+		if i < stripes {
+			t.Depth[i] = s.depthLocked(i)
+		}
+	}
+	t.Free = uint8(max(0, min(255, s.feedUnits()-s.feedsLocked())))
+	return t
+}
+
+// treeLocked runs on every tick: it leaves parents that are gone, refused,
+// too deep or silent, asks new ones, and tells the peers where s stands.
+func (s *Stream) treeLocked(now time.Time) {
+	if !s.treesOn() || s.st == nil || s.closed {
+		return
+	}
+	if !s.source {
+		s.pickParentsLocked(now)
+	}
+	t := s.advertLocked()
+	if s.tree.toldOK && *t == s.tree.told {
+		return
+	}
+	s.tree.told, s.tree.toldOK = *t, true
+	for _, c := range s.conns {
+		c.send(t)
+	}
+}
+
+// pickParentsLocked keeps one working parent per stripe.
+func (s *Stream) pickParentsLocked(now time.Time) {
+	ts := &s.tree
+	silent := 3 * max(s.chunkDuration(), time.Second)
+	for i := range stripes {
+		c := ts.parent[i]
+		if c == nil {
+			continue
+		}
+		reason := ""
+		switch {
+		case c.closed() || s.conns[c.id] != c:
+			reason = "gone"
+		case !ts.accepted[i] && now.Sub(ts.askedAt[i]) > feedWait:
+			c.noFeedUntil = now.Add(5 * time.Second)
+			reason = "unanswered"
+		case ts.accepted[i] && (!c.treeValid || c.tree.Depth[i] >= maxDepth):
+			reason = "deep"
+		case ts.accepted[i] && now.Sub(ts.fedAt[i]) > silent:
+			c.noFeedUntil = now.Add(10 * time.Second)
+			reason = "silent"
+		default:
+			continue // keep it
+		}
+		s.log.Debug("tree parent left", "reason", reason)
+		s.leaveParentLocked(i, now)
+	}
+	for i := range stripes {
+		if ts.parent[i] == nil {
+			if c := s.bestParentLocked(i, now); c != nil {
+				ts.below[i] = wire.NoDepth
+				ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, false, now
+				s.log.Debug("tree parent asked", "source", c.source)
+				c.freeLeft--
+			}
+		}
+	}
+	// Tell each peer the stripes we want from it, where that changed.
+	for _, c := range s.conns {
+		var want uint8
+		for i := range stripes {
+			if ts.parent[i] == c {
+				want |= 1 << i
+			}
+		}
+		if want != c.asked {
+			c.asked = want
+			c.send(&wire.Subscribe{Mask: want})
+		}
+	}
+}
+
+// bestParentLocked picks a parent for stripe i: the shallowest peer that
+// feeds it, has room, is not fed it by us, and has not refused or failed
+// us lately; of equals, one that feeds us fewer stripes.
+func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
+	below := s.tree.below[i]
+	if now.Sub(s.tree.leftAt[i]) > orphanWait {
+		below = wire.NoDepth
+	}
+	cands := s.cands[:0]
+	defer func() {
+		clear(cands)
+		s.cands = cands[:0]
+	}()
+	var best *conn
+	for _, c := range s.conns {
+		if c.closed() || !c.treeValid || c.tree.Depth[i] >= min(maxDepth, below) || c.freeLeft <= 0 && !(home(s.peer.id) == i && c.tree.Depth[i] < maxDepth) ||
+			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil) {
+			continue
+		}
+		cands = append(cands, c)
+		if best == nil || better(c, best, i) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	// Of those about as good as the best, one at random: a crowd joining
+	// at once would otherwise all ask the same peer.
+	cands = slices.DeleteFunc(cands, func(c *conn) bool {
+		return home(c.id) == i != (home(best.id) == i) || c.source != best.source || c.tree.Depth[i] > best.tree.Depth[i]+1
+	})
+	return cands[rand.IntN(len(cands))]
+}
+
+// better reports whether a is a better parent for stripe i than b: one
+// whose home is i (the source counts as such), then the shallower, then one that
+// feeds us fewer stripes.
+func better(a, b *conn, i int) bool {
+	ha, hb := a.source || home(a.id) == i, b.source || home(b.id) == i
+	if ha != hb {
+		return ha
+	}
+	if a.tree.Depth[i] != b.tree.Depth[i] {
+		return a.tree.Depth[i] < b.tree.Depth[i]
+	}
+	return bits.OnesCount8(a.asked) < bits.OnesCount8(b.asked)
+}
+
+// treeAdvertLocked takes a peer's wire.Tree.
+func (s *Stream) treeAdvertLocked(c *conn, m *wire.Tree) {
+	c.tree, c.treeValid = *m, true
+	c.freeLeft = int(m.Free)
+}
+
+// subscribeLocked answers a child's wire.Subscribe: it keeps the feeds the
+// child still wants and takes on new ones while s has room and a feed of
+// the stripe itself.
+func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
+	if !s.treesOn() || s.st == nil {
+		c.send(&wire.Feed{})
+		return
+	}
+	want := m.Mask & allStripes
+	grant := c.feed & want
+	c.feed = grant // what is dropped frees room for the rest
+	room := s.feedUnits() - s.feedsLocked()
+	for i := range stripes {
+		bit := uint8(1) << i
+		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c {
+			continue
+		}
+		if room <= 0 && home(c.id) == i && s.pushDownLocked(i) {
+			room++ // a leaf made room for a peer that forwards the stripe
+		}
+		if room > 0 {
+			grant |= bit
+			room--
+		}
+	}
+	if grant&^c.feed != 0 && c.feed == 0 {
+		c.feedFrom = s.pushFromLocked()
+	}
+	c.feed = grant
+	c.send(&wire.Feed{Mask: grant})
+	notify(c.pushWake)
+}
+
+// pushDownLocked ends the feed of stripe i to a child for which i is not
+// home, if there is one, and reports whether it did: a child that forwards
+// the stripe goes first, as the tree grows only through such children.
+func (s *Stream) pushDownLocked(i int) bool {
+	bit := uint8(1) << i
+	for _, c := range s.conns {
+		if c.feed&bit != 0 && home(c.id) != i {
+			c.feed &^= bit
+			c.send(&wire.Feed{Mask: c.feed})
+			return true
+		}
+	}
+	return false
+}
+
+// pushFromLocked is the first chunk a new child is pushed: the newest
+// stored, so that a joining viewer has a chunk to start with at once.
+func (s *Stream) pushFromLocked() uint64 {
+	if s.st.len() > 0 {
+		return s.st.newest
+	}
+	from := uint64(0)
+	first := true
+	for seq := range s.partials {
+		if first || seq < from {
+			from, first = seq, false
+		}
+	}
+	return from
+}
+
+// treeJoinWait is how long a joining viewer waits for the trees to bring
+// it a chunk before it pulls one.
+const treeJoinWait = 3 * time.Second
+
+// treeStartLocked returns where a joining viewer in the trees starts: the
+// newest keyframe chunk it holds whole.
+func (s *Stream) treeStartLocked() (uint64, bool) {
+	if s.st.len() == 0 {
+		return 0, false
+	}
+	lo, hi := s.st.bounds()
+	hi-- // the newest held
+	for seq := hi; seq >= lo && seq+joinSlack >= hi; seq-- {
+		if ch, ok := s.st.get(seq); ok && ch.Keyframe() {
+			return seq, true
+		}
+		if seq == 0 {
+			break
+		}
+	}
+	return 0, false
+}
+
+// orphanWait is how long a viewer that left its parent for a stripe takes
+// only parents shallower than it was: its own descendants, deeper, may
+// still advertise the depths they had under it, and taking one would make
+// a loop. By then their depths say they have no feed.
+const orphanWait = time.Second
+
+// leaveParentLocked forgets the parent of stripe i.
+func (s *Stream) leaveParentLocked(i int, now time.Time) {
+	ts := &s.tree
+	if d := s.fedDepthLocked(i); d != wire.NoDepth {
+		ts.below[i], ts.leftAt[i] = d, now
+	}
+	ts.parent[i], ts.accepted[i] = nil, false
+}
+
+// feedLocked takes a parent's wire.Feed answer.
+func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
+	ts := &s.tree
+	c.feeds = m.Mask & c.asked
+	for i := range stripes {
+		if ts.parent[i] != c {
+			continue
+		}
+		if m.Mask&(1<<i) != 0 {
+			if !ts.accepted[i] {
+				s.log.Debug("tree feed", "reason", "granted")
+			}
+			ts.accepted[i], ts.fedAt[i] = true, now
+		} else {
+			s.log.Debug("tree feed", "reason", "refused")
+			s.leaveParentLocked(i, now)
+			c.noFeedUntil = now.Add(2 * time.Second)
+		}
+	}
+}
+
+// fedLocked notes piece index of a chunk from c, for the silence check.
+func (s *Stream) fedLocked(c *conn, index int, now time.Time) {
+	if i := index % stripes; c.feeds&(1<<i) != 0 && s.tree.parent[i] == c {
+		s.tree.fedAt[i] = now
+	}
+}
+
+// fedHeadLocked notes a head from c of a chunk of n pieces: for the
+// silence check, it feeds the stripes of which the chunk has no piece (a
+// low bitrate's short chunks).
+func (s *Stream) fedHeadLocked(c *conn, n int, now time.Time) {
+	for i := n; i < stripes; i++ {
+		s.fedLocked(c, i, now)
+	}
+}
+
+// wakePushesLocked tells the writers of the children that pieces arrived.
+func (s *Stream) wakePushesLocked() {
+	for _, c := range s.conns {
+		if c.feed != 0 {
+			notify(c.pushWake)
+		}
+	}
+}
+
+// push is one frame a parent pushes to a child.
+type push struct {
+	head  *wire.Head // the chunk's head, or nil for a piece
+	seq   uint64
+	index int
+	data  []byte
+}
+
+// maxPushBehind is how far behind the newest chunk a push may still go:
+// older chunks are pulled.
+const maxPushBehind = 2
+
+// nextPushLocked returns the next frame to push to c: the oldest chunk
+// first, its head first, then its pieces of c's stripes in index order, as
+// far as s holds them.
+func (s *Stream) nextPushLocked(c *conn) (push, bool) {
+	if c.feed == 0 || s.st == nil || !s.st.live() {
+		return push{}, false
+	}
+	top := s.st.newest
+	for seq := range s.partials {
+		top = max(top, seq)
+	}
+	if top >= maxPushBehind && c.feedFrom < top-maxPushBehind {
+		c.feedFrom = top - maxPushBehind
+	}
+	for seq := range c.pushed {
+		if seq < c.feedFrom {
+			delete(c.pushed, seq)
+		}
+	}
+	for seq := c.feedFrom; seq <= top; seq++ {
+		r, ok := s.relayLocked(seq)
+		if !ok {
+			continue
+		}
+		ps := c.pushed[seq]
+		if ps == nil {
+			ps = &pushState{}
+			c.pushed[seq] = ps
+		}
+		if !ps.head {
+			ps.head = true
+			h := r.head
+			return push{head: &h, seq: seq}, true
+		}
+		n := wire.Pieces(len(r.data))
+		p := s.partials[seq]
+		done := true
+		best := -1
+		for i := range stripes {
+			if c.feed&(1<<i) == 0 {
+				continue
+			}
+			idx := i + stripes*int(ps.next[i])
+			if idx >= n {
+				continue
+			}
+			done = false
+			if p != nil && !p.got[idx] {
+				continue
+			}
+			if best < 0 || idx < best {
+				best = idx
+			}
+		}
+		if best >= 0 {
+			ps.next[best%stripes]++
+			return push{seq: seq, index: best, data: r.data[best*wire.PieceSize : min(len(r.data), (best+1)*wire.PieceSize)]}, true
+		}
+		if done && seq == c.feedFrom {
+			c.feedFrom++
+			delete(c.pushed, seq)
+		}
+	}
+	return push{}, false
+}
+
+// writePushes writes what there is to push to c now, through the upload
+// limiter, with control frames between pieces.
+func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
+	s := c.s
+	lim := s.peer.limiter
+	n := 0
+	defer func() {
+		if n > 0 {
+			s.mu.Lock()
+			s.counters.up += int64(n)
+			c.sentUp += int64(n)
+			c.lastSent = time.Now()
+			s.mu.Unlock()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		p, ok := s.nextPushLocked(c)
+		s.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		if p.head != nil {
+			if err := c.writeFrame(bw, p.head, false); err != nil {
+				return err
+			}
+			continue
+		}
+		if lim != nil {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if err := lim.WaitN(ctx, len(p.data)); err != nil {
+				return err
+			}
+		}
+		if err := c.writePiece(bw, p.seq, p.index, p.data); err != nil {
+			return err
+		}
+		n += len(p.data)
+		if err := c.writeQueued(bw); err != nil {
+			return err
+		}
+	}
+}
+
+// allFedLocked reports whether every stripe has a parent that said yes.
+func (s *Stream) allFedLocked() bool {
+	if !s.treesOn() {
+		return false
+	}
+	for i := range stripes {
+		if !s.tree.accepted[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// treeGrace is how long, in chunk durations, a chunk is left to the trees
+// after it was first heard of, before it is pulled.
+const treeGrace = 3
+
+// comingLocked reports whether live chunk seq may still come down the
+// trees: it was first heard of less than treeGrace chunk durations ago,
+// and it is not urgent.
+func (s *Stream) comingLocked(seq uint64, now time.Time) bool {
+	seen, ok := s.seen[seq]
+	if !ok || s.urgentLocked(seq, now) {
+		return !ok
+	}
+	return now.Sub(seen) < time.Duration(treeGrace*float64(s.chunkDuration()))
+}

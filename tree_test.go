@@ -1,0 +1,167 @@
+package p2pstream
+
+import (
+	"bytes"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// treeConn is a test connection to a peer whose home stripe is home.
+func treeConn(n, home byte) *conn {
+	c := testConn(n*stripes + home)
+	c.pushed = make(map[uint64]*pushState)
+	c.pushWake = make(chan struct{}, 1)
+	return c
+}
+
+// advert is a Tree frame with the given depth in every stripe.
+func advert(depth, free uint8) *wire.Tree {
+	t := &wire.Tree{Free: free}
+	for i := range t.Depth {
+		t.Depth[i] = depth
+	}
+	return t
+}
+
+// lastFeed returns the last Feed frame queued at c, or nil.
+func lastFeed(c *conn) *wire.Feed {
+	var f *wire.Feed
+	for {
+		select {
+		case m := <-c.ctrl:
+			if m, ok := m.(*wire.Feed); ok {
+				f = m
+			}
+		default:
+			return f
+		}
+	}
+}
+
+// TestSubscribe: a parent takes on feeds up to its room, only of stripes
+// it receives itself, and makes room for a child whose home is the stripe
+// by ending a feed to a child for which it is not.
+func TestSubscribe(t *testing.T) {
+	up := treeConn(1, 0) // our parent in every stripe
+	leaves := []*conn{treeConn(2, 1), treeConn(3, 1), treeConn(4, 2), treeConn(5, 3), treeConn(6, 1)}
+	interior := treeConn(7, 0)
+	s := liveTestStream(3, append([]*conn{up, interior}, leaves...)...)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	for i := range stripes {
+		s.tree.parent[i], s.tree.accepted[i] = up, true
+	}
+	s.treeAdvertLocked(up, advert(1, 0))
+	require.Equal(t, viewerFeeds, s.feedUnits())
+
+	s.subscribeLocked(up, &wire.Subscribe{Mask: allStripes})
+	assert.Zero(t, lastFeed(up).Mask, "our own parent is refused")
+
+	for _, c := range leaves {
+		s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
+		assert.Equal(t, uint8(1), lastFeed(c).Mask)
+	}
+	assert.Equal(t, uint64(2), leaves[0].feedFrom, "pushed from the newest chunk held")
+	assert.Equal(t, viewerFeeds, s.feedsLocked())
+	assert.Zero(t, s.advertLocked().Free)
+
+	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1})
+	assert.Equal(t, uint8(1), lastFeed(interior).Mask, "a child whose home is the stripe gets in")
+	evicted := 0
+	for _, c := range leaves {
+		if f := lastFeed(c); f != nil {
+			assert.Zero(t, f.Mask)
+			evicted++
+		}
+	}
+	assert.Equal(t, 1, evicted, "one leaf made room")
+	assert.Equal(t, viewerFeeds, s.feedsLocked())
+
+	s.tree.parent[2], s.tree.accepted[2] = nil, false
+	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1 | 1<<2})
+	assert.Equal(t, uint8(1), lastFeed(interior).Mask, "kept its feed; none of a stripe we do not receive")
+	s.subscribeLocked(interior, &wire.Subscribe{})
+	assert.Zero(t, lastFeed(interior).Mask)
+	assert.Equal(t, viewerFeeds-1, s.feedsLocked(), "an ended feed frees its room")
+}
+
+// TestNextPush: a child is pushed a chunk's head, then the pieces of its
+// stripes in order, as far as they have arrived.
+func TestNextPush(t *testing.T) {
+	c := treeConn(1, 0)
+	s := liveTestStream(0, c)
+	s.partials = make(map[uint64]*partial)
+	data := bytes.Repeat([]byte{7}, 10*wire.PieceSize+100) // 11 pieces
+	s.st.put(Chunk{Seq: 4, Data: data})
+	arriving := make([]byte, 8*wire.PieceSize)
+	p := &partial{head: &wire.Head{Seq: 5, Size: uint32(len(arriving))}, data: arriving, got: make([]bool, 8), grew: make(chan struct{})}
+	p.got[1], p.got[2], p.got[5] = true, true, true
+	s.partials[5] = p
+	c.feed, c.feedFrom = 1<<1|1<<2, 4
+
+	var got []string
+	for {
+		p, ok := s.nextPushLocked(c)
+		if !ok {
+			break
+		}
+		if p.head != nil {
+			got = append(got, "head")
+			assert.Equal(t, p.seq, p.head.Seq)
+			continue
+		}
+		require.Equal(t, min(wire.PieceSize, 100+(10-p.index)*wire.PieceSize), len(p.data))
+		got = append(got, string(rune('0'+p.seq))+"."+string(rune('a'+p.index)))
+	}
+	// Chunk 4: pieces 1, 2, 5, 6, 9, 10 (b c f g j k); chunk 5: 1, 2, 5 held.
+	assert.Equal(t, []string{"head", "4.b", "4.c", "4.f", "4.g", "4.j", "4.k", "head", "5.b", "5.c", "5.f"}, got)
+	assert.Equal(t, uint64(5), c.feedFrom, "chunk 4 is done")
+
+	p.got[6] = true
+	next, ok := s.nextPushLocked(c)
+	require.True(t, ok)
+	assert.Equal(t, 6, next.index, "a piece that arrived later")
+	_, ok = s.nextPushLocked(c)
+	assert.False(t, ok)
+	assert.Equal(t, uint64(6), c.feedFrom, "chunk 5 is done")
+}
+
+// TestPickParents: a viewer asks, per stripe, a peer whose home it is and
+// that is shallowest; one that refuses, or stops feeding, is left and
+// another asked.
+func TestPickParents(t *testing.T) {
+	src := treeConn(1, 0)
+	src.source = true
+	home1deep, home1, home2 := treeConn(2, 1), treeConn(3, 1), treeConn(4, 2)
+	s := liveTestStream(0, src, home1deep, home1, home2)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.treeAdvertLocked(src, advert(0, 0))
+	s.treeAdvertLocked(home1deep, advert(3, 5))
+	s.treeAdvertLocked(home1, advert(1, 5))
+	s.treeAdvertLocked(home2, advert(2, 5))
+	now := time.Now()
+	s.pickParentsLocked(now)
+	assert.Same(t, src, s.tree.parent[0], "full, but stripe 0 is our home: it makes room for us")
+	assert.Same(t, home1, s.tree.parent[1])
+	assert.Same(t, home2, s.tree.parent[2])
+	assert.NotNil(t, s.tree.parent[3], "some peer, if none has it as home")
+	assert.NotZero(t, home1.asked&(1<<1))
+
+	s.feedLocked(home1, &wire.Feed{}, now)
+	assert.Nil(t, s.tree.parent[1], "refused")
+	s.feedLocked(home2, &wire.Feed{Mask: 1 << 2}, now)
+	assert.True(t, s.tree.accepted[2])
+	assert.Equal(t, uint8(3), s.fedDepthLocked(2))
+
+	s.pickParentsLocked(now)
+	assert.Same(t, home1deep, s.tree.parent[1], "not the one that refused")
+
+	later := now.Add(4 * time.Second)
+	s.pickParentsLocked(later)
+	assert.Same(t, home1, s.tree.parent[2], "home2 fed nothing for three chunk durations; of those shallower than we were, home1")
+}
