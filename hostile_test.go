@@ -47,23 +47,23 @@ func TestAdversaries(t *testing.T) {
 		{adversary.Flooder, 1 << 20, 5 * time.Second},
 	}
 	for _, tc := range tests {
-		for _, pull := range []bool{false, true} {
+		for _, trees := range []bool{false, true} {
 			name := tc.kind.String()
-			if pull {
-				name += "/pull only"
+			if trees {
+				name += "/trees"
 			}
-			t.Run(name, func(t *testing.T) { testAdversary(t, tc.kind, tc.maxBad, tc.delay, pull) })
+			t.Run(name, func(t *testing.T) { testAdversary(t, tc.kind, tc.maxBad, tc.delay, trees) })
 		}
 	}
 }
 
-// testAdversary runs one case of TestAdversaries; with pull, the peers
-// stay out of the stripe trees (Peer.NoTrees). In the trees, viewers ask
-// peers for chunks only to repair, so an adversary that misbehaves only
-// when asked (a liar, a slow loris) may never be asked, nor banned.
-func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.Duration, pull bool) {
+// testAdversary runs one case of TestAdversaries; with trees, the peers
+// join the stripe trees (Peer.Trees). There, viewers ask peers for chunks
+// only to repair, so an adversary that misbehaves only when asked (a liar,
+// a slow loris) may never be asked, nor banned.
+func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.Duration, trees bool) {
 	sw := newSwarm(t)
-	sw.noTrees = pull
+	sw.trees = trees
 	src := ts.Synthetic(5*time.Second, 250_000, 200*time.Millisecond)
 	pub := sw.peer()
 	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 200 * time.Millisecond})
@@ -82,7 +82,7 @@ func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.D
 	t.Logf("%v: %d connections, %d bad frames, at most %d per connection, closed at most %v after its first; %d bans",
 		a.Kind(), a.Conns.Load(), a.Bad.Load(), a.MaxBadPerConn(), a.MaxBanDelay().Round(time.Millisecond), bans)
 	assert.Positive(t, a.Bad.Load(), "the adversary got to misbehave")
-	if pull || kind != adversary.Liar && kind != adversary.SlowLoris {
+	if !trees || kind != adversary.Liar && kind != adversary.SlowLoris {
 		assert.Positive(t, bans, "the adversary was banned")
 	}
 	assert.LessOrEqual(t, a.MaxBadPerConn(), maxBad, "bad frames per connection")

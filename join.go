@@ -95,8 +95,15 @@ func (p *Peer) delay(chunk time.Duration) time.Duration {
 	if p.Delay > 0 {
 		return p.Delay
 	}
-	// Hiccups of the network and of the machine do not shrink with the
-	// chunks: allow at least 2 s.
+	if p.Trees {
+		// The trees bring chunks in the order they are cut, each at about
+		// the same age (swarm lab, 100 viewers: 1.5 s gave 100%, 1 s
+		// 99.4%). At least 1.5 s for hiccups of the network and of the
+		// machine, which do not shrink with the chunks.
+		return max(3*chunk/2, 1500*time.Millisecond)
+	}
+	// Pulled chunks take longer to spread, and some wait for a busy sender:
+	// allow at least 2 s.
 	return max(3*chunk, 2*time.Second)
 }
 

@@ -127,6 +127,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	now := time.Now()
 	s.mu.Lock()
 	c.lastRecv = now
+	s.fedLocked(c, int(m.Index%stripes), now) // even a piece we have: c feeds us
 	p := s.partials[m.Seq]
 	if p == nil || !p.senders[c] {
 		s.counters.wasted += int64(len(m.Data))
@@ -161,7 +162,6 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	copy(p.data[i*wire.PieceSize:], m.Data)
 	p.got[i] = true
 	p.n++
-	s.fedLocked(c, i, now)
 	if p.prefix == i {
 		for p.prefix < p.pieces() && p.got[p.prefix] {
 			p.prefix++

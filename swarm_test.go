@@ -28,7 +28,7 @@ type swarm struct {
 	tracker *p2pstream.Tracker
 	url     string
 	hosts   int
-	noTrees bool // peers pull only (Peer.NoTrees)
+	trees   bool // peers join the stripe trees (Peer.Trees)
 }
 
 const trackerHost = "10.0.0.1"
@@ -59,7 +59,7 @@ func (sw *swarm) peer() *p2pstream.Peer {
 	p := &p2pstream.Peer{
 		Tracker:   sw.url,
 		Transport: sw.net.Host("10.0.1." + strconv.Itoa(sw.hosts)),
-		NoTrees:   sw.noTrees,
+		Trees:     sw.trees,
 	}
 	sw.t.Cleanup(func() { p.Close() })
 	return p
@@ -169,7 +169,16 @@ func checkLive(t *testing.T, src []byte, c *collector) {
 }
 
 func TestLiveSwarm(t *testing.T) {
+	for _, trees := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pull", true: "trees"}[trees], func(t *testing.T) { testLiveSwarm(t, trees) })
+	}
+}
+
+// testLiveSwarm runs TestLiveSwarm with or without stripe trees
+// (Peer.Trees): every viewer must deliver exactly the source's bytes.
+func testLiveSwarm(t *testing.T, trees bool) {
 	sw := newSwarm(t)
+	sw.trees = trees
 	src := ts.Synthetic(8*time.Second, 1_000_000, 250*time.Millisecond)
 	pub := sw.peer()
 	// Two chunks per keyframe interval: some chunks start without a keyframe.

@@ -39,6 +39,9 @@ const (
 	// viewerFeeds is how many stripe feeds a viewer takes on: 1.25 times
 	// the bitrate, leaving some upload for pulls.
 	viewerFeeds = 5
+	// parentGrace is how long a parent that lost its own feed of a
+	// stripe is kept, waiting for it to find another.
+	parentGrace = time.Second
 	// feedWait is how long a Subscribe may go unanswered.
 	feedWait = time.Second
 )
@@ -49,8 +52,7 @@ type treeState struct {
 	accepted [stripes]bool      // parent[i] said yes
 	askedAt  [stripes]time.Time // when parent[i] was asked
 	fedAt    [stripes]time.Time // last piece of stripe i from parent[i]
-	below    [stripes]uint8     // after leaving a parent: take only parents shallower than this
-	leftAt   [stripes]time.Time // when
+	lostAt   [stripes]time.Time // when parent[i] said it lost its own feed, if it has not found one since
 	told     wire.Tree          // what we last advertised
 	toldOK   bool
 }
@@ -62,9 +64,9 @@ type pushState struct {
 }
 
 // treesOn reports whether s takes part in the stripe trees: a live stream
-// whose peer has them on (Peer.NoTrees off).
+// whose peer has them on (Peer.Trees).
 func (s *Stream) treesOn() bool {
-	return s.kind == KindLive && !s.peer.NoTrees
+	return s.kind == KindLive && s.peer.Trees
 }
 
 // feedUnits is how many stripe feeds s takes on in all: a source, its
@@ -116,6 +118,7 @@ func (s *Stream) advertLocked() *wire.Tree {
 		t.Depth[i] = wire.NoDepth
 		if i < stripes {
 			t.Depth[i] = s.depthLocked(i)
+			t.Above[i] = s.aboveLocked(i)
 		}
 	}
 	t.Free = uint8(max(0, min(255, s.feedUnits()-s.feedsLocked())))
@@ -158,20 +161,31 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 			c.noFeedUntil = now.Add(5 * time.Second)
 			reason = "unanswered"
 		case ts.accepted[i] && (!c.treeValid || c.tree.Depth[i] >= maxDepth):
+			// The parent lost its own feed: it may find another at once,
+			// so wait a moment rather than dissolve the subtree below.
+			if ts.lostAt[i].IsZero() {
+				ts.lostAt[i] = now
+			}
+			if now.Sub(ts.lostAt[i]) < parentGrace {
+				continue
+			}
 			reason = "deep"
+		case ts.accepted[i] && c.tree.Above[i]&idBits(s.peer.id) == idBits(s.peer.id) && !c.source:
+			reason = "loop" // (or a false positive of the filter)
 		case ts.accepted[i] && now.Sub(ts.fedAt[i]) > silent:
 			c.noFeedUntil = now.Add(10 * time.Second)
 			reason = "silent"
 		default:
+			ts.lostAt[i] = time.Time{}
 			continue // keep it
 		}
+		ts.lostAt[i] = time.Time{}
 		s.log.Debug("tree parent left", "reason", reason)
-		s.leaveParentLocked(i, now)
+		s.leaveParentLocked(i)
 	}
 	for i := range stripes {
 		if ts.parent[i] == nil {
 			if c := s.bestParentLocked(i, now); c != nil {
-				ts.below[i] = wire.NoDepth
 				ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, false, now
 				s.log.Debug("tree parent asked", "source", c.source)
 				c.freeLeft--
@@ -197,10 +211,7 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 // feeds it, has room, is not fed it by us, and has not refused or failed
 // us lately; of equals, one that feeds us fewer stripes.
 func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
-	below := s.tree.below[i]
-	if now.Sub(s.tree.leftAt[i]) > orphanWait {
-		below = wire.NoDepth
-	}
+	me := idBits(s.peer.id)
 	cands := s.cands[:0]
 	defer func() {
 		clear(cands)
@@ -208,7 +219,7 @@ func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
 	}()
 	var best *conn
 	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] >= min(maxDepth, below) || c.freeLeft <= 0 && !(home(s.peer.id) == i && c.tree.Depth[i] < maxDepth) ||
+		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || c.tree.Above[i]&me == me || c.freeLeft <= 0 && !(home(s.peer.id) == i && c.tree.Depth[i] < maxDepth) ||
 			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil) {
 			continue
 		}
@@ -335,19 +346,21 @@ func (s *Stream) treeStartLocked() (uint64, bool) {
 	return 0, false
 }
 
-// orphanWait is how long a viewer that left its parent for a stripe takes
-// only parents shallower than it was: its own descendants, deeper, may
-// still advertise the depths they had under it, and taking one would make
-// a loop. By then their depths say they have no feed.
-const orphanWait = time.Second
-
 // leaveParentLocked forgets the parent of stripe i.
-func (s *Stream) leaveParentLocked(i int, now time.Time) {
-	ts := &s.tree
-	if d := s.fedDepthLocked(i); d != wire.NoDepth {
-		ts.below[i], ts.leftAt[i] = d, now
+func (s *Stream) leaveParentLocked(i int) {
+	s.tree.parent[i], s.tree.accepted[i] = nil, false
+}
+
+// idBits is a peer's two bits in the ancestor filters (wire.Tree.Above).
+func idBits(id PeerID) uint64 { return 1<<(id[1]%64) | 1<<(id[2]%64) }
+
+// aboveLocked is s's ancestor filter in stripe i: its parent's, and s.
+func (s *Stream) aboveLocked(i int) uint64 {
+	a := idBits(s.peer.id)
+	if s.fedDepthLocked(i) != wire.NoDepth {
+		a |= s.tree.parent[i].tree.Above[i]
 	}
-	ts.parent[i], ts.accepted[i] = nil, false
+	return a
 }
 
 // feedLocked takes a parent's wire.Feed answer.
@@ -365,7 +378,7 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 			ts.accepted[i], ts.fedAt[i] = true, now
 		} else {
 			s.log.Debug("tree feed", "reason", "refused")
-			s.leaveParentLocked(i, now)
+			s.leaveParentLocked(i)
 			c.noFeedUntil = now.Add(2 * time.Second)
 		}
 	}

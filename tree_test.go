@@ -52,7 +52,7 @@ func TestSubscribe(t *testing.T) {
 	leaves := []*conn{treeConn(2, 1), treeConn(3, 1), treeConn(4, 2), treeConn(5, 3), treeConn(6, 1)}
 	interior := treeConn(7, 0)
 	s := liveTestStream(3, append([]*conn{up, interior}, leaves...)...)
-	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
 	for i := range stripes {
 		s.tree.parent[i], s.tree.accepted[i] = up, true
 	}
@@ -139,7 +139,7 @@ func TestPickParents(t *testing.T) {
 	src.source = true
 	home1deep, home1, home2 := treeConn(2, 1), treeConn(3, 1), treeConn(4, 2)
 	s := liveTestStream(0, src, home1deep, home1, home2)
-	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
 	s.treeAdvertLocked(src, advert(0, 0))
 	s.treeAdvertLocked(home1deep, advert(3, 5))
 	s.treeAdvertLocked(home1, advert(1, 5))

@@ -54,7 +54,7 @@ Flags:
 	fs.IntVar(&cfg.Fanout, "fanout", 0, "peers the source pushes each fresh chunk to; 0 means the library default")
 	fs.Float64Var(&cfg.ServeLimit, "serve-limit", 0, "the source's upload for requests, as a `multiple` of the stream; 0 means the library default, negative no limit")
 	fs.DurationVar(&cfg.Window, "window", 0, "viewers' live `window` (Peer.Window); 0 means the library default")
-	fs.BoolVar(&cfg.NoTrees, "no-trees", false, "peers only pull chunks: no stripe trees (Peer.NoTrees), for comparison")
+	fs.BoolVar(&cfg.Trees, "trees", false, "push fresh chunks down stripe trees (Peer.Trees); without, viewers pull every chunk")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "viewers' playout `delay` (Peer.Delay); 0 means the library default")
 	fs.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "one-way link `latency` (with 25% jitter)")
 	fs.Float64Var(&cfg.Loss, "loss", 0, "`probability` a write is lost and retransmitted")

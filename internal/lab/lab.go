@@ -42,8 +42,9 @@ type Config struct {
 	// Delay is each viewer's playout delay (Peer.Delay); if zero, the
 	// library's default.
 	Delay time.Duration
-	// NoTrees runs every peer with Peer.NoTrees: chunks are only pulled.
-	NoTrees bool
+	// Trees runs every peer with Peer.Trees: fresh chunks are pushed down
+	// stripe trees.
+	Trees bool
 	// Latency is the one-way latency of every link (with 25% jitter); if zero, 20 ms.
 	Latency time.Duration
 	// Loss is the probability a write is lost and retransmitted.

@@ -90,7 +90,7 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64, late bool) (*viewer, 
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
-	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window, NoTrees: sw.cfg.NoTrees}
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window, Trees: sw.cfg.Trees}
 	if sw.diag != nil {
 		p.Logger = slog.New(sw.diag)
 	}
@@ -178,7 +178,7 @@ func RunLive(cfg Config) (Result, error) {
 	sw.mu.Lock()
 	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
 	sw.mu.Unlock()
-	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost, NoTrees: cfg.NoTrees}
+	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost, Trees: cfg.Trees}
 	defer srcPeer.Close()
 	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk, Fanout: cfg.Fanout, ServeLimit: cfg.ServeLimit})
 	if err != nil {

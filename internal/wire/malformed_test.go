@@ -51,7 +51,7 @@ func TestMalformed(t *testing.T) {
 		{"type zero", rawFrame(0), Limits{}, 0, "unknown frame type 0x00"},
 		{"unknown type", rawFrame(0x14, u64(1)), Limits{}, 0x14, "unknown frame type 0x14"},
 		{"request back short", rawFrame(TypeRequestBack, zeros(7)), Limits{}, TypeRequestBack, "payload of 7 bytes, want 8"},
-		{"tree short", rawFrame(TypeTree, zeros(8)), Limits{}, TypeTree, "payload of 8 bytes, want 9"},
+		{"tree short", rawFrame(TypeTree, zeros(9)), Limits{}, TypeTree, "payload of 9 bytes, want 73"},
 		{"subscribe long", rawFrame(TypeSubscribe, zeros(2)), Limits{}, TypeSubscribe, "payload of 2 bytes, want 1"},
 		{"feed empty", rawFrame(TypeFeed, nil), Limits{}, TypeFeed, "payload of 0 bytes, want 1"},
 		{"type 0xff", rawFrame(0xFF), Limits{}, 0xFF, "unknown frame type 0xff"},

@@ -61,7 +61,7 @@ func samples() []sample {
 		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, PieceSize)}},
 		{"manifest request", &ManifestRequest{}},
 		{"ready", &Ready{}},
-		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5}},
+		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5, Above: [MaxStripes]uint64{3: 0xdeadbeef}}},
 		{"subscribe", &Subscribe{Mask: 0b1010}},
 		{"feed", &Feed{Mask: 0b0101}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
@@ -118,7 +118,8 @@ func TestFrameBytes(t *testing.T) {
 		{"reject", &Reject{Seq: 5}, "00000009" + "07" + "0000000000000005"},
 		{"manifest request", &ManifestRequest{}, "00000001" + "08"},
 		{"ready", &Ready{}, "00000001" + "0e"},
-		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, 0xff, 0xff, 0xff, 0xff}, Free: 5}, "0000000a" + "11" + "00010203ffffffff" + "05"},
+		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, 0xff, 0xff, 0xff, 0xff}, Free: 5, Above: [MaxStripes]uint64{1, 2: 1 << 63}}, "0000004a" + "11" + "00010203ffffffff" + "05" +
+			"0000000000000001" + "0000000000000000" + "8000000000000000" + strings.Repeat("0000000000000000", 5)},
 		{"subscribe", &Subscribe{Mask: 3}, "00000002" + "12" + "03"},
 		{"feed", &Feed{Mask: 1}, "00000002" + "13" + "01"},
 		{"manifest", &Manifest{Data: []byte("{}")}, "00000003" + "09" + "7b7d"},
