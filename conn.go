@@ -95,6 +95,8 @@ type conn struct {
 	sending      int                 // chunks being written to the peer now (0 or 1)
 	writing      uint64              // the live chunk being written to the peer, or noSeq
 	back         uint64              // the live chunk the peer asked for last piece first (RequestBack), or noSeq
+	partSeq      uint64              // the live chunk the peer asked for in stripes (RequestStripes), or noSeq
+	partMask     uint8               // which stripes of partSeq
 	strikes      int                 // requests to the peer timed out since its last verified chunk
 	late         map[uint64]struct{} // the seqs of those requests
 	top          uint64              // live: newest chunk the peer advertised, if topValid
@@ -147,6 +149,7 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [
 		stop:     make(chan struct{}, 1),
 		writing:  noSeq,
 		back:     noSeq,
+		partSeq:  noSeq,
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),
@@ -429,8 +432,9 @@ type outgoing struct {
 	n    int         // bytes of data
 	file io.ReaderAt // on demand: the file the chunk is read from
 	off  int64
-	live bool // a live chunk: sent as a head and pieces, which may still be arriving
-	back bool // live: asked for last piece first (wire.RequestBack)
+	live bool  // a live chunk: sent as a head and pieces, which may still be arriving
+	back bool  // live: asked for last piece first (wire.RequestBack)
+	mask uint8 // live: only the pieces of these stripes (wire.RequestStripes); 0: all
 }
 
 // writeChunk writes a chunk: a live one as a head and pieces (writeLive);
@@ -443,7 +447,7 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 		return 0, err
 	}
 	if out.live {
-		return c.writeLive(ctx, bw, out.Seq, out.back)
+		return c.writeLive(ctx, bw, out.Seq, out.back, out.mask)
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
 	c.hdr = chunkHeader(c.hdr[:0], out.Chunk, out.n)
@@ -486,7 +490,7 @@ var pieceWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 3
 // be written within liveUploadTimeout: a peer that asks for chunks and does
 // not read them (a slow loris) would otherwise hold this peer's few live
 // upload slots, and the requester has given up on the chunk by then anyway.
-func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64, back bool) (int, error) {
+func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64, back bool, mask uint8) (int, error) {
 	c.s.mu.Lock()
 	c.writing = seq
 	c.s.mu.Unlock()
@@ -500,7 +504,7 @@ func (c *conn) writeLive(ctx context.Context, bw *bufio.Writer, seq uint64, back
 	// large writes.
 	big := pieceWriters.Get().(*bufio.Writer)
 	big.Reset(c.nc)
-	n, err := c.writePieces(ctx, big, seq, c.chunkDeadline, back)
+	n, err := c.writePieces(ctx, big, seq, c.chunkDeadline, back, mask)
 	if err == nil {
 		err = big.Flush()
 	}

@@ -82,9 +82,15 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		}
 	case *wire.Request:
 		c.forgetBack(m.Seq)
+		c.forgetPart(m.Seq)
 		s.serveLocked(c, m.Seq)
 	case *wire.RequestBack:
 		c.back = m.Seq // one at a time: a live peer uploads one chunk at a time
+		c.forgetPart(m.Seq)
+		s.serveLocked(c, m.Seq)
+	case *wire.RequestStripes:
+		c.forgetBack(m.Seq)
+		c.partSeq, c.partMask = m.Seq, m.Mask&allStripes // one at a time, as RequestBack
 		s.serveLocked(c, m.Seq)
 	case *wire.Cancel:
 		c.forgetBack(m.Seq)
@@ -159,6 +165,14 @@ func (s *Stream) sourceProof(c *conn, m *wire.SourceProof) error {
 func (c *conn) forgetBack(seq uint64) {
 	if c.back == seq {
 		c.back = noSeq
+	}
+}
+
+// forgetPart forgets that the peer asked for some stripes of chunk seq
+// only (wire.RequestStripes), if it did. s.mu is held.
+func (c *conn) forgetPart(seq uint64) {
+	if c.partSeq == seq {
+		c.partSeq = noSeq
 	}
 }
 
@@ -292,10 +306,14 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 		ok = ok && st.has(seq)
 	} else {
 		out.Seq, out.live, out.back = seq, true, c.back == seq
+		if c.partSeq == seq {
+			out.mask = c.partMask
+		}
 		ok = s.holdsLocked(seq)
 	}
 	s.unqueueLocked(c, seq)
 	c.forgetBack(seq)
+	c.forgetPart(seq)
 	if !ok {
 		s.uploadFreedLocked() // the slot it held is free
 		return outgoing{}, false

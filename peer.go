@@ -49,9 +49,10 @@ type Peer struct {
 	// Trees puts the peer in live streams' stripe trees (tree.go): fresh
 	// chunks are pushed down four trees, one per stripe of their pieces,
 	// and pulled only to repair; the publisher must set it too. Swarm lab,
-	// 100 viewers: startup p95 2.3 s and lag p95 3.8 s, against 5.9 s and
-	// 9.1 s pulling; but 1,000 viewers in one process overload it (see
-	// docs/BENCHMARKS.md). If false, chunks are pulled.
+	// 100 viewers at 2 Mbit/s: startup p95 2-3.3 s and lag p95 3.6-5 s,
+	// against 5.9 s and 9.1 s pulling; but low bitrates, 1,000 viewers
+	// and churn do worse than pulling (docs/BENCHMARKS.md). If false,
+	// chunks are pulled.
 	Trees bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,

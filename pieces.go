@@ -256,8 +256,8 @@ func (s *Stream) relayLocked(seq uint64) (r relay, ok bool) {
 // (it left the window), it tells the peer with a Reject so that it asks
 // elsewhere; if the peer cancels its request, it stops. Asked for the chunk
 // back first, it sends the pieces last first if it holds them all, and in
-// order otherwise.
-func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, end time.Time, back bool) (int, error) {
+// order otherwise. A non-zero mask limits it to the pieces of those stripes.
+func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, end time.Time, back bool, mask uint8) (int, error) {
 	s := c.s
 	lim := s.peer.limiter
 	// A relay whose upstream stops gives up soon, so the requester asks a
@@ -293,6 +293,9 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			i := sent
 			if back {
 				i = r.avail - 1 - sent
+			}
+			if mask != 0 && mask&(1<<(i%stripes)) == 0 {
+				continue
 			}
 			data := r.data[i*wire.PieceSize : min(len(r.data), (i+1)*wire.PieceSize)]
 			if lim != nil {

@@ -89,7 +89,7 @@ func (s *Stream) scheduleLocked(now time.Time) {
 			c.inflight[seq] = now
 			s.pending[seq] = c
 			s.noteExpiryLocked(now.Add(s.requestTimeout(c)))
-			c.send(&wire.Request{Seq: seq})
+			c.send(s.requestLocked(seq))
 			s.log.Debug("request", "seq", seq, "peer", c, "source", c.source)
 			asked(c)
 		}

@@ -139,14 +139,20 @@ func TestFirstChunkScarce(t *testing.T) {
 
 // TestWritePiecesBack: asked for a chunk it holds whole from the back, a
 // peer sends the head and then the pieces last first; asked from the front,
-// in order.
+// in order; asked for some stripes (wire.RequestStripes), only their pieces.
 func TestWritePiecesBack(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		back bool
+		mask uint8
 		want []uint32
-	}{{false, []uint32{0, 1, 2}}, {true, []uint32{2, 1, 0}}} {
+	}{
+		{false, 0, []uint32{0, 1, 2}},
+		{true, 0, []uint32{2, 1, 0}},
+		{false, 0b0101, []uint32{0, 2}},
+		{true, 0b0010, []uint32{1}},
+	} {
 		s, c := pieceTestStream(t, key, false)
 		ch, _, pieces := signedPieces(t, key)
 		s.st.put(ch)
@@ -156,7 +162,7 @@ func TestWritePiecesBack(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			bw := bufio.NewWriter(a)
-			_, err := c.writePieces(context.Background(), bw, 5, time.Now().Add(5*time.Second), tt.back)
+			_, err := c.writePieces(context.Background(), bw, 5, time.Now().Add(5*time.Second), tt.back, tt.mask)
 			if err == nil {
 				err = bw.Flush()
 			}
@@ -271,7 +277,7 @@ func TestWritePiecesStopsOnCancel(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		bw := bufio.NewWriter(a)
-		_, err := c.writePieces(context.Background(), bw, 5, time.Now().Add(5*time.Second), false)
+		_, err := c.writePieces(context.Background(), bw, 5, time.Now().Add(5*time.Second), false, 0)
 		done <- err
 	}()
 	r := wire.NewReader(b, wire.Limits{})

@@ -560,3 +560,20 @@ func (s *Stream) comingLocked(seq uint64, now time.Time) bool {
 	}
 	return now.Sub(seen) < time.Duration(treeGrace*float64(s.chunkDuration()))
 }
+
+// requestLocked is the request for live chunk seq: in the trees, for a
+// chunk that came down some of them, only the stripes it lacks.
+func (s *Stream) requestLocked(seq uint64) wire.Message {
+	if p := s.partials[seq]; p != nil && s.treesOn() {
+		var missing uint8
+		for i, got := range p.got {
+			if !got {
+				missing |= 1 << (i % stripes)
+			}
+		}
+		if missing != 0 && missing != allStripes {
+			return &wire.RequestStripes{Seq: seq, Mask: missing}
+		}
+	}
+	return &wire.Request{Seq: seq}
+}

@@ -3,6 +3,7 @@ package p2pstream
 import (
 	"bytes"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,4 +165,43 @@ func TestPickParents(t *testing.T) {
 	later := now.Add(4 * time.Second)
 	s.pickParentsLocked(later)
 	assert.Same(t, home1, s.tree.parent[2], "home2 fed nothing for three chunk durations; of those shallower than we were, home1")
+}
+
+// TestRequestStripes: a chunk that came down some of the trees is asked
+// for by the stripes it lacks; one with none of them, or outside the
+// trees, whole.
+func TestRequestStripes(t *testing.T) {
+	s := liveTestStream(0)
+	s.kind, s.peer.Trees = KindLive, true
+	s.partials = map[uint64]*partial{
+		5: {got: []bool{true, false, true, true, true, false}}, // pieces 1 and 5: stripe 1
+		6: {got: []bool{false, false, false, false, false}},
+	}
+	assert.Equal(t, &wire.RequestStripes{Seq: 5, Mask: 1 << 1}, s.requestLocked(5))
+	s.partials[5].got[3] = false
+	assert.Equal(t, &wire.RequestStripes{Seq: 5, Mask: 1<<1 | 1<<3}, s.requestLocked(5))
+	assert.Equal(t, &wire.Request{Seq: 6}, s.requestLocked(6), "every stripe missing")
+	assert.Equal(t, &wire.Request{Seq: 7}, s.requestLocked(7), "nothing of it yet")
+	s.peer.Trees = false
+	assert.Equal(t, &wire.Request{Seq: 5}, s.requestLocked(5))
+}
+
+// TestServeStripes: a RequestStripes is served as a Request whose upload
+// carries the stripes asked for; a later Request for the chunk is whole.
+func TestServeStripes(t *testing.T) {
+	c := treeConn(1, 0)
+	s := liveTestStream(6, c)
+	s.uploading = 0
+	s.cond = sync.NewCond(&s.mu)
+	require.NoError(t, s.handle(c, &wire.RequestStripes{Seq: 5, Mask: 0xF6}))
+	out, ok := s.chunkToSend(c, <-c.data)
+	require.True(t, ok)
+	assert.Equal(t, uint8(0b0110), out.mask, "only stripes that exist")
+	s.sent(c, 0, true)
+
+	require.NoError(t, s.handle(c, &wire.RequestStripes{Seq: 4, Mask: 1}))
+	require.NoError(t, s.handle(c, &wire.Request{Seq: 4}))
+	out, ok = s.chunkToSend(c, <-c.data)
+	require.True(t, ok)
+	assert.Zero(t, out.mask)
 }

@@ -129,6 +129,8 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 		return &Subscribe{Mask: payload[0]}, nil
 	case TypeFeed:
 		return &Feed{Mask: payload[0]}, nil
+	case TypeRequestStripes:
+		return &RequestStripes{Seq: binary.BigEndian.Uint64(payload), Mask: payload[8]}, nil
 	case TypeSourceProof:
 		return &SourceProof{Sig: bytes.Clone(payload)}, nil
 	case TypeManifest:

@@ -87,6 +87,8 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return treeLen, treeLen, true
 	case TypeSubscribe, TypeFeed:
 		return 1, 1, true
+	case TypeRequestStripes:
+		return 9, 9, true
 	case TypeManifest:
 		return 0, l.MaxManifest, true
 	}

@@ -49,11 +49,12 @@ func TestMalformed(t *testing.T) {
 		{"length near 4 GiB", append(u32(0xFFFFFFFF), byte(TypeChunk)), Limits{}, 0, "frame length 4294967295 exceeds limit of 4194432"},
 		{"length over MaxFrame", rawFrame(TypeHave, u64(1)), Limits{MaxFrame: 8}, 0, "frame length 9 exceeds limit of 8"},
 		{"type zero", rawFrame(0), Limits{}, 0, "unknown frame type 0x00"},
-		{"unknown type", rawFrame(0x14, u64(1)), Limits{}, 0x14, "unknown frame type 0x14"},
+		{"unknown type", rawFrame(0x15, u64(1)), Limits{}, 0x15, "unknown frame type 0x15"},
 		{"request back short", rawFrame(TypeRequestBack, zeros(7)), Limits{}, TypeRequestBack, "payload of 7 bytes, want 8"},
 		{"tree short", rawFrame(TypeTree, zeros(9)), Limits{}, TypeTree, "payload of 9 bytes, want 73"},
 		{"subscribe long", rawFrame(TypeSubscribe, zeros(2)), Limits{}, TypeSubscribe, "payload of 2 bytes, want 1"},
 		{"feed empty", rawFrame(TypeFeed, nil), Limits{}, TypeFeed, "payload of 0 bytes, want 1"},
+		{"request stripes short", rawFrame(TypeRequestStripes, u64(1)), Limits{}, TypeRequestStripes, "payload of 8 bytes, want 9"},
 		{"type 0xff", rawFrame(0xFF), Limits{}, 0xFF, "unknown frame type 0xff"},
 
 		// Fixed-size frames.

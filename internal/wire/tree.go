@@ -65,3 +65,19 @@ func parseTree(p []byte) *Tree {
 	}
 	return m
 }
+
+// RequestStripes (type 0x14) asks, as a [Request] does, for live chunk Seq,
+// but only the pieces of the stripes in Mask: a peer in the stripe trees
+// that lacks a stripe of a chunk repairs it without fetching the rest.
+type RequestStripes struct {
+	Seq  uint64
+	Mask uint8
+}
+
+// Type returns TypeRequestStripes.
+func (*RequestStripes) Type() Type { return TypeRequestStripes }
+
+// AppendPayload appends Seq, then Mask.
+func (m *RequestStripes) AppendPayload(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(b, m.Seq), m.Mask)
+}

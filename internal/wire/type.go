@@ -27,6 +27,7 @@ const (
 	TypeTree            Type = 0x11
 	TypeSubscribe       Type = 0x12
 	TypeFeed            Type = 0x13
+	TypeRequestStripes  Type = 0x14
 )
 
 var typeNames = [...]string{
@@ -49,6 +50,7 @@ var typeNames = [...]string{
 	TypeTree:            "Tree",
 	TypeSubscribe:       "Subscribe",
 	TypeFeed:            "Feed",
+	TypeRequestStripes:  "RequestStripes",
 }
 
 // String returns the frame type's name, such as "Chunk", or "Type(0x0c)" for

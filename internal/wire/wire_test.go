@@ -64,6 +64,7 @@ func samples() []sample {
 		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5, Above: [MaxStripes]uint64{3: 0xdeadbeef}}},
 		{"subscribe", &Subscribe{Mask: 0b1010}},
 		{"feed", &Feed{Mask: 0b0101}},
+		{"request stripes", &RequestStripes{Seq: 1 << 50, Mask: 0b0110}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
 		{"manifest empty", &Manifest{}},
 		{"ping", &Ping{Nonce: 0xDEADBEEF}},
@@ -122,6 +123,7 @@ func TestFrameBytes(t *testing.T) {
 			"0000000000000001" + "0000000000000000" + "8000000000000000" + strings.Repeat("0000000000000000", 5)},
 		{"subscribe", &Subscribe{Mask: 3}, "00000002" + "12" + "03"},
 		{"feed", &Feed{Mask: 1}, "00000002" + "13" + "01"},
+		{"request stripes", &RequestStripes{Seq: 5, Mask: 2}, "0000000a" + "14" + "0000000000000005" + "02"},
 		{"manifest", &Manifest{Data: []byte("{}")}, "00000003" + "09" + "7b7d"},
 		{"ping", &Ping{Nonce: 1}, "00000009" + "0a" + "0000000000000001"},
 		{"pong", &Pong{Nonce: 1}, "00000009" + "0b" + "0000000000000001"},
@@ -215,7 +217,7 @@ func TestTypeString(t *testing.T) {
 	assert.Equal(t, "ManifestRequest", TypeManifestRequest.String())
 	assert.Equal(t, "Pong", TypePong.String())
 	assert.Equal(t, "Type(0x00)", Type(0).String())
-	assert.Equal(t, "Type(0x14)", Type(0x14).String())
+	assert.Equal(t, "Type(0x15)", Type(0x15).String())
 	assert.Equal(t, "Type(0xff)", Type(0xFF).String())
 	for _, tc := range samples() {
 		assert.NotContains(t, tc.msg.Type().String(), "Type(", tc.name)
