@@ -95,8 +95,7 @@ type conn struct {
 	sending      int                 // chunks being written to the peer now (0 or 1)
 	writing      uint64              // the live chunk being written to the peer, or noSeq
 	back         uint64              // the live chunk the peer asked for last piece first (RequestBack), or noSeq
-	partSeq      uint64              // the live chunk the peer asked for in stripes (RequestStripes), or noSeq
-	partMask     uint8               // which stripes of partSeq
+	parts        map[uint64]uint8    // live chunks the peer asked for in stripes (RequestStripes): which
 	strikes      int                 // requests to the peer timed out since its last verified chunk
 	late         map[uint64]struct{} // the seqs of those requests
 	top          uint64              // live: newest chunk the peer advertised, if topValid
@@ -149,7 +148,7 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [
 		stop:     make(chan struct{}, 1),
 		writing:  noSeq,
 		back:     noSeq,
-		partSeq:  noSeq,
+		parts:    make(map[uint64]uint8),
 		has:      make(map[uint64]struct{}),
 		inflight: make(map[uint64]time.Time),
 		queued:   make(map[uint64]struct{}),

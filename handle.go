@@ -90,10 +90,16 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 		s.serveLocked(c, m.Seq)
 	case *wire.RequestStripes:
 		c.forgetBack(m.Seq)
-		c.partSeq, c.partMask = m.Seq, m.Mask&allStripes // one at a time, as RequestBack
+		if len(c.parts) < s.peer.maxServe() { // as many as may be queued
+			c.parts[m.Seq] = m.Mask & allStripes
+		}
 		s.serveLocked(c, m.Seq)
+		if _, ok := c.queued[m.Seq]; !ok {
+			c.forgetPart(m.Seq) // rejected, or kept waiting as a whole chunk
+		}
 	case *wire.Cancel:
 		c.forgetBack(m.Seq)
+		c.forgetPart(m.Seq)
 		s.unqueueLocked(c, m.Seq)
 		if c.writing == m.Seq {
 			notify(c.stop)
@@ -170,11 +176,7 @@ func (c *conn) forgetBack(seq uint64) {
 
 // forgetPart forgets that the peer asked for some stripes of chunk seq
 // only (wire.RequestStripes), if it did. s.mu is held.
-func (c *conn) forgetPart(seq uint64) {
-	if c.partSeq == seq {
-		c.partSeq = noSeq
-	}
-}
+func (c *conn) forgetPart(seq uint64) { delete(c.parts, seq) }
 
 // maxBufferMap bounds one buffer map: an on-demand file (more is a protocol
 // error), or, live, maxAheadWindows of our windows: a peer may keep a
@@ -306,9 +308,7 @@ func (s *Stream) chunkToSend(c *conn, seq uint64) (outgoing, bool) {
 		ok = ok && st.has(seq)
 	} else {
 		out.Seq, out.live, out.back = seq, true, c.back == seq
-		if c.partSeq == seq {
-			out.mask = c.partMask
-		}
+		out.mask = c.parts[seq]
 		ok = s.holdsLocked(seq)
 	}
 	s.unqueueLocked(c, seq)
@@ -480,6 +480,9 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 	}
 	if s.source && s.st.live() && s.feedsLocked() == 0 {
 		s.pushLocked(ch.Seq)
+	}
+	if s.st.live() && s.treesOn() && !s.source {
+		s.emptyStripesLocked(wire.Pieces(len(ch.Data)), now)
 	}
 	s.wakePushesLocked()
 	if !announced {

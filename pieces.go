@@ -21,8 +21,8 @@ import (
 // serves whatever prefix of pieces it has, then the rest as it comes.
 
 // partial is a live chunk being received: its verified head and the pieces
-// so far. Guarded by Stream.mu, except data below prefix*PieceSize, which
-// never changes once its pieces are in and which writers read unlocked.
+// so far. Guarded by Stream.mu, except the data of received pieces (got),
+// which never changes once they are in and which writers read unlocked.
 type partial struct {
 	head    *wire.Head // verified
 	data    []byte
@@ -65,7 +65,6 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 		st = s.st
 	}
 	need := st.inWindow(h.Seq) && !st.has(h.Seq) && (requested || c.source || late || c.feeds != 0)
-	s.fedHeadLocked(c, wire.Pieces(int(h.Size)), now)
 	if p := s.partials[h.Seq]; need && p != nil {
 		p.senders[c] = true // its pieces are checked against p's hashes
 	}
@@ -127,11 +126,11 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	now := time.Now()
 	s.mu.Lock()
 	c.lastRecv = now
-	s.fedLocked(c, int(m.Index%stripes), now) // even a piece we have: c feeds us
 	p := s.partials[m.Seq]
 	if p == nil || !p.senders[c] {
 		s.counters.wasted += int64(len(m.Data))
 		s.mu.Unlock()
+		s.fedDuplicate(c, m, now)
 		return nil
 	}
 	// Compared as uint64 first: int(m.Index) may be negative on 32-bit platforms.
@@ -145,6 +144,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	if p.got[i] {
 		s.counters.wasted += int64(len(m.Data))
 		s.mu.Unlock()
+		s.fedDuplicate(c, m, now)
 		return nil
 	}
 	want := p.head.Hashes[i*sha256.Size : (i+1)*sha256.Size]
@@ -162,6 +162,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	copy(p.data[i*wire.PieceSize:], m.Data)
 	p.got[i] = true
 	p.n++
+	s.fedLocked(c, i, now)
 	if p.prefix == i {
 		for p.prefix < p.pieces() && p.got[p.prefix] {
 			p.prefix++

@@ -45,6 +45,8 @@ func (s *Stream) rejoinLocked() {
 		c.forgetAdvertised()
 		clear(c.late)
 		c.strikes = 0
+		c.feedFrom = 0 // pushes start again with the new run's seqs
+		clear(c.pushed)
 		// Our earlier map listed chunks of the earlier run: the source
 		// would take them for this run's, and not push or announce them.
 		c.send(none)

@@ -2,7 +2,9 @@ package p2pstream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -23,10 +25,12 @@ import (
 // the trees miss: joins, a parent gone or slow, churn.
 //
 // Trees are built greedily: each peer advertises, per stripe, its depth
-// below the source and how many more feeds it takes on (wire.Tree); a
-// viewer without a parent for a stripe asks the shallowest neighbour with
-// room. A loop (possible while depths are stale) makes depths count up
-// until maxDepth, where it breaks; a parent that stops feeding is left.
+// below the source, a filter of its ancestors and how many more feeds it
+// takes on (wire.Tree); a viewer without a parent for a stripe asks, among
+// the neighbours with room that do not descend from it, one whose home is
+// the stripe, then the shallowest. A loop (possible while advertisements
+// are stale) makes depths count up until maxDepth, where it breaks; a
+// parent that stops feeding is left.
 
 const (
 	// stripes is how many stripes live chunks are split into.
@@ -87,14 +91,15 @@ func (s *Stream) feedsLocked() int {
 	return n
 }
 
-// home is the stripe a viewer forwards: it is interior in that stripe's
-// tree and a leaf in the others, so that each tree has a quarter of the
-// viewers' upload to grow on (SplitStream). Anyone can tell a peer's home
-// from its ID.
+// home is a viewer's home stripe: the one it forwards first. A full parent
+// makes room for a child whose home is the stripe by ending a feed to one
+// whose home is not, and children look for parents whose home is the
+// stripe first, so each tree grows on a quarter of the viewers' upload
+// (SplitStream), and other stripes take what is left. Anyone can tell a
+// peer's home from its ID.
 func home(id PeerID) int { return int(id[0]) % stripes }
 
-// depthLocked is s's depth in stripe i's tree, as far as it would feed
-// the stripe to others: a viewer advertises only its home stripe.
+// depthLocked is s's depth in stripe i's tree: 0 at the source.
 func (s *Stream) depthLocked(i int) uint8 {
 	if s.source {
 		return 0
@@ -219,7 +224,7 @@ func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
 	}()
 	var best *conn
 	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || c.tree.Above[i]&me == me || c.freeLeft <= 0 && !(home(s.peer.id) == i && c.tree.Depth[i] < maxDepth) ||
+		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || c.tree.Above[i]&me == me && !c.source || c.freeLeft <= 0 && home(s.peer.id) != i ||
 			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil) {
 			continue
 		}
@@ -255,6 +260,13 @@ func better(a, b *conn, i int) bool {
 
 // treeAdvertLocked takes a peer's wire.Tree.
 func (s *Stream) treeAdvertLocked(c *conn, m *wire.Tree) {
+	for i, a := range m.Above {
+		if bits.OnesCount64(a) > 2*maxDepth {
+			// More ancestors than a tree may be deep: a filter made to
+			// hold everyone, so that no one would take us as a parent.
+			m.Depth[i] = wire.NoDepth
+		}
+	}
 	c.tree, c.treeValid = *m, true
 	c.freeLeft = int(m.Free)
 }
@@ -285,7 +297,9 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 		}
 	}
 	if grant&^c.feed != 0 && c.feed == 0 {
-		c.feedFrom = s.pushFromLocked()
+		// Never back: a peer that unsubscribes and subscribes again
+		// would otherwise be pushed the newest chunk again each time.
+		c.feedFrom = max(c.feedFrom, s.pushFromLocked())
 	}
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})
@@ -374,8 +388,8 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 		if m.Mask&(1<<i) != 0 {
 			if !ts.accepted[i] {
 				s.log.Debug("tree feed", "reason", "granted")
+				ts.accepted[i], ts.fedAt[i] = true, now // its grace to start feeding
 			}
-			ts.accepted[i], ts.fedAt[i] = true, now
 		} else {
 			s.log.Debug("tree feed", "reason", "refused")
 			s.leaveParentLocked(i)
@@ -391,13 +405,44 @@ func (s *Stream) fedLocked(c *conn, index int, now time.Time) {
 	}
 }
 
-// fedHeadLocked notes a head from c of a chunk of n pieces: for the
-// silence check, it feeds the stripes of which the chunk has no piece (a
-// low bitrate's short chunks).
-func (s *Stream) fedHeadLocked(c *conn, n int, now time.Time) {
+// emptyStripesLocked notes a live chunk of n pieces stored: for the
+// silence check, the parents of the stripes of which it has no piece (a
+// low bitrate's short chunks) fed us all there was.
+func (s *Stream) emptyStripesLocked(n int, now time.Time) {
 	for i := n; i < stripes; i++ {
-		s.fedLocked(c, i, now)
+		if s.tree.accepted[i] {
+			s.tree.fedAt[i] = now
+		}
 	}
+}
+
+// fedDuplicate notes a piece from c that was not needed (the chunk came
+// whole, or the piece, from elsewhere first): if c feeds us its stripe and
+// the piece matches the chunk's hash, c is feeding us, not silent. Only a
+// checked piece counts, so a parent cannot pass for one with junk.
+func (s *Stream) fedDuplicate(c *conn, m *wire.Piece, now time.Time) {
+	i := int(m.Index % stripes)
+	var hashes []byte // never modified once set: read unlocked
+	s.mu.Lock()
+	if c.feeds&(1<<i) != 0 && s.tree.parent[i] == c {
+		if p := s.partials[m.Seq]; p != nil {
+			hashes = p.head.Hashes
+		} else if s.st != nil && s.st.live() {
+			if ch, ok := s.st.get(m.Seq); ok {
+				hashes = ch.hashes
+			}
+		}
+	}
+	s.mu.Unlock()
+	if uint64(m.Index) >= uint64(len(hashes)/sha256.Size) {
+		return
+	}
+	if sum := sha256.Sum256(m.Data); !bytes.Equal(sum[:], hashes[m.Index*sha256.Size:(m.Index+1)*sha256.Size]) {
+		return
+	}
+	s.mu.Lock()
+	s.fedLocked(c, int(i), now)
+	s.mu.Unlock()
 }
 
 // wakePushesLocked tells the writers of the children that pieces arrived.
@@ -503,6 +548,11 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 		}
 	}()
 	for {
+		// A Feed queued with the change of stripes goes before their
+		// first head, or the child would ignore it.
+		if err := c.writeQueued(bw); err != nil {
+			return err
+		}
 		s.mu.Lock()
 		p, ok := s.nextPushLocked(c)
 		s.mu.Unlock()
@@ -555,10 +605,7 @@ const treeGrace = 3
 // and it is not urgent.
 func (s *Stream) comingLocked(seq uint64, now time.Time) bool {
 	seen, ok := s.seen[seq]
-	if !ok || s.urgentLocked(seq, now) {
-		return !ok
-	}
-	return now.Sub(seen) < time.Duration(treeGrace*float64(s.chunkDuration()))
+	return ok && !s.urgentLocked(seq, now) && now.Sub(seen) < time.Duration(treeGrace*float64(s.chunkDuration()))
 }
 
 // requestLocked is the request for live chunk seq: in the trees, for a

@@ -18,6 +18,7 @@ func treeConn(n, home byte) *conn {
 	c := testConn(n*stripes + home)
 	c.pushed = make(map[uint64]*pushState)
 	c.pushWake = make(chan struct{}, 1)
+	c.parts = make(map[uint64]uint8)
 	return c
 }
 
@@ -204,4 +205,32 @@ func TestServeStripes(t *testing.T) {
 	out, ok = s.chunkToSend(c, <-c.data)
 	require.True(t, ok)
 	assert.Zero(t, out.mask)
+}
+
+// TestResubscribeNotPushedTwice: a child that unsubscribes and subscribes
+// again is pushed from where it was, not the newest chunk again.
+func TestResubscribeNotPushedTwice(t *testing.T) {
+	up, c := treeConn(1, 0), treeConn(2, 0)
+	s := liveTestStream(3, up, c)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.tree.parent[0], s.tree.accepted[0] = up, true
+	s.treeAdvertLocked(up, advert(1, 0))
+	s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
+	require.Equal(t, uint64(2), c.feedFrom)
+	c.feedFrom = 3 // chunk 2 pushed
+	s.subscribeLocked(c, &wire.Subscribe{})
+	s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
+	assert.Equal(t, uint64(3), c.feedFrom)
+}
+
+// TestPoisonedFilter: an ancestor filter with more bits than a tree may be
+// deep is taken for no feed.
+func TestPoisonedFilter(t *testing.T) {
+	c := treeConn(1, 1)
+	s := liveTestStream(0, c)
+	t1 := advert(1, 5)
+	t1.Above[1] = ^uint64(0) &^ idBits(s.peer.id)
+	s.treeAdvertLocked(c, t1)
+	assert.Equal(t, uint8(wire.NoDepth), c.tree.Depth[1])
+	assert.Equal(t, uint8(1), c.tree.Depth[0])
 }
