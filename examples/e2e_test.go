@@ -97,19 +97,31 @@ func startTracker(t *testing.T, bin string, args ...string) string {
 }
 
 // TestProgramsLiveOverTCP runs tracker, broadcaster and two peers as
-// processes; the second peer writes 15 s of the stream to a file that ffprobe
-// must read as H.264 + AAC MPEG-TS covering at least 10 s.
+// processes, pulling chunks and in stripe trees (-trees); the second peer
+// writes 15 s of the stream to a file that ffprobe must read as H.264 + AAC
+// MPEG-TS covering at least 10 s.
 func TestProgramsLiveOverTCP(t *testing.T) {
 	needFFprobe(t)
 	bin := build(t, "tracker", "broadcaster", "peer")
+	for _, trees := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pull", true: "trees"}[trees], func(t *testing.T) { testProgramsLive(t, bin, trees) })
+	}
+}
+
+// testProgramsLive runs TestProgramsLiveOverTCP with the programs in bin.
+func testProgramsLive(t *testing.T, bin string, trees bool) {
 	url := startTracker(t, bin)
-	start(t, filepath.Join(bin, "broadcaster"), "-tracker", url, "-listen", "127.0.0.1:0")
-	start(t, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0")
+	var extra []string
+	if trees {
+		extra = []string{"-trees"}
+	}
+	start(t, filepath.Join(bin, "broadcaster"), append([]string{"-tracker", url, "-listen", "127.0.0.1:0"}, extra...)...)
+	start(t, filepath.Join(bin, "peer"), append([]string{"-tracker", url, "-listen", "127.0.0.1:0"}, extra...)...)
 
 	out := filepath.Join(t.TempDir(), "out.ts")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	peer := exec.CommandContext(ctx, filepath.Join(bin, "peer"), "-tracker", url, "-listen", "127.0.0.1:0", "-out", out, "-duration", "15s")
+	peer := exec.CommandContext(ctx, filepath.Join(bin, "peer"), append([]string{"-tracker", url, "-listen", "127.0.0.1:0", "-out", out, "-duration", "15s"}, extra...)...)
 	log, err := peer.CombinedOutput()
 	require.NoError(t, err, "peer: %s", log)
 
