@@ -50,8 +50,8 @@ type Peer struct {
 	// chunks are pushed down four trees, one per stripe of their pieces,
 	// and pulled only to repair; the publisher must set it too. Swarm lab,
 	// 100 viewers at 2 Mbit/s: startup p95 2-3.3 s and lag p95 3.6-5 s,
-	// against 5.9 s and 9.1 s pulling; but low bitrates, 1,000 viewers
-	// and churn do worse than pulling (docs/BENCHMARKS.md). If false,
+	// against 5.9 s and 9.1 s pulling; but low bitrates and 1,000
+	// viewers do worse than pulling (docs/BENCHMARKS.md). If false,
 	// chunks are pulled.
 	Trees bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks

@@ -299,6 +299,9 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 				continue
 			}
 			data := r.data[i*wire.PieceSize : min(len(r.data), (i+1)*wire.PieceSize)]
+			if s.treesOn() {
+				s.yieldToPushes(ctx)
+			}
 			if lim != nil {
 				if err := bw.Flush(); err != nil {
 					return bytes, err

@@ -44,6 +44,9 @@ type Stream struct {
 	// measuredDur mirrors play.avgDur for chunkDuration, which callers
 	// use without the lock (live).
 	measuredDur atomic.Int64
+	// pushers counts the writers pushing pieces to children now: pulled
+	// uploads give way to them (yieldToPushes).
+	pushers atomic.Int32
 
 	mu         sync.Mutex // guards everything below
 	cond       *sync.Cond // on mu; broadcast when chunks arrive or the stream closes

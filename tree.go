@@ -547,6 +547,8 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 			s.mu.Unlock()
 		}
 	}()
+	s.pushers.Add(1)
+	defer s.pushers.Add(-1)
 	for {
 		// A Feed queued with the change of stripes goes before their
 		// first head, or the child would ignore it.
@@ -624,3 +626,21 @@ func (s *Stream) requestLocked(seq uint64) wire.Message {
 	}
 	return &wire.Request{Seq: seq}
 }
+
+// yieldToPushes holds a pulled upload's next piece while other writers of
+// the stream push pieces down the trees, up to maxYield: the pushes feed
+// whole subtrees on time, a pull repairs one chunk for one viewer.
+func (s *Stream) yieldToPushes(ctx context.Context) {
+	for t := time.Duration(0); t < maxYield && s.pushers.Load() > 0; t += yieldStep {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(yieldStep):
+		}
+	}
+}
+
+const (
+	maxYield  = 200 * time.Millisecond
+	yieldStep = 2 * time.Millisecond
+)

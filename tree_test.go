@@ -2,6 +2,7 @@ package p2pstream
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -233,4 +234,28 @@ func TestPoisonedFilter(t *testing.T) {
 	s.treeAdvertLocked(c, t1)
 	assert.Equal(t, uint8(wire.NoDepth), c.tree.Depth[1])
 	assert.Equal(t, uint8(1), c.tree.Depth[0])
+}
+
+// TestYieldToPushes: a pulled upload waits while a push is under way, up
+// to maxYield, and not at all otherwise.
+func TestYieldToPushes(t *testing.T) {
+	s := liveTestStream(0)
+	start := time.Now()
+	s.yieldToPushes(context.Background())
+	assert.Less(t, time.Since(start), maxYield/2, "no push: no wait")
+
+	s.pushers.Add(1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		s.pushers.Add(-1)
+	}()
+	start = time.Now()
+	s.yieldToPushes(context.Background())
+	waited := time.Since(start)
+	assert.GreaterOrEqual(t, waited, 20*time.Millisecond, "waited for the push")
+
+	s.pushers.Add(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.yieldToPushes(ctx) // returns at once: cancelled
 }

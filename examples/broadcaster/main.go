@@ -58,7 +58,7 @@ Flags:
 	upload := fs.String("upload-limit", "", "cap upload at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	keyFile := fs.String("key", "", "ed25519 key `FILE` (created if missing) so the live stream keeps its ID across restarts; default: a new key each run")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
-	trees := fs.Bool("trees", false, "push fresh live chunks down stripe trees (Peer.Trees): lower lag and startup for stable swarms at 2 Mbit/s and up (measured: 100 viewers), worse at low bitrates and under churn; the broadcaster and every peer must set it")
+	trees := fs.Bool("trees", false, "push fresh live chunks down stripe trees (Peer.Trees): lower lag and startup for stable swarms at 2 Mbit/s and up (measured: 100 viewers), worse at low bitrates and in large swarms; the broadcaster and every peer must set it")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Parse(os.Args[1:])
 

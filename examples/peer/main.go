@@ -53,7 +53,7 @@ Flags:
 	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay (an on-demand stream with seeking)")
 	duration := fs.Duration("duration", 0, "stop after `D` (e.g. 30s); for an on-demand stream with -out and no -http, stop when the file is complete; 0 runs until interrupted")
 	delay := fs.Duration("delay", 0, "live: play-out delay `D` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means three chunk durations, at least 2s (with -trees: 1.5, at least 1.5s)")
-	trees := fs.Bool("trees", false, "push fresh live chunks down stripe trees (Peer.Trees): lower lag and startup for stable swarms at 2 Mbit/s and up (measured: 100 viewers), worse at low bitrates and under churn; the broadcaster and every peer must set it")
+	trees := fs.Bool("trees", false, "push fresh live chunks down stripe trees (Peer.Trees): lower lag and startup for stable swarms at 2 Mbit/s and up (measured: 100 viewers), worse at low bitrates and in large swarms; the broadcaster and every peer must set it")
 	upload := fs.String("upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (a temporary file, gone when the peer stops, on Unix even if it is killed); default the system's temporary directory")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
