@@ -327,13 +327,8 @@ func (c *conn) writeLoop(ctx context.Context) {
 		default:
 		}
 		select {
-		case m := <-c.ctrl:
-			if c.writeFrame(bw, m, true) != nil {
-				return
-			}
-		case <-c.pushWake:
-			if c.writePushes(ctx, bw) != nil || bw.Flush() != nil {
-				c.close(errors.New("p2pstream: writing pushed pieces"))
+		case <-c.pushWake: // pushes go before pulled chunks
+			if !c.pushNow(ctx, bw) {
 				return
 			}
 			continue
@@ -345,8 +340,7 @@ func (c *conn) writeLoop(ctx context.Context) {
 				return
 			}
 		case <-c.pushWake:
-			if c.writePushes(ctx, bw) != nil || bw.Flush() != nil {
-				c.close(errors.New("p2pstream: writing pushed pieces"))
+			if !c.pushNow(ctx, bw) {
 				return
 			}
 		case seq := <-c.data:
@@ -364,6 +358,16 @@ func (c *conn) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// pushNow writes and flushes what there is to push (writePushes); it
+// reports false, having closed the connection, if that failed.
+func (c *conn) pushNow(ctx context.Context, bw *bufio.Writer) bool {
+	if c.writePushes(ctx, bw) != nil || bw.Flush() != nil {
+		c.close(errors.New("p2pstream: writing pushed pieces"))
+		return false
+	}
+	return true
 }
 
 // writeFrame writes m to bw; with flush, it flushes bw unless more control

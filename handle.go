@@ -471,12 +471,7 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 		}
 	}
 	if s.st.live() {
-		if _, ok := s.seen[ch.Seq]; !ok {
-			s.seen[ch.Seq] = now
-		}
-		if ch.Seq > s.known || !s.knownValid {
-			s.known, s.knownValid = ch.Seq, true
-		}
+		s.noteLiveLocked(ch.Seq, now)
 	}
 	if s.source && s.st.live() && s.feedsLocked() == 0 {
 		s.pushLocked(ch.Seq)
@@ -494,6 +489,17 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 		s.markDoneLocked()
 	}
 	s.scheduleSoon()
+}
+
+// noteLiveLocked notes that we hold (or receive) live chunk seq: when it
+// was first heard of, and the newest known.
+func (s *Stream) noteLiveLocked(seq uint64, now time.Time) {
+	if _, ok := s.seen[seq]; !ok {
+		s.seen[seq] = now
+	}
+	if seq > s.known || !s.knownValid {
+		s.known, s.knownValid = seq, true
+	}
 }
 
 // pushLocked sends a fresh live chunk, unasked, to Fanout peers chosen at

@@ -106,12 +106,7 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 	if s.treesOn() {
 		// Advertised once whole (completeLocked): pulls are repairs,
 		// and a peer short of a stripe could not serve them.
-		if _, ok := s.seen[h.Seq]; !ok {
-			s.seen[h.Seq] = now
-		}
-		if h.Seq > s.known || !s.knownValid {
-			s.known, s.knownValid = h.Seq, true
-		}
+		s.noteLiveLocked(h.Seq, now)
 	} else {
 		s.announceLocked(h.Seq, c)
 	}
@@ -147,9 +142,9 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 		s.fedDuplicate(c, m, now)
 		return nil
 	}
-	want := p.head.Hashes[i*sha256.Size : (i+1)*sha256.Size]
+	hashes := p.head.Hashes
 	s.mu.Unlock()
-	if sum := sha256.Sum256(m.Data); !bytes.Equal(sum[:], want) {
+	if !pieceMatches(hashes, i, m.Data) {
 		err := fmt.Errorf("%w: chunk %d: piece %d does not match its hash", ErrBadChunk, m.Seq, m.Index)
 		s.ban(c, err)
 		return err
@@ -175,6 +170,13 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 		s.wakePushesLocked()
 	}
 	return nil
+}
+
+// pieceMatches reports whether data is piece i of a chunk whose piece
+// hashes are hashes (a head's); i must be a piece of it.
+func pieceMatches(hashes []byte, i int, data []byte) bool {
+	sum := sha256.Sum256(data)
+	return bytes.Equal(sum[:], hashes[i*sha256.Size:(i+1)*sha256.Size])
 }
 
 // completeLocked stores a partial whose pieces are all in, received last

@@ -110,11 +110,9 @@ func (s *Stream) joinProbesLocked() []uint64 {
 	// A keyframe chunk fetched for an earlier top is good enough: the live
 	// edge moves on while the first chunk arrives, and chasing it would
 	// cost a chunk's transfer for each step.
-	for i := uint64(0); i <= joinSlack && i <= top; i++ {
-		if c, ok := s.st.get(top - i); ok && c.Keyframe() {
-			s.startLocked(top - i)
-			return s.wantedLiveLocked()
-		}
+	if seq, ok := s.heldKeyframeLocked(top); ok {
+		s.startLocked(seq)
+		return s.wantedLiveLocked()
 	}
 	var probes []uint64
 	for i := uint64(0); i < maxJoinProbe && i <= top; i++ {
@@ -139,6 +137,17 @@ func (s *Stream) joinProbesLocked() []uint64 {
 		return s.wantedLiveLocked()
 	}
 	return probes
+}
+
+// heldKeyframeLocked returns the newest keyframe chunk held at or up to
+// joinSlack chunks below top.
+func (s *Stream) heldKeyframeLocked(top uint64) (uint64, bool) {
+	for i := uint64(0); i <= joinSlack && i <= top; i++ {
+		if c, ok := s.st.get(top - i); ok && c.Keyframe() {
+			return top - i, true
+		}
+	}
+	return 0, false
 }
 
 // joinBaseLocked returns the newest chunk to start searching from: the

@@ -1,0 +1,188 @@
+package p2pstream
+
+import (
+	"bufio"
+	"context"
+	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// Pushing down the stripe trees (tree.go builds them): what a parent sends
+// each child and when, how pulled uploads give way to it, and how a viewer
+// repairs what the trees missed.
+
+// wakePushesLocked tells the writers of the children that pieces arrived.
+func (s *Stream) wakePushesLocked() {
+	for _, c := range s.conns {
+		if c.feed != 0 {
+			notify(c.pushWake)
+		}
+	}
+}
+
+// push is one frame a parent pushes to a child.
+type push struct {
+	head  *wire.Head // the chunk's head, or nil for a piece
+	seq   uint64
+	index int
+	data  []byte
+}
+
+// maxPushBehind is how far behind the newest chunk a push may still go:
+// older chunks are pulled.
+const maxPushBehind = 2
+
+// nextPushLocked returns the next frame to push to c: the oldest chunk
+// first, its head first, then its pieces of c's stripes in index order, as
+// far as s holds them.
+func (s *Stream) nextPushLocked(c *conn) (push, bool) {
+	if c.feed == 0 || s.st == nil || !s.st.live() {
+		return push{}, false
+	}
+	top := s.st.newest
+	for seq := range s.partials {
+		top = max(top, seq)
+	}
+	if top >= maxPushBehind && c.feedFrom < top-maxPushBehind {
+		c.feedFrom = top - maxPushBehind
+	}
+	for seq := range c.pushed {
+		if seq < c.feedFrom {
+			delete(c.pushed, seq)
+		}
+	}
+	for seq := c.feedFrom; seq <= top; seq++ {
+		r, ok := s.relayLocked(seq)
+		if !ok {
+			continue
+		}
+		ps := c.pushed[seq]
+		if ps == nil {
+			ps = &pushState{}
+			c.pushed[seq] = ps
+		}
+		if !ps.head {
+			ps.head = true
+			h := r.head
+			return push{head: &h, seq: seq}, true
+		}
+		n := wire.Pieces(len(r.data))
+		p := s.partials[seq]
+		done := true
+		best := -1
+		for i := range stripes {
+			if c.feed&(1<<i) == 0 {
+				continue
+			}
+			idx := i + stripes*int(ps.next[i])
+			if idx >= n {
+				continue
+			}
+			done = false
+			if p != nil && !p.got[idx] {
+				continue
+			}
+			if best < 0 || idx < best {
+				best = idx
+			}
+		}
+		if best >= 0 {
+			ps.next[best%stripes]++
+			return push{seq: seq, index: best, data: r.data[best*wire.PieceSize : min(len(r.data), (best+1)*wire.PieceSize)]}, true
+		}
+		if done && seq == c.feedFrom {
+			c.feedFrom++
+			delete(c.pushed, seq)
+		}
+	}
+	return push{}, false
+}
+
+// writePushes writes what there is to push to c now, through the upload
+// limiter, with control frames between pieces.
+func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
+	s := c.s
+	lim := s.peer.limiter
+	n := 0
+	defer func() {
+		if n > 0 {
+			s.mu.Lock()
+			s.counters.up += int64(n)
+			c.sentUp += int64(n)
+			c.lastSent = time.Now()
+			s.mu.Unlock()
+		}
+	}()
+	s.pushers.Add(1)
+	defer s.pushers.Add(-1)
+	for {
+		// A Feed queued with the change of stripes goes before their
+		// first head, or the child would ignore it.
+		if err := c.writeQueued(bw); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		p, ok := s.nextPushLocked(c)
+		s.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		if p.head != nil {
+			if err := c.writeFrame(bw, p.head, false); err != nil {
+				return err
+			}
+			continue
+		}
+		if lim != nil {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if err := lim.WaitN(ctx, len(p.data)); err != nil {
+				return err
+			}
+		}
+		if err := c.writePiece(bw, p.seq, p.index, p.data); err != nil {
+			return err
+		}
+		n += len(p.data)
+		if err := c.writeQueued(bw); err != nil {
+			return err
+		}
+	}
+}
+
+// requestLocked is the request for live chunk seq: in the trees, for a
+// chunk that came down some of them, only the stripes it lacks.
+func (s *Stream) requestLocked(seq uint64) wire.Message {
+	if p := s.partials[seq]; p != nil && s.treesOn() {
+		var missing uint8
+		for i, got := range p.got {
+			if !got {
+				missing |= 1 << (i % stripes)
+			}
+		}
+		if missing != 0 && missing != allStripes {
+			return &wire.RequestStripes{Seq: seq, Mask: missing}
+		}
+	}
+	return &wire.Request{Seq: seq}
+}
+
+// yieldToPushes holds a pulled upload's next piece while other writers of
+// the stream push pieces down the trees, up to maxYield: the pushes feed
+// whole subtrees on time, a pull repairs one chunk for one viewer.
+func (s *Stream) yieldToPushes(ctx context.Context) {
+	for t := time.Duration(0); t < maxYield && s.pushers.Load() > 0; t += yieldStep {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(yieldStep):
+		}
+	}
+}
+
+const (
+	maxYield  = 200 * time.Millisecond
+	yieldStep = 2 * time.Millisecond
+)
