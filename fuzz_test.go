@@ -157,7 +157,7 @@ func fuzzSessionSeeds() [][]byte {
 		frames(bm, &wire.RequestBack{Seq: 0}, &wire.Request{Seq: 0}, &wire.RequestBack{Seq: 1 << 62}, &wire.Cancel{Seq: 0}),
 		frames(&wire.Have{Seq: 3}, &wire.Have{Seq: 1 << 62}, &wire.Ping{Nonce: 7}),
 		frames(&wire.Chunk{Seq: 2, Timestamp: 1, Flags: 1, Data: []byte("not video"), Sig: make([]byte, 64)}),
-		frames(&wire.Head{Seq: 2, Timestamp: 1, Flags: 1, Size: wire.PieceSize + 9, Sig: make([]byte, 64), Hashes: make([]byte, 2*wire.HashSize)},
+		frames(&wire.Head{Seq: 2, Timestamp: 1, Flags: 1, Size: wire.MinPieceSize + 9, Sig: make([]byte, 64), Hashes: make([]byte, 2*wire.HashSize)},
 			&wire.Piece{Seq: 2, Index: 1, Data: []byte("not video")}, &wire.Piece{Seq: 2, Index: 7, Data: []byte{0x47}}),
 		frames(&wire.Reject{Seq: 4}, &wire.ManifestRequest{}, &wire.Manifest{Data: []byte("P2PM\x01")}),
 		frames(&wire.Handshake{Version: wire.Version}),

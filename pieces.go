@@ -37,7 +37,13 @@ func (p *partial) pieces() int { return len(p.got) }
 
 // pieceLen returns the length of piece i.
 func (p *partial) pieceLen(i int) int {
-	return min(wire.PieceSize, len(p.data)-i*wire.PieceSize)
+	return len(piece(p.data, i))
+}
+
+// piece returns piece i of a chunk's data (wire.PieceBounds).
+func piece(data []byte, i int) []byte {
+	start, end := wire.PieceBounds(len(data), i)
+	return data[start:end]
 }
 
 // wake tells the writers relaying p that something changed.
@@ -154,7 +160,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	if s.partials[m.Seq] != p || p.got[i] {
 		return nil // completed or dropped meanwhile
 	}
-	copy(p.data[i*wire.PieceSize:], m.Data)
+	copy(piece(p.data, i), m.Data)
 	p.got[i] = true
 	p.n++
 	s.fedLocked(c, i, now)
@@ -300,7 +306,7 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			if mask != 0 && mask&(1<<(i%stripes)) == 0 {
 				continue
 			}
-			data := r.data[i*wire.PieceSize : min(len(r.data), (i+1)*wire.PieceSize)]
+			data := piece(r.data, i)
 			if s.treesOn() {
 				s.yieldToPushes(ctx)
 			}

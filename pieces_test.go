@@ -38,18 +38,18 @@ func pieceTestStream(t *testing.T, key ed25519.PrivateKey, source bool) (*Stream
 	return s, c
 }
 
-// signedPieces returns chunk 5 (40 KiB: pieces of 16, 16 and 8 KiB) as a
+// signedPieces returns chunk 5 (10 KiB: pieces of 4, 4 and 2 KiB) as a
 // head and pieces signed by key.
 func signedPieces(t *testing.T, key ed25519.PrivateKey) (Chunk, *wire.Head, []*wire.Piece) {
 	t.Helper()
-	data := make([]byte, 40<<10)
+	data := make([]byte, 10<<10)
 	_, _ = rand.Read(data)
 	ch := Chunk{Seq: 5, Timestamp: time.Now().UnixMicro(), Flags: FlagKeyframe, Data: data}
 	signChunk(key, &ch)
 	head := &wire.Head{Seq: 5, Timestamp: ch.Timestamp, Flags: uint8(ch.Flags), Size: uint32(len(data)), Sig: ch.Sig, Hashes: ch.hashes}
 	var pieces []*wire.Piece
-	for i := 0; i*wire.PieceSize < len(data); i++ {
-		pieces = append(pieces, &wire.Piece{Seq: 5, Index: uint32(i), Data: bytes.Clone(data[i*wire.PieceSize : min(len(data), (i+1)*wire.PieceSize)])})
+	for i := range wire.Pieces(len(data)) {
+		pieces = append(pieces, &wire.Piece{Seq: 5, Index: uint32(i), Data: bytes.Clone(piece(data, i))})
 	}
 	return ch, head, pieces
 }
@@ -146,7 +146,7 @@ func TestPiecesUnasked(t *testing.T) {
 	}
 	assert.False(t, s.st.has(5))
 	assert.Empty(t, s.partials)
-	assert.Equal(t, int64(40<<10), s.counters.wasted)
+	assert.Equal(t, int64(10<<10), s.counters.wasted)
 	assert.False(t, c.closed())
 }
 
@@ -178,7 +178,7 @@ func TestRelayPrefix(t *testing.T) {
 	}
 	r, _ = s.relayLocked(5)
 	assert.Equal(t, 2, r.avail)
-	assert.Equal(t, want.Data[:2*wire.PieceSize], r.data[:2*wire.PieceSize])
+	assert.Equal(t, want.Data[:2*wire.MinPieceSize], r.data[:2*wire.MinPieceSize])
 
 	require.NoError(t, s.receivePiece(c, pieces[2]))
 	r, ok = s.relayLocked(5)

@@ -82,7 +82,7 @@ func TestUnprovedSourceClaim(t *testing.T) {
 		require.NoError(t, s.receivePiece(c, p))
 	}
 	assert.False(t, s.st.has(5), "a push from an unproved source is not kept")
-	assert.Equal(t, int64(40<<10), s.counters.wasted)
+	assert.Equal(t, int64(10<<10), s.counters.wasted)
 }
 
 // TestNewConnSourceClaim: newConn takes a live stream's source claim on

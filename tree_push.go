@@ -89,7 +89,7 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 		}
 		if best >= 0 {
 			ps.next[best%stripes]++
-			return push{seq: seq, index: best, data: r.data[best*wire.PieceSize : min(len(r.data), (best+1)*wire.PieceSize)]}, true
+			return push{seq: seq, index: best, data: piece(r.data, best)}, true
 		}
 		if done && seq == c.feedFrom {
 			c.feedFrom++

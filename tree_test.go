@@ -99,9 +99,9 @@ func TestNextPush(t *testing.T) {
 	c := treeConn(1, 0)
 	s := liveTestStream(0, c)
 	s.partials = make(map[uint64]*partial)
-	data := bytes.Repeat([]byte{7}, 10*wire.PieceSize+100) // 11 pieces
+	data := bytes.Repeat([]byte{7}, 10*wire.MaxPieceSize+100) // 11 pieces of 16 KiB
 	s.st.put(Chunk{Seq: 4, Data: data})
-	arriving := make([]byte, 8*wire.PieceSize)
+	arriving := make([]byte, 8*wire.MinPieceSize) // 8 pieces of 4 KiB
 	p := &partial{head: &wire.Head{Seq: 5, Size: uint32(len(arriving))}, data: arriving, got: make([]bool, 8), grew: make(chan struct{})}
 	p.got[1], p.got[2], p.got[5] = true, true, true
 	s.partials[5] = p
@@ -118,7 +118,11 @@ func TestNextPush(t *testing.T) {
 			assert.Equal(t, p.seq, p.head.Seq)
 			continue
 		}
-		require.Equal(t, min(wire.PieceSize, 100+(10-p.index)*wire.PieceSize), len(p.data))
+		want := data
+		if p.seq == 5 {
+			want = arriving
+		}
+		require.Equal(t, len(piece(want, p.index)), len(p.data))
 		got = append(got, string(rune('0'+p.seq))+"."+string(rune('a'+p.index)))
 	}
 	// Chunk 4: pieces 1, 2, 5, 6, 9, 10 (b c f g j k); chunk 5: 1, 2, 5 held.

@@ -36,8 +36,9 @@ func (s *session) pollutePieces(c *wire.Chunk) error {
 	if err := s.write(head); err != nil {
 		return err
 	}
-	for i := 0; i*wire.PieceSize < len(c.Data); i++ {
-		piece := append([]byte(nil), c.Data[i*wire.PieceSize:min(len(c.Data), (i+1)*wire.PieceSize)]...)
+	for i := range wire.Pieces(len(c.Data)) {
+		start, end := wire.PieceBounds(len(c.Data), i)
+		piece := append([]byte(nil), c.Data[start:end]...)
 		piece[len(piece)/2] ^= 0x01
 		if err := s.write(&wire.Piece{Seq: c.Seq, Index: uint32(i), Data: piece}); err != nil {
 			return err
@@ -72,10 +73,14 @@ func (a *assembler) add(m wire.Message) *wire.Chunk {
 		}
 	case *wire.Piece:
 		x := (*a)[m.Seq]
-		if x == nil || int(m.Index)*wire.PieceSize+len(m.Data) > len(x.data) {
+		if x == nil || int64(m.Index) >= int64(wire.Pieces(len(x.data))) {
 			return nil
 		}
-		copy(x.data[int(m.Index)*wire.PieceSize:], m.Data)
+		start, end := wire.PieceBounds(len(x.data), int(m.Index))
+		if len(m.Data) != end-start {
+			return nil
+		}
+		copy(x.data[start:end], m.Data)
 		x.got[m.Index] = true
 		if len(x.got) == wire.Pieces(len(x.data)) {
 			return a.done(m.Seq)

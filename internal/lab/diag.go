@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -56,6 +57,9 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 		switch a.Key {
 		case "reason":
 			key += ": " + a.Value.String()
+		case "err":
+			// Counted by kind: "piece N of chunk N", not each chunk.
+			key += ": " + digits.ReplaceAllString(a.Value.String(), "N")
 		case "source":
 			if a.Value.Bool() {
 				key += " (source)"
@@ -84,6 +88,8 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	d.mu.Unlock()
 	return nil
 }
+
+var digits = regexp.MustCompile(`[0-9]+`)
 
 // String lists the counts, most frequent first.
 func (d *diag) String() string {

@@ -78,7 +78,7 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 	case TypeHead:
 		return headFixed, headFixed + Pieces(l.MaxChunk)*HashSize, true
 	case TypePiece:
-		return pieceFixed + 1, pieceFixed + PieceSize, true
+		return pieceFixed + 1, pieceFixed + MaxPieceSize, true
 	case TypeSourceProof:
 		return SignatureSize, SignatureSize, true
 	case TypeManifestRequest, TypeReady:

@@ -73,9 +73,9 @@ func TestMalformed(t *testing.T) {
 		{"handshake short", rawFrame(TypeHandshake, zeros(70)), Limits{}, TypeHandshake, "payload of 70 bytes, want at least 71"},
 		{"handshake too long", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 255, strings.Repeat("a", 256))), Limits{}, TypeHandshake, "payload of 327 bytes exceeds limit of 326"},
 		{"handshake bad magic", rawFrame(TypeHandshake, handshakePayload("HTTP", 1, 0, 0, "")), Limits{}, TypeHandshake, `bad magic "HTTP", want "P2PS"`},
-		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 6"},
-		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 6"},
-		{"handshake version 5", rawFrame(TypeHandshake, handshakePayload(Magic, 5, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 5, want 6"},
+		{"handshake version 0", rawFrame(TypeHandshake, handshakePayload(Magic, 0, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 0, want 7"},
+		{"handshake version 1", rawFrame(TypeHandshake, handshakePayload(Magic, 1, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 1, want 7"},
+		{"handshake version 6", rawFrame(TypeHandshake, handshakePayload(Magic, 6, 0, 0, "")), Limits{}, TypeHandshake, "unsupported version 6, want 7"},
 		{"handshake unknown flag", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0x03, 0, "")), Limits{}, TypeHandshake, "unknown flags 0x02"},
 		{"handshake address short", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 5, "abc")), Limits{}, TypeHandshake, "listen address length 5, but 3 bytes follow"},
 		{"handshake trailing", rawFrame(TypeHandshake, handshakePayload(Magic, Version, 0, 3, "abcde")), Limits{}, TypeHandshake, "listen address length 3, but 5 bytes follow"},
@@ -100,7 +100,7 @@ func TestMalformed(t *testing.T) {
 		{"head hashes missing", rawFrame(TypeHead, zeros(17), u32(1), zeros(64)), Limits{}, TypeHead, "0 bytes of hashes for 1 bytes of data, want 32"},
 		{"head hashes extra", rawFrame(TypeHead, zeros(17), u32(0), zeros(64+32)), Limits{}, TypeHead, "32 bytes of hashes for 0 bytes of data, want 0"},
 		{"piece empty", rawFrame(TypePiece, zeros(12)), Limits{}, TypePiece, "payload of 12 bytes, want at least 13"},
-		{"piece too big", rawFrame(TypePiece, zeros(12+PieceSize+1)), Limits{}, TypePiece, "payload of 16397 bytes exceeds limit of 16396"},
+		{"piece too big", rawFrame(TypePiece, zeros(12+MaxPieceSize+1)), Limits{}, TypePiece, "payload of 16397 bytes exceeds limit of 16396"},
 		{"chunk payload over limit", rawFrame(TypeChunk, chunkHead(64), zeros(64+17)), small, TypeChunk, "payload of 99 bytes exceeds limit of 98"},
 
 		// Manifest.

@@ -19,7 +19,7 @@ const growStep = 256<<10 + 128
 
 // piecePool recycles the payload buffers of Pieces read with ReusePieces.
 var piecePool = sync.Pool{New: func() any {
-	b := make([]byte, pieceFixed+PieceSize)
+	b := make([]byte, pieceFixed+MaxPieceSize)
 	return &b
 }}
 
@@ -127,7 +127,7 @@ func (r *Reader) readMessage() (Message, error) {
 // readPayload reads the n-byte payload of a frame of type t, whose size
 // has been checked against the limits.
 func (r *Reader) readPayload(t Type, n int) ([]byte, error) {
-	if t == TypePiece && r.ReusePieces && n <= pieceFixed+PieceSize {
+	if t == TypePiece && r.ReusePieces && n <= pieceFixed+MaxPieceSize {
 		r.piece = piecePool.Get().(*[]byte)
 		p := (*r.piece)[:n]
 		_, err := io.ReadFull(r.br, p)

@@ -62,7 +62,7 @@ func TestReaderChunkOwnsData(t *testing.T) {
 // buffers (each valid until the next read, and decoded right), without
 // allocating their data; without it, each piece owns its data.
 func TestReaderReusePieces(t *testing.T) {
-	one := &Piece{Seq: 7, Index: 0, Data: bytes.Repeat([]byte{1}, PieceSize)}
+	one := &Piece{Seq: 7, Index: 0, Data: bytes.Repeat([]byte{1}, MaxPieceSize)}
 	two := &Piece{Seq: 7, Index: 1, Data: bytes.Repeat([]byte{2}, 100)}
 	stream := AppendFrame(AppendFrame(nil, one), two)
 	for _, reuse := range []bool{false, true} {

@@ -55,10 +55,10 @@ func samples() []sample {
 		{"chunk", &Chunk{Seq: 9, Timestamp: 1_700_000_000_000_000, Flags: 1, Sig: sig, Data: data}},
 		{"chunk unsigned", &Chunk{Seq: 10, Timestamp: -1, Flags: 0xFF, Data: []byte{1, 2, 3}}},
 		{"chunk empty", &Chunk{Seq: 11, Flags: 2, Sig: sig}},
-		{"head", &Head{Seq: 12, Timestamp: 1_700_000_000_000_000, Flags: 1, Size: PieceSize + 1, Sig: sig, Hashes: bytes.Repeat([]byte{0xAB}, 2*HashSize)}},
+		{"head", &Head{Seq: 12, Timestamp: 1_700_000_000_000_000, Flags: 1, Size: 16*MaxPieceSize + 1, Sig: sig, Hashes: bytes.Repeat([]byte{0xAB}, 17*HashSize)}},
 		{"head of empty chunk", &Head{Seq: 13, Flags: 2, Sig: sig}},
 		{"piece", &Piece{Seq: 12, Index: 1, Data: []byte{0x47}}},
-		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, PieceSize)}},
+		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, MaxPieceSize)}},
 		{"manifest request", &ManifestRequest{}},
 		{"ready", &Ready{}},
 		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5, Above: [MaxStripes]uint64{3: 0xdeadbeef}}},
@@ -106,7 +106,7 @@ func TestFrameBytes(t *testing.T) {
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000004b" + "01" + "50325053" + "06" + "01" +
+		{"handshake", hs, "0000004b" + "01" + "50325053" + "07" + "01" +
 			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" +
 			"ee" + strings.Repeat("00", 15) + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
@@ -161,13 +161,13 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // TestAppendPieceHeader: the header and the data make the same frame as
 // AppendFrame.
 func TestAppendPieceHeader(t *testing.T) {
-	for _, n := range []int{1, 100, PieceSize} {
+	for _, n := range []int{1, 100, MaxPieceSize} {
 		p := &Piece{Seq: 1<<40 + 3, Index: 9, Data: bytes.Repeat([]byte{7}, n)}
 		got := append(AppendPieceHeader([]byte{0xAA}, p.Seq, p.Index, n), p.Data...)
 		assert.Equal(t, AppendFrame([]byte{0xAA}, p), got, "%d bytes", n)
 	}
 	assert.Panics(t, func() { AppendPieceHeader(nil, 1, 0, 0) })
-	assert.Panics(t, func() { AppendPieceHeader(nil, 1, 0, PieceSize+1) })
+	assert.Panics(t, func() { AppendPieceHeader(nil, 1, 0, MaxPieceSize+1) })
 }
 
 func TestWriteMessage(t *testing.T) {
@@ -190,13 +190,13 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 6"},
+		{"version unset", &Handshake{}, "version 0, want 7"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"source proof unsigned", &SourceProof{}, "signature of 0 bytes, want 64"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
 		{"head hashes missing", &Head{Size: 1, Sig: make([]byte, 64)}, "0 bytes of hashes for 1 bytes of data, want 32"},
 		{"piece empty", &Piece{}, "piece of 0 bytes"},
-		{"piece too big", &Piece{Data: make([]byte, PieceSize+1)}, "piece of 16385 bytes"},
+		{"piece too big", &Piece{Data: make([]byte, MaxPieceSize+1)}, "piece of 16385 bytes"},
 		{"bitmap too short", &BufferMap{N: 9, Bits: []byte{0}}, "9 bits need 2 bytes"},
 		{"bitmap too long", &BufferMap{N: 8, Bits: []byte{0, 0}}, "8 bits need 1 bytes"},
 		{"padding set", &BufferMap{N: 9, Bits: []byte{0, 0x40}}, "bits past 9 are set"},

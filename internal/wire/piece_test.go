@@ -1,0 +1,46 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestPieceSize(t *testing.T) {
+	tests := []struct {
+		name       string
+		size, want int
+		pieces     int
+	}{
+		{"one byte", 1, MinPieceSize, 1},
+		{"250 kbit/s, 1 s", 31_250, MinPieceSize, 8},
+		{"500 kbit/s, 1 s", 62_500, MinPieceSize, 16},
+		{"just over 16 small pieces", 16*MinPieceSize + 1, 2 * MinPieceSize, 9},
+		{"1 Mbit/s, 1 s", 125_000, 8 << 10, 16},
+		{"2 Mbit/s, 1 s", 250_000, MaxPieceSize, 16},
+		{"8 Mbit/s, 1 s", 1_000_000, MaxPieceSize, 62},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, PieceSize(tt.size))
+			assert.Equal(t, tt.pieces, Pieces(tt.size))
+			start, end := PieceBounds(tt.size, tt.pieces-1)
+			assert.Equal(t, (tt.pieces-1)*tt.want, start)
+			assert.Equal(t, tt.size, end, "the last piece ends the chunk")
+			assert.LessOrEqual(t, end-start, tt.want)
+		})
+	}
+}
+
+func TestPieceHashes(t *testing.T) {
+	data := bytes.Repeat([]byte("p2pstream"), 10_000) // 90,000 bytes: 8 KiB pieces
+	hashes := PieceHashes(data)
+	assert.Len(t, hashes, Pieces(len(data))*HashSize)
+	for i := range Pieces(len(data)) {
+		start, end := PieceBounds(len(data), i)
+		sum := sha256.Sum256(data[start:end])
+		assert.Equal(t, sum[:], hashes[i*HashSize:(i+1)*HashSize], "piece %d", i)
+	}
+}
