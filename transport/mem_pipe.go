@@ -36,25 +36,46 @@ type pipe struct {
 type segment struct {
 	data []byte
 	at   time.Time
-	buf  *[]byte // data's buffer, from segmentPool, or nil
+	buf  *[]byte // data's buffer, from segmentPools, or nil
 }
 
-// segmentPool recycles the buffers of full-size segments: a swarm in one
-// process moves every byte of every stream through them.
-var segmentPool = sync.Pool{New: func() any {
-	b := make([]byte, segmentSize)
-	return &b
-}}
+// segmentPools recycle segment buffers, of a full segment and of half a
+// segment (a 4 KiB piece and its frame header): a swarm in one process
+// moves every byte of every stream through them.
+var segmentPools = [2]sync.Pool{
+	{New: func() any { b := make([]byte, segmentSize); return &b }},
+	{New: func() any { b := make([]byte, segmentSize/2); return &b }},
+}
 
-// newSegment copies b into a segment arriving at at. Writes under half a
-// segment (control frames) get a buffer of their own size: a pooled one
-// would hold 16 KiB for each while it waits.
+// pooledMin is the smallest Write that gets a pooled buffer. Smaller ones
+// (control frames) get a buffer of their own size: a pooled one would hold
+// 8 KiB for each while it waits.
+const pooledMin = 1 << 10
+
+// newSegment copies b into a segment arriving at at.
 func newSegment(b []byte, at time.Time) segment {
-	if len(b) < segmentSize/2 {
+	if len(b) < pooledMin {
 		return segment{data: bytes.Clone(b), at: at}
 	}
-	buf := segmentPool.Get().(*[]byte)
+	pool := &segmentPools[0]
+	if len(b) <= segmentSize/2 {
+		pool = &segmentPools[1]
+	}
+	buf := pool.Get().(*[]byte)
 	return segment{data: (*buf)[:copy(*buf, b)], at: at, buf: buf}
+}
+
+// release returns a segment's buffer to its pool.
+func (s *segment) release() {
+	if s.buf == nil {
+		return
+	}
+	if cap(*s.buf) == segmentSize {
+		segmentPools[0].Put(s.buf)
+	} else {
+		segmentPools[1].Put(s.buf)
+	}
+	s.buf = nil
 }
 
 func newPipe(from, to *MemHost, p *path) *pipe {
@@ -231,9 +252,7 @@ func (p *pipe) push(s segment) {
 
 // pop drops the oldest segment; p.mu is held.
 func (p *pipe) pop() {
-	if buf := p.segs[p.head].buf; buf != nil {
-		segmentPool.Put(buf)
-	}
+	p.segs[p.head].release()
 	p.segs[p.head] = segment{}
 	p.head++
 	if p.head == len(p.segs) {
