@@ -308,7 +308,7 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			}
 			data := piece(r.data, i)
 			if s.treesOn() {
-				s.yieldToPushes(ctx)
+				s.yieldToPushes(ctx, len(data))
 			}
 			if lim != nil {
 				if err := bw.Flush(); err != nil {

@@ -245,7 +245,7 @@ func TestPoisonedFilter(t *testing.T) {
 func TestYieldToPushes(t *testing.T) {
 	s := liveTestStream(0)
 	start := time.Now()
-	s.yieldToPushes(context.Background())
+	s.yieldToPushes(context.Background(), wire.MaxPieceSize)
 	assert.Less(t, time.Since(start), maxYield/2, "no push: no wait")
 
 	s.pushers.Add(1)
@@ -254,12 +254,12 @@ func TestYieldToPushes(t *testing.T) {
 		s.pushers.Add(-1)
 	}()
 	start = time.Now()
-	s.yieldToPushes(context.Background())
+	s.yieldToPushes(context.Background(), wire.MaxPieceSize)
 	waited := time.Since(start)
 	assert.GreaterOrEqual(t, waited, 20*time.Millisecond, "waited for the push")
 
 	s.pushers.Add(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s.yieldToPushes(ctx) // returns at once: cancelled
+	s.yieldToPushes(ctx, wire.MaxPieceSize) // returns at once: cancelled
 }
