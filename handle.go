@@ -479,7 +479,7 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 	if s.st.live() && s.treesOn() && !s.source {
 		s.emptyStripesLocked(wire.Pieces(len(ch.Data)), now)
 	}
-	s.wakePushesLocked()
+	s.wakePushesLocked(allStripes)
 	if !announced {
 		s.announceLocked(ch.Seq, from)
 	}

@@ -116,7 +116,7 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 	} else {
 		s.announceLocked(h.Seq, c)
 	}
-	s.wakePushesLocked()
+	s.wakePushesLocked(allStripes)
 	return nil
 }
 
@@ -173,7 +173,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	if p.n == p.pieces() {
 		s.completeLocked(c, p, now)
 	} else {
-		s.wakePushesLocked()
+		s.wakePushesLocked(1 << (i % stripes))
 	}
 	return nil
 }

@@ -316,14 +316,23 @@ func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 			// chunk on the connection.
 			eta += s.chunkDuration().Seconds()
 		}
+		if s.treesOn() {
+			// A parent pushing stripes to children has that much less
+			// upload for us.
+			eta += pushLoad(c) * s.chunkDuration().Seconds()
+		}
 		if best == nil || eta < bestETA || c.source == false && best.source && eta <= 2*bestETA {
 			best, bestETA = c, eta
 		}
 	}
-	if source != nil && s.urgentLocked(seq, now) {
+	if source != nil && s.urgentLocked(seq, now) && (best == nil || !s.treesOn()) {
 		// About to miss its deadline: the source surely has it, while
 		// peers that advertise a chunk may only hold its head (its sender
 		// stalled, or lied), and reject the request when they cannot go on.
+		// In the trees a peer advertises only whole chunks, and a chunk
+		// late down a tree is late for the whole subtree at once: sent to
+		// the source, all their repairs would slow its pushes to the
+		// roots, and so the next chunk for everyone.
 		return source
 	}
 	if best != nil {

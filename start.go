@@ -44,7 +44,10 @@ const helpAhead = 2
 // It returns the peer asked, or nil. The request is in the helper's
 // inflight, and in s.helpers, not s.pending.
 func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Time) *conn {
-	if !s.st.live() || !s.wantsHelperLocked(seq, now) {
+	if !s.st.live() || s.treesOn() || !s.wantsHelperLocked(seq, now) {
+		// In the trees, a chunk late for one viewer is late for its
+		// subtree: second requests would double the repairs' load on
+		// uplinks that push stripes.
 		return nil
 	}
 	if held, n := s.spreadLocked(seq, holdsChunk); n < minSpreadSample || 2*held < n {

@@ -12,13 +12,24 @@ import (
 // each child and when, how pulled uploads give way to it, and how a viewer
 // repairs what the trees missed.
 
-// wakePushesLocked tells the writers of the children that pieces arrived.
-func (s *Stream) wakePushesLocked() {
+// wakePushesLocked tells the writers of the children fed any of the
+// stripes in mask that pieces of them (or a head: allStripes) arrived.
+func (s *Stream) wakePushesLocked(mask uint8) {
 	for _, c := range s.conns {
-		if c.feed != 0 {
+		if c.feed&mask != 0 {
 			notify(c.pushWake)
 		}
 	}
+}
+
+// pushLoad is the share of its stripe feeds that viewer c gives, as far as
+// its last wire.Tree says: 1 when it pushes as many as it takes on, and
+// little of its upload is left for a repair.
+func pushLoad(c *conn) float64 {
+	if !c.treeValid || c.source {
+		return 0
+	}
+	return float64(viewerFeeds-min(viewerFeeds, max(0, c.freeLeft))) / viewerFeeds
 }
 
 // push is one frame a parent pushes to a child.

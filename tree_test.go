@@ -263,3 +263,59 @@ func TestYieldToPushes(t *testing.T) {
 	cancel()
 	s.yieldToPushes(ctx, wire.MaxPieceSize) // returns at once: cancelled
 }
+
+// TestRepairsSpareTheTrees: in the trees, an urgent chunk a peer holds
+// whole is asked of that peer, not the source, preferring one with feeds
+// to spare, and of no second peer; pulling, of the source, and of a second
+// peer.
+func TestRepairsSpareTheTrees(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name   string
+		trees  bool
+		loaded bool // the second peer pushes all the feeds it takes on
+		want   string
+	}{
+		{"pulling: the source", false, false, "source"},
+		{"trees: a peer", true, false, "peer"},
+		{"trees: the peer with feeds to spare", true, true, "spare"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, peer, spare := testConn(1), testConn(2), testConn(3)
+			src.source = true
+			peer.treeValid, spare.treeValid = true, true
+			spare.freeLeft = viewerFeeds
+			if !tt.loaded {
+				peer.freeLeft = viewerFeeds
+			}
+			names := map[*conn]string{src: "source", peer: "peer", spare: "spare"}
+			free := []*conn{src, peer}
+			if tt.loaded {
+				free = append(free, spare)
+			}
+			for _, c := range free {
+				c.has[10] = struct{}{}
+			}
+			s := &Stream{peer: &Peer{Trees: tt.trees}, kind: KindLive, st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second},
+				pending: map[uint64]*conn{}, helpers: map[uint64]*conn{}, conns: map[PeerID]*conn{}, log: slog.New(slog.DiscardHandler)}
+			// Playing since 5 s ago, chunk 10 next: due after 1 s and the
+			// delay (1.5 s in the trees, 3 s pulling), so overdue: urgent.
+			s.play = playout{started: true, t0: now.Add(-5 * time.Second), next: 10, avgDur: time.Second}
+			require.True(t, s.urgentLocked(10, now))
+			assert.Equal(t, tt.want, names[s.pickPeerLocked(free, 10, now)])
+
+			// Asked of a peer, with holders enough around: pulling, it is
+			// asked of a second one too; in the trees, not.
+			var holders []*conn
+			for n := range byte(4) {
+				h := testConn(10 + n)
+				h.has[10] = struct{}{}
+				s.conns[h.id] = h
+				holders = append(holders, h)
+			}
+			s.pending[10] = holders[0]
+			assert.Equal(t, !tt.trees, s.askHelperLocked(holders, holders[0], 10, now) != nil)
+		})
+	}
+}

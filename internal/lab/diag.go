@@ -20,14 +20,15 @@ type diag struct {
 	mu     sync.Mutex
 	counts map[string]int
 	waits  map[string]time.Duration
-	seens  map[string]time.Duration // misses: since a neighbour first advertised the chunk
-	missed map[int64]int            // misses per chunk seq
-	ages   []time.Duration          // "chunk stored": time since the chunk was cut
-	heads  []time.Duration          // "chunk head": time since the chunk was cut
+	seens  map[string]time.Duration  // misses: since a neighbour first advertised the chunk
+	missed map[int64]int             // misses per chunk seq
+	ages   []time.Duration           // "chunk stored": time since the chunk was cut
+	bySeq  map[int64][]time.Duration // ages by chunk
+	heads  []time.Duration           // "chunk head": time since the chunk was cut
 }
 
 func newDiag() *diag {
-	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration), seens: make(map[string]time.Duration), missed: make(map[int64]int)}
+	return &diag{counts: make(map[string]int), waits: make(map[string]time.Duration), seens: make(map[string]time.Duration), missed: make(map[int64]int), bySeq: make(map[int64][]time.Duration)}
 }
 
 func (d *diag) Enabled(context.Context, slog.Level) bool { return true }
@@ -43,6 +44,7 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 					d.heads = append(d.heads, a.Value.Duration())
 				} else {
 					d.ages = append(d.ages, a.Value.Duration())
+					d.bySeq[storedSeq(r)] = append(d.bySeq[storedSeq(r)], a.Value.Duration())
 				}
 				d.mu.Unlock()
 			}
@@ -69,12 +71,7 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 		case "seen":
 			seen = a.Value.Duration()
 		case "seq":
-			switch v := a.Value; v.Kind() {
-			case slog.KindUint64:
-				seq = int64(v.Uint64())
-			case slog.KindInt64:
-				seq = v.Int64()
-			}
+			seq = seqValue(a.Value)
 		}
 		return true
 	})
@@ -87,6 +84,29 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	}
 	d.mu.Unlock()
 	return nil
+}
+
+// storedSeq returns a record's seq, or -1.
+func storedSeq(r slog.Record) int64 {
+	seq := int64(-1)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "seq" {
+			seq = seqValue(a.Value)
+		}
+		return true
+	})
+	return seq
+}
+
+// seqValue returns a seq attribute's value, logged signed or unsigned.
+func seqValue(v slog.Value) int64 {
+	switch v.Kind() {
+	case slog.KindUint64:
+		return int64(v.Uint64())
+	case slog.KindInt64:
+		return v.Int64()
+	}
+	return -1
 }
 
 var digits = regexp.MustCompile(`[0-9]+`)
@@ -119,6 +139,14 @@ func (d *diag) String() string {
 	}
 	writeAges(&b, "chunk heads received by viewers", d.heads)
 	writeAges(&b, "chunks stored by viewers", d.ages)
+	if len(d.bySeq) > 0 {
+		// Growing ages: the swarm spreads chunks slower than they come.
+		b.WriteString("chunk age at p50 when stored, by seq:")
+		for _, seq := range slices.Sorted(maps.Keys(d.bySeq)) {
+			fmt.Fprintf(&b, " %d:%.1fs", seq, percentile(d.bySeq[seq], 0.5).Seconds())
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 
