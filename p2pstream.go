@@ -8,7 +8,7 @@
 //
 // Live streams are identified by the broadcaster's ed25519 public key; every
 // chunk carries a signature over (stream ID, seq, timestamp, flags, length,
-// and the SHA-256 of each 16 KiB piece). On-demand streams are identified by the SHA-256 of their
+// and the SHA-256 of each piece, 4-16 KiB). On-demand streams are identified by the SHA-256 of their
 // [Manifest], which lists the SHA-256 of every chunk. A peer that sends a
 // chunk that fails verification is disconnected and banned.
 package p2pstream

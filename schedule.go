@@ -297,8 +297,9 @@ func queueETA(c *conn) float64 {
 }
 
 // pickPeerLocked chooses who of free to ask for seq: the peer that would
-// deliver it soonest. A live source is asked first for an urgent chunk,
-// otherwise only as a last resort.
+// deliver it soonest. A live source is asked first for an urgent chunk
+// (in the stripe trees, only if no free peer holds it), otherwise only as
+// a last resort.
 func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 	var best, source *conn
 	bestETA := 0.0

@@ -10,7 +10,9 @@ import (
 // Where a live viewer starts, and how it fetches its first chunk: the
 // newest keyframe chunk startBehind below the live edge (further back while
 // its neighbours lack it), asked of two peers at once when most of its
-// neighbours hold it. The scheduler (schedule.go) calls in here.
+// neighbours hold it (in the stripe trees: the first chunk they bring whole,
+// or after treeJoinWait the same as pulling). The scheduler (schedule.go)
+// calls in here.
 
 // wantsHelperLocked reports whether live chunk seq should also be asked of
 // a second peer, from the end, as no second peer is sending it: it is a
@@ -44,10 +46,10 @@ const helpAhead = 2
 // It returns the peer asked, or nil. The request is in the helper's
 // inflight, and in s.helpers, not s.pending.
 func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Time) *conn {
-	if !s.st.live() || s.treesOn() || !s.wantsHelperLocked(seq, now) {
-		// In the trees, a chunk late for one viewer is late for its
-		// subtree: second requests would double the repairs' load on
-		// uplinks that push stripes.
+	if !s.st.live() || s.treesOn() && !s.play.t0.IsZero() || !s.wantsHelperLocked(seq, now) {
+		// In the trees, once it plays: a chunk late for one viewer is late
+		// for its subtree, and second requests would double the repairs'
+		// load on uplinks that push stripes.
 		return nil
 	}
 	if held, n := s.spreadLocked(seq, holdsChunk); n < minSpreadSample || 2*held < n {

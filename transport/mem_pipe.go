@@ -40,17 +40,17 @@ type segment struct {
 }
 
 // segmentPools recycle segment buffers, of a full segment and of half a
-// segment (a 4 KiB piece and its frame header): a swarm in one process
+// segment: a swarm in one process
 // moves every byte of every stream through them.
 var segmentPools = [2]sync.Pool{
 	{New: func() any { b := make([]byte, segmentSize); return &b }},
 	{New: func() any { b := make([]byte, segmentSize/2); return &b }},
 }
 
-// pooledMin is the smallest Write that gets a pooled buffer. Smaller ones
-// (control frames) get a buffer of their own size: a pooled one would hold
-// 8 KiB for each while it waits.
-const pooledMin = 1 << 10
+// pooledMin is the smallest Write that gets a pooled buffer (a 4 KiB piece
+// and its frame header do). Smaller ones (control frames) get a buffer of
+// their own size: a pooled one would hold 8 KiB for each while it waits.
+const pooledMin = 4 << 10
 
 // newSegment copies b into a segment arriving at at.
 func newSegment(b []byte, at time.Time) segment {

@@ -44,7 +44,9 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 					d.heads = append(d.heads, a.Value.Duration())
 				} else {
 					d.ages = append(d.ages, a.Value.Duration())
-					d.bySeq[storedSeq(r)] = append(d.bySeq[storedSeq(r)], a.Value.Duration())
+					if seq := storedSeq(r); seq >= 0 {
+						d.bySeq[seq] = append(d.bySeq[seq], a.Value.Duration())
+					}
 				}
 				d.mu.Unlock()
 			}

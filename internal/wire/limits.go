@@ -76,7 +76,7 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 	case TypeChunk:
 		return chunkFixed, chunkFixed + SignatureSize + l.MaxChunk, true
 	case TypeHead:
-		return headFixed, headFixed + Pieces(l.MaxChunk)*HashSize, true
+		return headFixed, headFixed + MaxPieces(l.MaxChunk)*HashSize, true
 	case TypePiece:
 		return pieceFixed + 1, pieceFixed + MaxPieceSize, true
 	case TypeSourceProof:

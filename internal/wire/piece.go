@@ -38,6 +38,15 @@ func PieceSize(size int) int {
 	return n
 }
 
+// MaxPieces returns the most pieces a chunk of up to size bytes has. It
+// is not Pieces(size): a chunk just over 16 small pieces has 9 larger ones.
+func MaxPieces(size int) int {
+	if size > targetPieces*MinPieceSize {
+		return max(Pieces(size), targetPieces)
+	}
+	return Pieces(size)
+}
+
 // PieceBounds returns where piece i of a chunk of size bytes starts and
 // ends.
 func PieceBounds(size, i int) (start, end int) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPieceSize(t *testing.T) {
@@ -43,4 +44,23 @@ func TestPieceHashes(t *testing.T) {
 		sum := sha256.Sum256(data[start:end])
 		assert.Equal(t, sum[:], hashes[i*HashSize:(i+1)*HashSize], "piece %d", i)
 	}
+}
+
+// TestMaxPieces: a Head for any chunk up to a MaxChunk fits the limit that
+// MaxChunk sets, though a bigger chunk may have fewer, larger pieces.
+func TestMaxPieces(t *testing.T) {
+	for _, limit := range []int{1, 4096, 64 << 10, 100 << 10, 200 << 10, 256 << 10, 4 << 20} {
+		most := MaxPieces(limit)
+		for size := 0; size <= limit; size += max(1, limit/4096) {
+			if Pieces(size) > most {
+				t.Fatalf("MaxChunk %d: a chunk of %d bytes has %d pieces, more than MaxPieces %d", limit, size, Pieces(size), most)
+			}
+		}
+	}
+	l := Limits{MaxChunk: 100 << 10}
+	head := &Head{Seq: 1, Size: 64 << 10, Sig: make([]byte, SignatureSize), Hashes: make([]byte, Pieces(64<<10)*HashSize)}
+	var b bytes.Buffer
+	require.NoError(t, WriteMessage(&b, head))
+	_, err := NewReader(&b, l).ReadMessage()
+	assert.NoError(t, err, "a 64 KiB chunk's head under a 100 KiB MaxChunk")
 }
