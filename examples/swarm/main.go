@@ -134,6 +134,11 @@ Flags:
 		fmt.Println(r)
 	}
 	for _, r := range results {
+		if n := r.Note(); n != "" {
+			fmt.Println(n)
+		}
+	}
+	for _, r := range results {
 		if r.Diagnosis != "" {
 			fmt.Printf("\n%s events:\n%s", r.Mode, r.Diagnosis)
 		}

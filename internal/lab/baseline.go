@@ -110,15 +110,21 @@ func RunClientServer(cfg Config) (Result, error) {
 			var hdr [12]byte
 			binary.BigEndian.PutUint64(hdr[:], uint64(c.ts))
 			binary.BigEndian.PutUint32(hdr[8:], uint32(len(c.data)))
-			if _, err := w.Write(append(hdr[:], c.data...)); err != nil {
+			if _, err := w.Write(hdr[:]); err != nil {
 				return
 			}
-			if rc.Flush() != nil {
-				return
+			// In slices, so that the per-second samples count what has
+			// left, not only whole chunks.
+			for data := c.data; len(data) > 0; {
+				n := min(len(data), 16<<10)
+				if _, err := w.Write(data[:n]); err != nil || rc.Flush() != nil {
+					return
+				}
+				data = data[n:]
+				sentMu.Lock()
+				sent += int64(n)
+				sentMu.Unlock()
 			}
-			sentMu.Lock()
-			sent += int64(len(c.data))
-			sentMu.Unlock()
 		}
 	})}
 	go srv.Serve(ln)
@@ -174,6 +180,8 @@ func RunClientServer(cfg Config) (Result, error) {
 		onTime += s.onTime
 		if s.startup > 0 {
 			startups = append(startups, s.startup)
+		} else {
+			res.NeverStarted++
 		}
 		lags = append(lags, s.lags...)
 	}
@@ -198,9 +206,11 @@ type csProgress struct {
 	got    []atomic.Int64 // chunks each client received
 }
 
-// dueBy counts the chunks due by now over all clients: those received, or,
-// if more, those whose deadline has passed (chunks that did not come are
-// due too).
+// dueBy counts the chunks due by now over the clients that have started:
+// those received, or, if more, those whose deadline has passed (chunks that
+// did not come are due too). A client without a chunk yet has none due in
+// the per-second samples; at the end, RunClientServer counts every chunk
+// of the run as due for a client that never started.
 func (p *csProgress) dueBy(now time.Time, chunk time.Duration) int64 {
 	var n int64
 	for i := range p.t0 {
@@ -246,6 +256,9 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 			if expected := int64((until.Sub(t0)-playDelay(chunk))/chunk) + 1; expected > st.due {
 				st.due = expected
 			}
+		} else {
+			// Never started: every chunk of the run was missed, not none.
+			st.due = int64(until.Sub(start) / chunk)
 		}
 	}()
 	for {

@@ -116,7 +116,12 @@ type Result struct {
 	LateStartupP50 time.Duration `json:"late_startup_p50,omitempty"`
 	LateStartupP95 time.Duration `json:"late_startup_p95,omitempty"`
 	// Continuity: chunks delivered by their deadline / chunks due, over all viewers.
+	// In the client-server baseline, a viewer that got no chunk at all had a
+	// chunk due for each chunk duration of the run.
 	Continuity float64 `json:"continuity"`
+	// NeverStarted counts the viewers that got no chunk by the end of the
+	// run (startup and lag figures leave them out).
+	NeverStarted int `json:"never_started,omitempty"`
 	// LagP50 and LagP95: how far behind the live edge viewers play, sampled each second.
 	LagP50 time.Duration `json:"lag_p50"`
 	LagP95 time.Duration `json:"lag_p95"`
@@ -152,6 +157,14 @@ func (r Result) String() string {
 	return fmt.Sprintf("%-13s %6d  %7.3f%%  %6.2fs %6.2fs  %6.2fs %6.2fs  %7.2f  %5.1f%%  %7.1f  %8s",
 		r.Mode, r.Peers, 100*r.Continuity, r.StartupP50.Seconds(), r.StartupP95.Seconds(),
 		r.LagP50.Seconds(), r.LagP95.Seconds(), r.SourceUpload, 100*r.P2PRatio, r.CPUSeconds, bytesString(r.HeapPerPeer))
+}
+
+// Note returns a line to print under the table for r, or "".
+func (r Result) Note() string {
+	if r.NeverStarted == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: %d of %d viewers got no chunk by the end of the run", r.Mode, r.NeverStarted, r.Peers)
 }
 
 // Header is the table header matching Result.String.

@@ -27,6 +27,7 @@ func TestSmallLiveSwarm(t *testing.T) {
 	assert.Positive(t, p2p.StartupP50)
 	assert.Positive(t, p2p.SourceUpload)
 	assert.Positive(t, p2p.HeapPerPeer)
+	assert.Zero(t, p2p.NeverStarted)
 
 	cs, err := RunClientServer(cfg)
 	require.NoError(t, err)
@@ -34,6 +35,20 @@ func TestSmallLiveSwarm(t *testing.T) {
 	assert.Equal(t, "client-server", cs.Mode)
 	// Ten viewers cannot all be served by a source that uploads four copies.
 	assert.Greater(t, cs.SourceUpload, p2p.SourceUpload)
+}
+
+// TestBaselineNeverStarted: client-server viewers that get no chunk count
+// as missing every chunk of the run, not as missing none.
+func TestBaselineNeverStarted(t *testing.T) {
+	// A source with a tenth of the stream's rate for 20 viewers: none gets
+	// a whole chunk in 2 s.
+	cfg := Config{Peers: 20, Bitrate: 500_000, SourceUpload: 0.1, Duration: 2 * time.Second, Logf: t.Logf}
+	cs, err := RunClientServer(cfg)
+	require.NoError(t, err)
+	t.Log(cs)
+	assert.Equal(t, 20, cs.NeverStarted)
+	assert.Zero(t, cs.Continuity)
+	assert.Equal(t, "client-server: 20 of 20 viewers got no chunk by the end of the run", cs.Note())
 }
 
 func TestPlot(t *testing.T) {

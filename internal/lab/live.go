@@ -275,6 +275,8 @@ func RunLive(cfg Config) (Result, error) {
 		fromSource += st.BytesFromSource
 		if st.StartupDelay > 0 {
 			startups = append(startups, st.StartupDelay)
+		} else {
+			res.NeverStarted++
 		}
 	}
 	res.Mode, res.Peers = "p2p", cfg.Peers
