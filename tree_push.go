@@ -182,8 +182,8 @@ func (s *Stream) requestLocked(seq uint64) wire.Message {
 
 // yieldToPushes holds a pulled upload's next piece while other writers of
 // the stream push pieces down the trees, up to maxYield per 16 KiB of the
-// piece's n bytes: the pushes feed
-// whole subtrees on time, a pull repairs one chunk for one viewer.
+// piece's n bytes: the pushes feed whole subtrees on time, a pull repairs
+// one chunk for one viewer.
 func (s *Stream) yieldToPushes(ctx context.Context, n int) {
 	limit := maxYield * time.Duration(n) / wire.MaxPieceSize
 	for t := time.Duration(0); t < limit && s.pushers.Load() > 0; t += yieldStep {

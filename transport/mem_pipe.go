@@ -40,11 +40,20 @@ type segment struct {
 }
 
 // segmentPools recycle segment buffers, of a full segment and of half a
-// segment: a swarm in one process
-// moves every byte of every stream through them.
+// segment: a swarm in one process moves every byte of every stream through
+// them.
 var segmentPools = [2]sync.Pool{
 	{New: func() any { b := make([]byte, segmentSize); return &b }},
 	{New: func() any { b := make([]byte, segmentSize/2); return &b }},
+}
+
+// segmentPool is the pool for n bytes: the write's length when a buffer is
+// taken, the buffer's capacity when it is put back.
+func segmentPool(n int) *sync.Pool {
+	if n <= segmentSize/2 {
+		return &segmentPools[1]
+	}
+	return &segmentPools[0]
 }
 
 // pooledMin is the smallest Write that gets a pooled buffer (a 4 KiB piece
@@ -57,25 +66,16 @@ func newSegment(b []byte, at time.Time) segment {
 	if len(b) < pooledMin {
 		return segment{data: bytes.Clone(b), at: at}
 	}
-	pool := &segmentPools[0]
-	if len(b) <= segmentSize/2 {
-		pool = &segmentPools[1]
-	}
-	buf := pool.Get().(*[]byte)
+	buf := segmentPool(len(b)).Get().(*[]byte)
 	return segment{data: (*buf)[:copy(*buf, b)], at: at, buf: buf}
 }
 
 // release returns a segment's buffer to its pool.
 func (s *segment) release() {
-	if s.buf == nil {
-		return
+	if s.buf != nil {
+		segmentPool(cap(*s.buf)).Put(s.buf)
+		s.buf = nil
 	}
-	if cap(*s.buf) == segmentSize {
-		segmentPools[0].Put(s.buf)
-	} else {
-		segmentPools[1].Put(s.buf)
-	}
-	s.buf = nil
 }
 
 func newPipe(from, to *MemHost, p *path) *pipe {

@@ -37,21 +37,30 @@ func (d *diag) WithGroup(string) slog.Handler            { return d }
 
 func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "chunk stored" || r.Message == "chunk head" {
+		var age time.Duration
+		hasAge, seq := false, int64(-1)
 		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "age" {
-				d.mu.Lock()
-				if r.Message == "chunk head" {
-					d.heads = append(d.heads, a.Value.Duration())
-				} else {
-					d.ages = append(d.ages, a.Value.Duration())
-					if seq := storedSeq(r); seq >= 0 {
-						d.bySeq[seq] = append(d.bySeq[seq], a.Value.Duration())
-					}
-				}
-				d.mu.Unlock()
+			switch a.Key {
+			case "age":
+				age, hasAge = a.Value.Duration(), true
+			case "seq":
+				seq = seqValue(a.Value)
 			}
 			return true
 		})
+		if !hasAge {
+			return nil
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if r.Message == "chunk head" {
+			d.heads = append(d.heads, age)
+			return nil
+		}
+		d.ages = append(d.ages, age)
+		if seq >= 0 {
+			d.bySeq[seq] = append(d.bySeq[seq], age)
+		}
 		return nil
 	}
 	key := r.Message
@@ -86,18 +95,6 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	}
 	d.mu.Unlock()
 	return nil
-}
-
-// storedSeq returns a record's seq, or -1.
-func storedSeq(r slog.Record) int64 {
-	seq := int64(-1)
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "seq" {
-			seq = seqValue(a.Value)
-		}
-		return true
-	})
-	return seq
 }
 
 // seqValue returns a seq attribute's value, logged signed or unsigned.
