@@ -102,6 +102,11 @@ func (p *pipe) read(b []byte) (int, error) {
 			}
 			until = at
 		} else if p.wclosed {
+			if p.to.m.closed() {
+				// Mem.Close closes both ends; which end it reaches
+				// first must not show, so not as the peer's EOF.
+				return 0, net.ErrClosed
+			}
 			return 0, io.EOF
 		}
 		if err := p.wait(&p.readWake, p.readDeadline, now, until); err != nil {
