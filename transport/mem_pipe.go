@@ -18,6 +18,9 @@ type pipe struct {
 	path     *path
 
 	wmu sync.Mutex // held for a whole Write, so Writes never interleave (as on TCP)
+	rmu sync.Mutex // held for a whole Read, so a waiting Read owns readTimer
+
+	readTimer, writeTimer *time.Timer // reused by each wait of a Read or a Write; nil until the first
 
 	mu            sync.Mutex // guards the fields below
 	segs          []segment  // segs[head:] are queued, oldest first
@@ -39,27 +42,36 @@ type segment struct {
 	buf  *[]byte // data's buffer, from segmentPools, or nil
 }
 
-// segmentPools recycle segment buffers, of a full segment and of half a
-// segment: a swarm in one process moves every byte of every stream through
-// them.
-var segmentPools = [2]sync.Pool{
-	{New: func() any { b := make([]byte, segmentSize); return &b }},
-	{New: func() any { b := make([]byte, segmentSize/2); return &b }},
-}
+// segmentClasses are the sizes of the pooled segment buffers, smallest
+// first: a swarm in one process moves every byte of every stream through
+// them. A write takes the smallest that holds it, so a buffer is at most
+// four times the bytes it carries while it waits to be read.
+var segmentClasses = [...]int{1 << 10, 4 << 10, segmentSize / 2, segmentSize}
 
-// segmentPool is the pool for n bytes: the write's length when a buffer is
-// taken, the buffer's capacity when it is put back.
-func segmentPool(n int) *sync.Pool {
-	if n <= segmentSize/2 {
-		return &segmentPools[1]
+// segmentPools recycle segment buffers, one pool per class.
+var segmentPools [len(segmentClasses)]sync.Pool
+
+func init() {
+	for i, n := range segmentClasses {
+		segmentPools[i].New = func() any { b := make([]byte, n); return &b }
 	}
-	return &segmentPools[0]
 }
 
-// pooledMin is the smallest Write that gets a pooled buffer (a 4 KiB piece
-// and its frame header do). Smaller ones (control frames) get a buffer of
-// their own size: a pooled one would hold 8 KiB for each while it waits.
-const pooledMin = 4 << 10
+// segmentPool is the pool for n bytes (at most segmentSize): the write's
+// length when a buffer is taken, the buffer's capacity when it is put back.
+func segmentPool(n int) *sync.Pool {
+	for i, c := range segmentClasses {
+		if n <= c {
+			return &segmentPools[i]
+		}
+	}
+	panic("transport: segment larger than segmentSize")
+}
+
+// pooledMin is the smallest Write that gets a pooled buffer. Smaller ones
+// (most control frames) get a buffer of their own size, which costs less
+// than a pool's round trip.
+const pooledMin = 256
 
 // newSegment copies b into a segment arriving at at.
 func newSegment(b []byte, at time.Time) segment {
@@ -84,6 +96,8 @@ func newPipe(from, to *MemHost, p *path) *pipe {
 
 // read reads the data that has arrived, waiting for some if there is none.
 func (p *pipe) read(b []byte) (int, error) {
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -109,7 +123,7 @@ func (p *pipe) read(b []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		if err := p.wait(&p.readWake, p.readDeadline, now, until); err != nil {
+		if err := p.wait(&p.readWake, &p.readTimer, p.readDeadline, now, until); err != nil {
 			return 0, err
 		}
 	}
@@ -199,7 +213,7 @@ func (p *pipe) waitWritable(n int, notBefore time.Time) error {
 		default:
 			return nil
 		}
-		if err := p.wait(&p.writeWake, p.writeDeadline, now, until); err != nil {
+		if err := p.wait(&p.writeWake, &p.writeTimer, p.writeDeadline, now, until); err != nil {
 			return err
 		}
 	}
@@ -207,8 +221,10 @@ func (p *pipe) waitWritable(n int, notBefore time.Time) error {
 
 // wait releases p.mu until *wakeCh is closed, until passes (if not zero) or
 // the deadline passes (if not zero); it returns os.ErrDeadlineExceeded at
-// once if the deadline has passed. p.mu is held again when it returns.
-func (p *pipe) wait(wakeCh *chan struct{}, deadline, now, until time.Time) error {
+// once if the deadline has passed. p.mu is held again when it returns. It
+// times with *timer, made on first use: the caller holds the mutex (rmu or
+// wmu) that makes it the only user of that timer.
+func (p *pipe) wait(wakeCh *chan struct{}, timer **time.Timer, deadline, now, until time.Time) error {
 	if !deadline.IsZero() {
 		if !now.Before(deadline) {
 			return os.ErrDeadlineExceeded
@@ -227,7 +243,13 @@ func (p *pipe) wait(wakeCh *chan struct{}, deadline, now, until time.Time) error
 		<-ch
 		return nil
 	}
-	t := time.NewTimer(until.Sub(now))
+	t := *timer
+	if t == nil {
+		t = time.NewTimer(until.Sub(now))
+		*timer = t
+	} else {
+		t.Reset(until.Sub(now)) // no stale tick: Reset drains the channel (Go 1.23)
+	}
 	defer t.Stop()
 	select {
 	case <-ch:

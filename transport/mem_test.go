@@ -484,3 +484,26 @@ func TestMemZeroLength(t *testing.T) {
 	_, err = c.Write(nil)
 	assert.True(t, errors.Is(err, net.ErrClosed))
 }
+
+// TestMemWriteSizes writes one message of each size around the segment
+// buffers' classes, on one connection, and reads them back byte for byte:
+// recycled buffers must never mix one write's bytes with another's.
+func TestMemWriteSizes(t *testing.T) {
+	m := transport.NewMem()
+	defer m.Close()
+	s := newSink(t, m.Host("10.0.0.2"))
+	var all []byte
+	c, err := m.Host("10.0.0.1").Dial(context.Background(), s.addr())
+	require.NoError(t, err)
+	for i, n := range []int{1, 255, 256, 1 << 10, 1<<10 + 1, 4 << 10, 4<<10 + 1, 8 << 10, 8<<10 + 1, 16 << 10, 16<<10 + 1, 40000} {
+		b := randomData(n)
+		b[0] = byte(i) // each write differs from the one of the same size before
+		_, err := c.Write(b)
+		require.NoError(t, err, "write of %d bytes", n)
+		all = append(all, b...)
+	}
+	require.NoError(t, c.Close())
+	r := <-s.done
+	assert.Equal(t, int64(len(all)), r.n)
+	assert.Equal(t, sha256.Sum256(all), r.sum)
+}
