@@ -18,9 +18,6 @@ type pipe struct {
 	path     *path
 
 	wmu sync.Mutex // held for a whole Write, so Writes never interleave (as on TCP)
-	rmu sync.Mutex // held for a whole Read, so a waiting Read owns readTimer
-
-	readTimer, writeTimer *time.Timer // reused by each wait of a Read or a Write; nil until the first
 
 	mu            sync.Mutex // guards the fields below
 	segs          []segment  // segs[head:] are queued, oldest first
@@ -96,8 +93,6 @@ func newPipe(from, to *MemHost, p *path) *pipe {
 
 // read reads the data that has arrived, waiting for some if there is none.
 func (p *pipe) read(b []byte) (int, error) {
-	p.rmu.Lock()
-	defer p.rmu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -123,7 +118,7 @@ func (p *pipe) read(b []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		if err := p.wait(&p.readWake, &p.readTimer, p.readDeadline, now, until); err != nil {
+		if err := p.wait(&p.readWake, p.readDeadline, now, until); err != nil {
 			return 0, err
 		}
 	}
@@ -213,7 +208,7 @@ func (p *pipe) waitWritable(n int, notBefore time.Time) error {
 		default:
 			return nil
 		}
-		if err := p.wait(&p.writeWake, &p.writeTimer, p.writeDeadline, now, until); err != nil {
+		if err := p.wait(&p.writeWake, p.writeDeadline, now, until); err != nil {
 			return err
 		}
 	}
@@ -221,10 +216,8 @@ func (p *pipe) waitWritable(n int, notBefore time.Time) error {
 
 // wait releases p.mu until *wakeCh is closed, until passes (if not zero) or
 // the deadline passes (if not zero); it returns os.ErrDeadlineExceeded at
-// once if the deadline has passed. p.mu is held again when it returns. It
-// times with *timer, made on first use: the caller holds the mutex (rmu or
-// wmu) that makes it the only user of that timer.
-func (p *pipe) wait(wakeCh *chan struct{}, timer **time.Timer, deadline, now, until time.Time) error {
+// once if the deadline has passed. p.mu is held again when it returns.
+func (p *pipe) wait(wakeCh *chan struct{}, deadline, now, until time.Time) error {
 	if !deadline.IsZero() {
 		if !now.Before(deadline) {
 			return os.ErrDeadlineExceeded
@@ -243,13 +236,7 @@ func (p *pipe) wait(wakeCh *chan struct{}, timer **time.Timer, deadline, now, un
 		<-ch
 		return nil
 	}
-	t := *timer
-	if t == nil {
-		t = time.NewTimer(until.Sub(now))
-		*timer = t
-	} else {
-		t.Reset(until.Sub(now)) // no stale tick: Reset drains the channel (Go 1.23)
-	}
+	t := time.NewTimer(until.Sub(now))
 	defer t.Stop()
 	select {
 	case <-ch:
