@@ -42,6 +42,7 @@ type Chunk struct {
 	Sig []byte
 
 	hashes []byte // live: the SHA-256 of each piece, set once the chunk is signed or verified
+	pulled int    // live, in the stripe trees: pieces that did not come down them (diagnosis)
 }
 
 // Keyframe reports whether the chunk begins at a keyframe.

@@ -456,7 +456,8 @@ func (s *Stream) storeLocked(ch Chunk, from *conn, now time.Time, announced bool
 	if s.st.live() && !s.source && s.log.Enabled(s.ctx, slog.LevelDebug) {
 		// How long the chunk took to get here since it was cut (by the
 		// publisher's clock): how fast the swarm spreads chunks.
-		s.log.Debug("chunk stored", "seq", ch.Seq, "age", now.Sub(time.UnixMicro(ch.Timestamp)))
+		// In the trees, how many of its pieces did not come down them.
+		s.log.Debug("chunk stored", "seq", ch.Seq, "age", now.Sub(time.UnixMicro(ch.Timestamp)), "pulled", ch.pulled)
 	}
 	if from != nil {
 		if from.source {

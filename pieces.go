@@ -28,6 +28,7 @@ type partial struct {
 	data    []byte
 	got     []bool
 	n       int            // pieces received
+	pulled  int            // pieces received other than down the trees (diagnosis)
 	prefix  int            // pieces 0..prefix-1 are all received
 	grew    chan struct{}  // closed (and replaced) when prefix grows or the partial ends
 	senders map[*conn]bool // connections whose pieces of it are wanted
@@ -163,6 +164,9 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	copy(piece(p.data, i), m.Data)
 	p.got[i] = true
 	p.n++
+	if st := i % stripes; c.feeds&(1<<st) == 0 || s.tree.parent[st] != c {
+		p.pulled++
+	}
 	s.fedLocked(c, i, now)
 	if p.prefix == i {
 		for p.prefix < p.pieces() && p.got[p.prefix] {
@@ -190,7 +194,7 @@ func pieceMatches(hashes []byte, i int, data []byte) bool {
 func (s *Stream) completeLocked(c *conn, p *partial, now time.Time) {
 	h := p.head
 	s.dropPartialLocked(h.Seq)
-	ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: p.data, Sig: h.Sig, hashes: h.Hashes}
+	ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: p.data, Sig: h.Sig, hashes: h.Hashes, pulled: p.pulled}
 	s.acceptLocked(c, ch, now, len(p.got) > 0 && !s.treesOn())
 }
 

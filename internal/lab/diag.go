@@ -23,6 +23,8 @@ type diag struct {
 	seens  map[string]time.Duration  // misses: since a neighbour first advertised the chunk
 	missed map[int64]int             // misses per chunk seq
 	ages   []time.Duration           // "chunk stored": time since the chunk was cut
+	pushed []time.Duration           // ages of the chunks all of whose pieces came down the trees
+	pulled []time.Duration           // ages of those with some pieces pulled
 	bySeq  map[int64][]time.Duration // ages by chunk
 	heads  []time.Duration           // "chunk head": time since the chunk was cut
 }
@@ -38,13 +40,15 @@ func (d *diag) WithGroup(string) slog.Handler            { return d }
 func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "chunk stored" || r.Message == "chunk head" {
 		var age time.Duration
-		hasAge, seq := false, int64(-1)
+		hasAge, seq, pulled := false, int64(-1), int64(-1)
 		r.Attrs(func(a slog.Attr) bool {
 			switch a.Key {
 			case "age":
 				age, hasAge = a.Value.Duration(), true
 			case "seq":
 				seq = seqValue(a.Value)
+			case "pulled":
+				pulled = a.Value.Int64()
 			}
 			return true
 		})
@@ -58,6 +62,12 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 			return nil
 		}
 		d.ages = append(d.ages, age)
+		switch {
+		case pulled == 0:
+			d.pushed = append(d.pushed, age)
+		case pulled > 0:
+			d.pulled = append(d.pulled, age)
+		}
 		if seq >= 0 {
 			d.bySeq[seq] = append(d.bySeq[seq], age)
 		}
@@ -138,6 +148,12 @@ func (d *diag) String() string {
 	}
 	writeAges(&b, "chunk heads received by viewers", d.heads)
 	writeAges(&b, "chunks stored by viewers", d.ages)
+	if len(d.pulled) > 0 && len(d.pushed) > 0 {
+		// The trees: chunks that came down them whole, and those that
+		// needed pieces pulled (joins, repairs).
+		writeAges(&b, "  of them, all pieces down the trees", d.pushed)
+		writeAges(&b, "  of them, some pieces pulled", d.pulled)
+	}
 	if len(d.bySeq) > 0 {
 		// Growing ages: the swarm spreads chunks slower than they come.
 		b.WriteString("chunk age at p50 when stored, by seq:")

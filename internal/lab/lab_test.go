@@ -93,7 +93,8 @@ func TestDiagCounts(t *testing.T) {
 		log.Debug("chunk stored", "seq", 1, "age", age)
 		log.Debug("chunk head", "seq", 1, "age", age/2)
 	}
-	log.Debug("chunk stored", "seq", uint64(2), "age", 4*time.Second)
+	log.Debug("chunk stored", "seq", uint64(2), "age", 4*time.Second, "pulled", 3)
+	log.Debug("chunk stored", "seq", uint64(3), "age", 2*time.Second, "pulled", 0)
 	log.Debug("banned peer", "peer", "10.0.0.7:7000", "err", errors.New("chunk 12: piece 3 does not match its hash"))
 	got := d.String()
 	for _, want := range []string{
@@ -103,8 +104,10 @@ func TestDiagCounts(t *testing.T) {
 		"       1  deadline missed: no neighbour has it\n",
 		"chunks missed by the most viewers (seq: viewers): 7: 2 9: 1; 2 chunks missed by any\n",
 		"chunk heads received by viewers: 3, age since cut p50 1s, p95 1s, p99 1s\n",
-		"chunks stored by viewers: 4, age since cut p50 2s, p95 3s, p99 3s\n",
-		"chunk age at p50 when stored, by seq: 1:2.0s 2:4.0s\n",
+		"chunks stored by viewers: 5, age since cut p50 2s, p95 3s, p99 3s\n",
+		"  of them, all pieces down the trees: 1, age since cut p50 2s, p95 2s, p99 2s\n",
+		"  of them, some pieces pulled: 1, age since cut p50 4s, p95 4s, p99 4s\n",
+		"chunk age at p50 when stored, by seq: 1:2.0s 2:4.0s 3:2.0s\n",
 		"       1  banned peer: chunk N: piece N does not match its hash\n",
 	} {
 		assert.Contains(t, got, want)
