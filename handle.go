@@ -220,6 +220,10 @@ func (s *Stream) noteHaveLocked(c *conn, seq uint64, now time.Time) error {
 
 // serveLocked queues an upload of chunk seq to c, or rejects the request.
 func (s *Stream) serveLocked(c *conn, seq uint64) {
+	if s.pushesFullLocked() {
+		c.send(&wire.Reject{Seq: seq})
+		return
+	}
 	if s.waitUploadLocked(c, seq) {
 		return
 	}

@@ -32,6 +32,17 @@ func pushLoad(c *conn) float64 {
 	return float64(viewerFeeds-min(viewerFeeds, max(0, c.freeLeft))) / viewerFeeds
 }
 
+// pushesFullLocked reports whether s is a viewer in the trees that pushes
+// all the feeds it takes on: it then serves no pulled upload. Five feeds
+// are 1.25x the bitrate, and its uplink is shared a segment at a time by
+// its connections, so a pull beside them leaves each feed no more than it
+// needs on a 1.5x uplink, a delay never drains, and the late pieces turn
+// whole subtrees' chunks into repairs (docs/BENCHMARKS.md, "Eleventh
+// session"). Repairs go to viewers with a feed to spare, or the source.
+func (s *Stream) pushesFullLocked() bool {
+	return s.treesOn() && !s.source && s.feedsLocked() >= viewerFeeds
+}
+
 // push is one frame a parent pushes to a child.
 type push struct {
 	head  *wire.Head // the chunk's head, or nil for a piece

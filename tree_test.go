@@ -319,3 +319,41 @@ func TestRepairsSpareTheTrees(t *testing.T) {
 		})
 	}
 }
+
+// TestFullParentTakesNoPulls: in the trees, a viewer that pushes all the
+// feeds it takes on serves no pulled upload; with a feed to spare, or
+// pulling, it serves one.
+func TestFullParentTakesNoPulls(t *testing.T) {
+	tests := []struct {
+		name  string
+		trees bool
+		feeds int
+		full  bool
+	}{
+		{"pulling", false, viewerFeeds, false},
+		{"trees, a feed to spare", true, viewerFeeds - 1, false},
+		{"trees, every feed pushed", true, viewerFeeds, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var children []*conn
+			for n := range byte(tt.feeds) {
+				c := treeConn(n+1, 0)
+				c.feed = 1
+				children = append(children, c)
+			}
+			asker := testConn(99)
+			s := liveTestStream(3, append(children, asker)...)
+			s.kind, s.log, s.peer.Trees, s.uploading = KindLive, slog.New(slog.DiscardHandler), tt.trees, 0
+			assert.Equal(t, tt.full, s.pushesFullLocked())
+			s.serveLocked(asker, 2)
+			if tt.full {
+				require.Len(t, asker.ctrl, 1)
+				assert.Equal(t, &wire.Reject{Seq: 2}, <-asker.ctrl, "rejected at once, not kept")
+			} else {
+				require.Len(t, asker.data, 1)
+				assert.Equal(t, uint64(2), <-asker.data, "served")
+			}
+		})
+	}
+}
