@@ -164,10 +164,9 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	copy(piece(p.data, i), m.Data)
 	p.got[i] = true
 	p.n++
-	if st := i % stripes; c.feeds&(1<<st) == 0 || s.tree.parent[st] != c {
+	if !s.fedLocked(c, i, now) {
 		p.pulled++
 	}
-	s.fedLocked(c, i, now)
 	if p.prefix == i {
 		for p.prefix < p.pieces() && p.got[p.prefix] {
 			p.prefix++

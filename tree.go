@@ -385,11 +385,20 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 	}
 }
 
-// fedLocked notes piece index of a chunk from c, for the silence check.
-func (s *Stream) fedLocked(c *conn, index int, now time.Time) {
-	if i := index % stripes; c.feeds&(1<<i) != 0 && s.tree.parent[i] == c {
-		s.tree.fedAt[i] = now
+// feedsUsLocked reports whether c is our parent in stripe i and feeds it.
+func (s *Stream) feedsUsLocked(c *conn, i int) bool {
+	return c.feeds&(1<<i) != 0 && s.tree.parent[i] == c
+}
+
+// fedLocked notes piece index of a chunk from c, for the silence check,
+// and reports whether it came down the trees: c feeds us its stripe.
+func (s *Stream) fedLocked(c *conn, index int, now time.Time) bool {
+	i := index % stripes
+	if !s.feedsUsLocked(c, i) {
+		return false
 	}
+	s.tree.fedAt[i] = now
+	return true
 }
 
 // emptyStripesLocked notes a live chunk of n pieces stored: for the
@@ -411,7 +420,7 @@ func (s *Stream) fedDuplicate(c *conn, m *wire.Piece, now time.Time) {
 	i := int(m.Index % stripes)
 	var hashes []byte // never modified once set: read unlocked
 	s.mu.Lock()
-	if c.feeds&(1<<i) != 0 && s.tree.parent[i] == c {
+	if s.feedsUsLocked(c, i) {
 		if p := s.partials[m.Seq]; p != nil {
 			hashes = p.head.Hashes
 		} else if s.st != nil && s.st.live() {
