@@ -3,6 +3,8 @@ package p2pstream
 import (
 	"log/slog"
 	"time"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
 // playout tracks the delivery position and the play clock of a stream, and
@@ -30,6 +32,12 @@ type playout struct {
 	due     int64
 	onTime  int64
 	skipped int64
+
+	// Live, to a part sink (Stream.parts): chunk next is handed over in
+	// parts as its pieces arrive.
+	partOff  int  // bytes of chunk next handed over so far; 0 if it has not begun
+	partSize int  // chunk next's size, once begun
+	partLate bool // a part of chunk next was handed over after its play-out time
 }
 
 // playDelayLocked returns the live play-out delay: Peer.Delay, plus what
@@ -54,6 +62,13 @@ func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, boo
 	avg := p.avgDur
 	if avg == 0 {
 		avg = dur
+	}
+	if p.partOff > 0 { // chunk next has begun: lastTS is its timestamp
+		est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.next)*avg
+		if seq == p.next { // the player reaches the rest of it later
+			est += avg * time.Duration(p.partOff) / time.Duration(p.partSize)
+		}
+		return p.t0.Add(est + delay), true
 	}
 	est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.next+1)*avg
 	return p.t0.Add(est + delay), true
@@ -92,22 +107,29 @@ func (p *playout) playing(now time.Time, delay time.Duration) int64 {
 	return p.ts0 + (now.Sub(p.t0) - delay).Microseconds()
 }
 
-// account updates the play clock and counters for a live chunk handed to
-// the sink at now.
-func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
-	p.due++
+// beginLocked starts live chunk c at the sink at now (play.begin), and
+// logs the play clock's start, for the lab's diagnosis.
+func (s *Stream) beginLocked(c Chunk, now time.Time, delay time.Duration) bool {
+	first := s.play.t0.IsZero()
+	onTime := s.play.begin(c, now, delay)
+	if first {
+		s.log.Debug("play clock started", "seq", c.Seq, "age", now.Sub(time.UnixMicro(c.Timestamp)), "joined", now.Sub(s.play.joined))
+	}
+	return onTime
+}
+
+// begin updates the play clock for live chunk c, whose first bytes are
+// handed to the sink at now, and reports whether they are on time. The
+// first chunk starts the clock.
+func (p *playout) begin(c Chunk, now time.Time, delay time.Duration) bool {
 	if p.t0.IsZero() {
 		if p.first.IsZero() { // (not after a restarted publisher: rejoinLocked)
 			p.first = now
 		}
 		p.t0, p.ts0, p.lastTS, p.lastSeq = now, c.Timestamp, c.Timestamp, c.Seq
-		p.onTime++
-		return
+		return true
 	}
-	due := p.t0.Add(time.Duration(c.Timestamp-p.ts0)*time.Microsecond + delay)
-	if !now.After(due) {
-		p.onTime++
-	}
+	onTime := !now.After(p.t0.Add(time.Duration(c.Timestamp-p.ts0)*time.Microsecond + delay))
 	if gap := time.Duration(c.Timestamp-p.lastTS) * time.Microsecond; gap > 0 && gap < 10*time.Second && c.Seq > p.lastSeq {
 		gap /= time.Duration(c.Seq - p.lastSeq) // over skipped chunks too
 		if p.avgDur == 0 {
@@ -117,22 +139,63 @@ func (p *playout) account(c Chunk, now time.Time, delay time.Duration) {
 		}
 	}
 	p.lastTS, p.lastSeq = c.Timestamp, c.Seq
+	return onTime
 }
 
-// nextChunkLocked returns the next chunk for the sink, if one is ready. A
-// live chunk that is past its deadline while a later chunk is held is
-// skipped.
-func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
+// handover is what deliverNext hands the sink: a whole chunk, or, to a
+// part sink, bytes [off, off+len(c.Data)) of one (part).
+type handover struct {
+	c    Chunk
+	off  int
+	part bool
+	last bool // the chunk is all handed over with this
+}
+
+// partLocked returns the next part of live chunk c (its Data is nil while
+// it arrives) for a part sink: bytes [play.partOff, avail) of data, the
+// chunk's buffer, of which the first avail bytes are verified.
+func (s *Stream) partLocked(c Chunk, data []byte, avail int, now time.Time, delay time.Duration) handover {
+	p := &s.play
+	off := p.partOff
+	if off == 0 {
+		p.partLate = !s.beginLocked(c, now, delay)
+		p.partSize = len(data)
+		s.measuredDur.Store(int64(p.avgDur))
+	} else if dl, _ := p.deadline(p.next, s.chunkDuration(), delay); now.After(dl) {
+		p.partLate = true
+	}
+	h := handover{c: c, off: off, part: true, last: avail == len(data)}
+	h.c.Data = data[off:avail]
+	p.partOff = avail
+	if h.last {
+		p.due++
+		if !p.partLate {
+			p.onTime++
+		}
+		p.next++
+		p.endPart()
+	}
+	return h
+}
+
+// endPart forgets chunk next's parts: it was all handed over, or skipped.
+func (p *playout) endPart() { p.partOff, p.partSize, p.partLate = 0, 0, false }
+
+// nextChunkLocked returns the next chunk for the sink, or part of one for
+// a part sink, if one is ready. A live chunk that is past its deadline
+// (for one begun in parts: its next part is) while a later chunk is held
+// is skipped.
+func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 	p := &s.play
 	if s.st == nil || p.ended || s.source {
-		return Chunk{}, false
+		return handover{}, false
 	}
 	if !s.st.live() {
 		if s.sink == nil {
-			return Chunk{}, false // nothing to deliver to; readers read the store
+			return handover{}, false // nothing to deliver to; readers read the store
 		}
 		if !s.st.has(p.next) {
-			return Chunk{}, false
+			return handover{}, false
 		}
 		// Its data is read from the file by the caller, outside the lock
 		// (readOnDemandChunk).
@@ -143,10 +206,10 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 		p.next++
 		p.due++
 		p.onTime++
-		return c, true
+		return handover{c: c, last: true}, true
 	}
 	if !p.started {
-		return Chunk{}, false
+		return handover{}, false
 	}
 	dur, delay := s.chunkDuration(), s.playDelayLocked()
 	if p.t0.IsZero() && s.knownValid && !s.allFedLocked() {
@@ -162,32 +225,47 @@ func (s *Stream) nextChunkLocked(now time.Time) (Chunk, bool) {
 			// to arrive in. Counting chunks needs no clock shared with the
 			// publisher.
 			if c, ok := s.st.get(edge); !ok || c.Flags&FlagEnd == 0 {
-				return Chunk{}, false // (a stream that ends sooner plays at once)
+				return handover{}, false // (a stream that ends sooner plays at once)
 			}
 		}
 	}
 	for {
 		if c, ok := s.st.get(p.next); ok {
+			if s.parts {
+				return s.partLocked(c, c.Data, len(c.Data), now, delay), true
+			}
 			p.next++
-			p.account(c, now, delay)
+			p.due++
+			if s.beginLocked(c, now, delay) {
+				p.onTime++
+			}
 			s.measuredDur.Store(int64(p.avgDur))
-			return c, true
+			return handover{c: c, last: true}, true
+		}
+		if pc := s.partials[p.next]; s.parts && pc != nil {
+			if _, end := wire.PieceBounds(len(pc.data), pc.prefix-1); pc.prefix > 0 && end > p.partOff {
+				h := pc.head
+				c := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Sig: h.Sig}
+				return s.partLocked(c, pc.data, end, now, delay), true
+			}
 		}
 		if p.next < s.st.oldest && s.st.len() > 0 {
 			// Fell out of the window (the sink was too slow): jump ahead.
 			p.skipped += int64(s.st.oldest - p.next)
 			p.due += int64(s.st.oldest - p.next)
 			p.next = s.st.oldest
+			p.endPart()
 			continue
 		}
 		dl, ok := p.deadline(p.next, dur, delay)
 		if !ok || now.Before(dl) || s.st.len() == 0 || s.st.newest <= p.next || !s.laterChunkDueLocked(now, delay) {
-			return Chunk{}, false
+			return handover{}, false
 		}
 		s.logMissLocked(p.next, now)
 		p.next++
 		p.due++
 		p.skipped++
+		p.endPart() // (a chunk begun in parts is cut short)
 		// The player skips the chunk and, as a player does after a gap,
 		// buffers a little more: a viewer whose chunks come late gives
 		// the next ones more time (and plays further behind), up to
@@ -327,12 +405,13 @@ func (s *Stream) deliverLoop() {
 // file here, outside the lock; if it cannot be, the stream fails (Err).
 func (s *Stream) deliverNext() bool {
 	s.mu.Lock()
-	c, ok := s.nextChunkLocked(time.Now())
+	h, ok := s.nextChunkLocked(time.Now())
 	st := s.st
 	s.mu.Unlock()
 	if !ok {
 		return false
 	}
+	c := h.c
 	if !st.live() {
 		var err error
 		if c, err = st.readOnDemandChunk(c.Seq); err != nil {
@@ -343,7 +422,13 @@ func (s *Stream) deliverNext() bool {
 		}
 	}
 	if s.sink != nil {
-		if err := s.sink.WriteChunk(c); err != nil {
+		var err error
+		if h.part {
+			err = s.sink.(PartSink).WritePart(c, h.off, c.Data)
+		} else {
+			err = s.sink.WriteChunk(c)
+		}
+		if err != nil {
 			s.log.Warn("sink failed; no longer delivering", "err", err)
 			s.mu.Lock()
 			s.play.ended = true
@@ -353,6 +438,9 @@ func (s *Stream) deliverNext() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !h.last {
+		return true
+	}
 	if c.Flags&FlagEnd != 0 || s.st.complete() && s.play.next == uint64(s.st.manifest.Chunks()) {
 		s.play.ended = true
 		if c.Flags&FlagEnd != 0 {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
 // TestPlayoutLagAndBuffered checks a live viewer's lag and buffer against
@@ -79,7 +81,7 @@ func TestSkipAddsDelay(t *testing.T) {
 	put(100)
 	c, ok := s.nextChunkLocked(t0)
 	require.True(t, ok)
-	require.Equal(t, uint64(100), c.Seq)
+	require.Equal(t, uint64(100), c.c.Seq)
 
 	tests := []struct {
 		missing uint64
@@ -94,7 +96,7 @@ func TestSkipAddsDelay(t *testing.T) {
 		put(tt.missing + 1)
 		c, ok := s.nextChunkLocked(t0.Add(tt.at))
 		require.True(t, ok, "chunk %d skipped", tt.missing)
-		assert.Equal(t, tt.missing+1, c.Seq)
+		assert.Equal(t, tt.missing+1, c.c.Seq)
 		assert.Equal(t, tt.extra, s.play.extra, "after skipping chunk %d", tt.missing)
 		assert.Equal(t, delay+tt.extra, s.playDelayLocked())
 	}
@@ -142,7 +144,87 @@ func TestAvgDurOverSkips(t *testing.T) {
 	now := time.Now()
 	ts0 := now.UnixMicro()
 	for _, seq := range []uint64{0, 1, 3, 6} {
-		p.account(Chunk{Seq: seq, Timestamp: ts0 + int64(seq)*1e6}, now, time.Hour)
+		p.begin(Chunk{Seq: seq, Timestamp: ts0 + int64(seq)*1e6}, now, time.Hour)
 	}
 	assert.Equal(t, time.Second, p.avgDur)
+}
+
+// TestPartsHandedOver: a part sink gets a live chunk's verified prefix as
+// its pieces arrive. Each part is due when the player reaches its offset;
+// a chunk counts as on time only if every part was; a chunk that stalls
+// past its next part's time while a later chunk is held is cut short.
+func TestPartsHandedOver(t *testing.T) {
+	const (
+		chunk = time.Second
+		delay = time.Second
+		size  = 64 << 10 // 16 pieces of 4 KiB
+	)
+	ts0 := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC).UnixMicro()
+	t0 := time.UnixMicro(ts0).Add(300 * time.Millisecond) // the first part's arrival
+	s := &Stream{peer: &Peer{Delay: delay}, info: StreamInfo{Kind: KindLive, ChunkDuration: chunk}, st: newLiveStore(30),
+		log: slog.New(slog.DiscardHandler), parts: true, partials: make(map[uint64]*partial)}
+	s.play.started, s.play.next = true, 100
+	n := wire.Pieces(size)
+	require.Equal(t, 16, n)
+	ts := func(seq uint64) int64 { return ts0 + int64(seq-100)*chunk.Microseconds() }
+	arriving := func(seq uint64, prefix int) {
+		p := s.partials[seq]
+		if p == nil {
+			p = &partial{head: &wire.Head{Seq: seq, Timestamp: ts(seq), Flags: uint8(FlagKeyframe), Size: size},
+				data: make([]byte, size), got: make([]bool, n)}
+			s.partials[seq] = p
+		}
+		p.prefix = prefix
+	}
+	whole := func(seq uint64) {
+		delete(s.partials, seq)
+		s.st.put(Chunk{Seq: seq, Timestamp: ts(seq), Flags: FlagKeyframe, Data: make([]byte, size)})
+	}
+	pieceEnd := func(i int) int { _, end := wire.PieceBounds(size, i); return end }
+	type want struct {
+		seq       uint64
+		off, end  int
+		last      bool
+		due, onTo int64
+	}
+	steps := []struct {
+		name  string
+		at    time.Duration // since t0
+		setup func()
+		want  *want // nil: nothing to hand over
+	}{
+		{"first piece of the first chunk", 0, func() { arriving(100, 1) }, &want{100, 0, pieceEnd(0), false, 0, 0}},
+		{"nothing new", 100 * time.Millisecond, func() {}, nil},
+		{"pieces 1-14 in", 500 * time.Millisecond, func() { arriving(100, 15) }, &want{100, pieceEnd(0), pieceEnd(14), false, 0, 0}},
+		{"the rest, once whole", 600 * time.Millisecond, func() { whole(100) }, &want{100, pieceEnd(14), size, true, 1, 1}},
+		{"next chunk begins on time", 900 * time.Millisecond, func() { arriving(101, 1) }, &want{101, 0, pieceEnd(0), false, 1, 1}},
+		// Chunk 101 plays from t0 + 1 s + delay; its piece 1 at 62.5 ms
+		// into it, its piece 9 at 562.5 ms.
+		{"its middle just in time", 2050 * time.Millisecond, func() { arriving(101, 9) }, &want{101, pieceEnd(0), pieceEnd(8), false, 1, 1}},
+		{"its last pieces late", 2990 * time.Millisecond, func() { whole(101) }, &want{101, pieceEnd(8), size, true, 2, 1}},
+		{"a chunk begun on time", 3000 * time.Millisecond, func() { arriving(102, 2) }, &want{102, 0, pieceEnd(1), false, 2, 1}},
+		// Chunk 102 stalls; chunk 103 is held, due at t0 + 4 s.
+		{"stalled, but no later chunk yet", 3500 * time.Millisecond, func() {}, nil},
+		{"cut short for a later chunk", 3500 * time.Millisecond, func() { whole(103) }, &want{103, 0, size, true, 4, 2}},
+	}
+	for _, st := range steps {
+		st.setup()
+		h, ok := s.nextChunkLocked(t0.Add(st.at))
+		if st.want == nil {
+			assert.False(t, ok, st.name)
+			continue
+		}
+		require.True(t, ok, st.name)
+		assert.True(t, h.part, st.name)
+		assert.Equal(t, st.want.seq, h.c.Seq, st.name)
+		assert.Equal(t, st.want.off, h.off, st.name)
+		assert.Len(t, h.c.Data, st.want.end-st.want.off, st.name)
+		assert.Equal(t, st.want.last, h.last, st.name)
+		assert.Equal(t, st.want.due, s.play.due, st.name+": due")
+		assert.Equal(t, st.want.onTo, s.play.onTime, st.name+": on time")
+		assert.False(t, s.play.partLate, st.name+": a part of the chunk late")
+	}
+	assert.Equal(t, int64(1), s.play.skipped)
+	assert.Equal(t, uint64(104), s.play.next)
+	assert.Equal(t, t0, s.play.t0, "the play clock starts at the first part")
 }

@@ -172,6 +172,9 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 			p.prefix++
 		}
 		p.wake()
+		if s.parts && m.Seq == s.play.next {
+			s.wakeDelivery()
+		}
 	}
 	if p.n == p.pieces() {
 		s.completeLocked(c, p, now)

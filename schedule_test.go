@@ -205,7 +205,7 @@ func TestLiveStartHold(t *testing.T) {
 			c, ok := s.nextChunkLocked(now)
 			assert.Equal(t, tt.want, ok)
 			if ok {
-				assert.Equal(t, uint64(0), c.Seq)
+				assert.Equal(t, uint64(0), c.c.Seq)
 			}
 		})
 	}

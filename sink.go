@@ -14,6 +14,34 @@ type Sink interface {
 	Close() error
 }
 
+// A PartSink is a Sink that also takes live chunks in parts, as their
+// pieces arrive and are verified, instead of each whole: a byte-stream
+// sink (a file, HTTP, a player) then gets a chunk's first bytes without
+// waiting for its last. Startup and lag no longer include the time a chunk
+// takes to arrive whole (docs/BENCHMARKS.md). The stream hands a PartSink
+// every live chunk through WritePart (on-demand chunks through WriteChunk),
+// and plays it from its first part: each part is due when the player
+// reaches its place, the chunk's deadline plus the share of the chunk's
+// duration that its offset is of the chunk's size. WriterSink, HTTPSink and
+// the player's sink are PartSinks.
+type PartSink interface {
+	Sink
+	// WritePart writes data, bytes [off, off+len(data)) of live chunk c
+	// (c.Data is data). A chunk's parts come in order from offset 0; when
+	// one stalls past its deadline while a later chunk is held, its
+	// remaining parts are skipped, and the next part is a later chunk's
+	// first. The sink may keep data but must not modify it.
+	WritePart(c Chunk, off int, data []byte) error
+}
+
+// isPartSink reports whether live chunks go to sink in parts: it is a
+// PartSink, or nil (the statistics then describe a player fed as a
+// PartSink would be).
+func isPartSink(sink Sink) bool {
+	_, ok := sink.(PartSink)
+	return ok || sink == nil
+}
+
 // SinkFunc adapts a function to a Sink whose Close does nothing.
 type SinkFunc func(c Chunk) error
 
@@ -23,10 +51,10 @@ func (f SinkFunc) WriteChunk(c Chunk) error { return f(c) }
 // Close does nothing.
 func (f SinkFunc) Close() error { return nil }
 
-// WriterSink returns a Sink that writes each chunk's data to w, such as a
+// WriterSink returns a PartSink that writes each chunk's data to w, such as a
 // file, os.Stdout or an io.PipeWriter. Its Close closes w if w is an
 // io.Closer; Close is idempotent.
-func WriterSink(w io.Writer) Sink { return &writerSink{w: w} }
+func WriterSink(w io.Writer) PartSink { return &writerSink{w: w} }
 
 type writerSink struct {
 	w    io.Writer
@@ -35,6 +63,11 @@ type writerSink struct {
 
 func (s *writerSink) WriteChunk(c Chunk) error {
 	_, err := s.w.Write(c.Data)
+	return err
+}
+
+func (s *writerSink) WritePart(_ Chunk, _ int, data []byte) error {
+	_, err := s.w.Write(data)
 	return err
 }
 

@@ -8,8 +8,8 @@ import (
 // HTTPSink is a Sink that serves a live stream over HTTP as one endless
 // MPEG-TS response per client, so VLC, mpv or ffplay can open it. Any
 // number of clients may connect; each starts at the next keyframe chunk and
-// has a bounded queue: a client that falls more than 64 chunks behind is
-// dropped. The zero value is ready to use. An on-demand stream is served by
+// has a bounded queue: a client that falls more than 1,024 writes behind
+// (64 chunks handed over in 16 parts each: PartSink) is dropped. The zero value is ready to use. An on-demand stream is served by
 // its Stream (Stream.ServeHTTP), with seeking.
 type HTTPSink struct {
 	mu      sync.Mutex // guards the fields below
@@ -22,22 +22,28 @@ type httpClient struct {
 	started bool // has seen a keyframe chunk; guarded by HTTPSink.mu
 }
 
-const httpClientQueue = 64
+// httpClientQueue bounds a client's queue, in writes: 64 chunks that came
+// in 16 parts each.
+const httpClientQueue = 1024
 
 // WriteChunk queues c for every connected client.
-func (s *HTTPSink) WriteChunk(c Chunk) error {
+func (s *HTTPSink) WriteChunk(c Chunk) error { return s.WritePart(c, 0, c.Data) }
+
+// WritePart queues data, part of live chunk c from offset off, for every
+// connected client (PartSink).
+func (s *HTTPSink) WritePart(c Chunk, off int, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
 	for cl := range s.clients {
-		if !cl.started && !c.Keyframe() {
+		if !cl.started && (off != 0 || !c.Keyframe()) {
 			continue
 		}
 		cl.started = true
 		select {
-		case cl.queue <- c.Data:
+		case cl.queue <- data:
 		default: // too slow: drop the client rather than stall the stream
 			close(cl.queue)
 			delete(s.clients, cl)

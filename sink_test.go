@@ -24,6 +24,12 @@ func TestWriterSink(t *testing.T) {
 	got, err := io.ReadAll(pr)
 	require.NoError(t, err)
 	assert.Equal(t, "hello world", string(got))
+
+	var buf bytes.Buffer
+	ps := WriterSink(&buf)
+	require.NoError(t, ps.WritePart(Chunk{Seq: 1}, 0, []byte("par")))
+	require.NoError(t, ps.WritePart(Chunk{Seq: 1}, 3, []byte("ts")))
+	assert.Equal(t, "parts", buf.String())
 }
 
 func TestSinkFunc(t *testing.T) {
@@ -60,22 +66,34 @@ func TestHTTPSink(t *testing.T) {
 	b := connect()
 	require.Eventually(t, func() bool { return sink.Clients() == 2 }, 5e9, 1e7)
 	require.NoError(t, sink.WriteChunk(Chunk{Seq: 3, Data: []byte("CCCC")}))
-	require.NoError(t, sink.WriteChunk(Chunk{Seq: 4, Flags: FlagKeyframe, Data: []byte("DDDD")}))
+	// Parts of a chunk (PartSink): a client that connects in the middle
+	// of a keyframe chunk starts at the next one.
+	d := Chunk{Seq: 4, Flags: FlagKeyframe}
+	require.NoError(t, sink.WritePart(d, 0, []byte("DD")))
+	c := connect()
+	require.Eventually(t, func() bool { return sink.Clients() == 3 }, 5e9, 1e7)
+	require.NoError(t, sink.WritePart(d, 2, []byte("dd")))
+	e := Chunk{Seq: 5, Flags: FlagKeyframe}
+	require.NoError(t, sink.WritePart(e, 0, []byte("EE")))
+	require.NoError(t, sink.WritePart(e, 2, []byte("ee")))
 	require.NoError(t, sink.Close())
 
 	gotA, err := io.ReadAll(a.r)
 	require.NoError(t, err)
-	assert.Equal(t, "BBBBCCCCDDDD", string(gotA))
+	assert.Equal(t, "BBBBCCCCDDddEEee", string(gotA))
 	gotB, err := io.ReadAll(b.r)
 	require.NoError(t, err)
-	assert.Equal(t, "DDDD", string(gotB))
-	a.resp.Body.Close()
-	b.resp.Body.Close()
+	assert.Equal(t, "DDddEEee", string(gotB))
+	gotC, err := io.ReadAll(c.r)
+	require.NoError(t, err)
+	assert.Equal(t, "EEee", string(gotC))
+	for _, cl := range []client{a, b, c} {
+		cl.resp.Body.Close()
+	}
 
 	assert.ErrorIs(t, sink.WriteChunk(Chunk{}), ErrClosed)
 	resp, err := http.Get(srv.URL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusGone, resp.StatusCode)
-	_ = bytes.MinRead
 }

@@ -27,6 +27,7 @@ type Stream struct {
 	fanout int                // live source: peers each fresh chunk is pushed to
 	serve  float64            // live source: PublishOptions.ServeLimit
 	sink   Sink
+	parts  bool // live chunks go to the sink in parts: it is nil or a PartSink
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -100,6 +101,7 @@ func newStream(p *Peer, info StreamInfo, sink Sink, source bool) *Stream {
 		log:      p.logger().With("stream", info.ID.Short()),
 		source:   source,
 		sink:     sink,
+		parts:    isPartSink(sink),
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),

@@ -29,6 +29,7 @@ type swarm struct {
 	url     string
 	hosts   int
 	trees   bool // peers join the stripe trees (Peer.Trees)
+	parts   bool // viewers' sinks take chunks in parts (p2pstream.PartSink)
 }
 
 const trackerHost = "10.0.0.1"
@@ -72,12 +73,16 @@ func (sw *swarm) join(id p2pstream.StreamID, n int) ([]*collector, []*p2pstream.
 	streams := make([]*p2pstream.Stream, n)
 	for i := range n {
 		sinks[i] = &collector{}
+		var sink p2pstream.Sink = sinks[i]
+		if sw.parts {
+			sink = partCollector{sinks[i]}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		p := sw.peer()
 		// These tests check exact bytes, not timing: a generous play-out
 		// delay keeps a slow, shared machine from skipping late chunks.
 		p.Delay = 30 * time.Second
-		s, err := p.Join(ctx, id, sinks[i])
+		s, err := p.Join(ctx, id, sink)
 		cancel()
 		require.NoError(sw.t, err)
 		streams[i] = s
@@ -90,6 +95,8 @@ type collector struct {
 	mu     sync.Mutex
 	chunks []p2pstream.Chunk
 	ages   []time.Duration // live: each chunk's age when handed over, by the publisher's clock
+	offs   []int           // partCollector: where each chunk's first part began
+	later  int             // partCollector: parts after a chunk's first
 	closed bool
 }
 
@@ -98,6 +105,26 @@ func (c *collector) WriteChunk(ch p2pstream.Chunk) error {
 	defer c.mu.Unlock()
 	c.chunks = append(c.chunks, ch)
 	c.ages = append(c.ages, time.Since(time.UnixMicro(ch.Timestamp)))
+	return nil
+}
+
+// partCollector is a collector that takes chunks in parts, and puts them
+// back together; a part that does not follow on from the last is recorded
+// as a chunk of its own, which checkLive rejects.
+type partCollector struct{ *collector }
+
+func (c partCollector) WritePart(ch p2pstream.Chunk, off int, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.chunks); off > 0 && n > 0 && c.chunks[n-1].Seq == ch.Seq && len(c.chunks[n-1].Data) == off {
+		c.chunks[n-1].Data = append(c.chunks[n-1].Data, data...)
+		c.later++
+		return nil
+	}
+	ch.Data = slices.Clone(data)
+	c.chunks = append(c.chunks, ch)
+	c.ages = append(c.ages, time.Since(time.UnixMicro(ch.Timestamp)))
+	c.offs = append(c.offs, off)
 	return nil
 }
 
@@ -161,6 +188,9 @@ func checkLive(t *testing.T, src []byte, c *collector) {
 	chunks := c.snapshot()
 	require.NotEmpty(t, chunks)
 	assert.True(t, chunks[0].Keyframe(), "first chunk starts at a keyframe")
+	for i, off := range c.offs {
+		require.Zero(t, off, "chunk %d: a part that does not follow on from the one before", chunks[i].Seq)
+	}
 	for i := 1; i < len(chunks); i++ {
 		require.Equal(t, chunks[i-1].Seq+1, chunks[i].Seq, "no chunk skipped")
 	}
@@ -169,16 +199,25 @@ func checkLive(t *testing.T, src []byte, c *collector) {
 }
 
 func TestLiveSwarm(t *testing.T) {
-	for _, trees := range []bool{false, true} {
-		t.Run(map[bool]string{false: "pull", true: "trees"}[trees], func(t *testing.T) { testLiveSwarm(t, trees) })
+	for _, tt := range []struct {
+		name         string
+		trees, parts bool
+	}{
+		{"pull", false, false},
+		{"pull, parts", false, true},
+		{"trees", true, false},
+		{"trees, parts", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testLiveSwarm(t, tt.trees, tt.parts) })
 	}
 }
 
 // testLiveSwarm runs TestLiveSwarm with or without stripe trees
-// (Peer.Trees): every viewer must deliver exactly the source's bytes.
-func testLiveSwarm(t *testing.T, trees bool) {
+// (Peer.Trees), to sinks that take whole chunks or parts (PartSink): every
+// viewer must deliver exactly the source's bytes.
+func testLiveSwarm(t *testing.T, trees, parts bool) {
 	sw := newSwarm(t)
-	sw.trees = trees
+	sw.trees, sw.parts = trees, parts
 	src := ts.Synthetic(8*time.Second, 1_000_000, 250*time.Millisecond)
 	pub := sw.peer()
 	// Two chunks per keyframe interval: some chunks start without a keyframe.
@@ -190,6 +229,14 @@ func testLiveSwarm(t *testing.T, trees bool) {
 	for i, s := range streams {
 		waitDone(t, s, 30*time.Second)
 		checkLive(t, src, sinks[i])
+	}
+	if parts {
+		later := 0
+		for _, c := range sinks {
+			later += c.later
+		}
+		assert.Positive(t, later, "chunks handed over in parts, as they arrived")
+		t.Logf("%d parts handed over after their chunks' first", later)
 	}
 	var fromPeers, fromSource int64
 	var minCont float64 = 1

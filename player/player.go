@@ -169,6 +169,13 @@ func (s *sink) WriteChunk(c p2pstream.Chunk) error {
 	return nil
 }
 
+// WritePart hands part of a chunk to libVLC as it arrives
+// (p2pstream.PartSink), as WriteChunk does a whole one.
+func (s *sink) WritePart(c p2pstream.Chunk, _ int, data []byte) error {
+	c.Data = data
+	return s.WriteChunk(c)
+}
+
 func (s *sink) Close() error { return s.pw.Close() }
 
 // Stats returns what the Player has decoded and shown so far.

@@ -211,12 +211,21 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// multiSink hands each chunk to several sinks.
-type multiSink []p2pstream.Sink
+// multiSink hands each chunk, or part of one, to several sinks.
+type multiSink []p2pstream.PartSink
 
 func (m multiSink) WriteChunk(c p2pstream.Chunk) error {
 	for _, s := range m {
 		if err := s.WriteChunk(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m multiSink) WritePart(c p2pstream.Chunk, off int, data []byte) error {
+	for _, s := range m {
+		if err := s.WritePart(c, off, data); err != nil {
 			return err
 		}
 	}

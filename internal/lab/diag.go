@@ -27,6 +27,7 @@ type diag struct {
 	pulled []time.Duration           // ages of those with some pieces pulled
 	bySeq  map[int64][]time.Duration // ages by chunk
 	heads  []time.Duration           // "chunk head": time since the chunk was cut
+	starts []time.Duration           // "play clock started": the first chunk's age
 }
 
 func newDiag() *diag {
@@ -38,7 +39,7 @@ func (d *diag) WithAttrs([]slog.Attr) slog.Handler       { return d }
 func (d *diag) WithGroup(string) slog.Handler            { return d }
 
 func (d *diag) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "chunk stored" || r.Message == "chunk head" {
+	if r.Message == "chunk stored" || r.Message == "chunk head" || r.Message == "play clock started" {
 		var age time.Duration
 		hasAge, seq, pulled := false, int64(-1), int64(-1)
 		r.Attrs(func(a slog.Attr) bool {
@@ -57,8 +58,12 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if r.Message == "chunk head" {
+		switch r.Message {
+		case "chunk head":
 			d.heads = append(d.heads, age)
+			return nil
+		case "play clock started":
+			d.starts = append(d.starts, age)
 			return nil
 		}
 		d.ages = append(d.ages, age)
@@ -146,6 +151,7 @@ func (d *diag) String() string {
 		}
 		fmt.Fprintf(&b, "; %d chunks missed by any\n", len(seqs))
 	}
+	writeAges(&b, "first chunks (their first bytes) handed to the sink", d.starts)
 	writeAges(&b, "chunk heads received by viewers", d.heads)
 	writeAges(&b, "chunks stored by viewers", d.ages)
 	if len(d.pulled) > 0 && len(d.pushed) > 0 {
