@@ -51,6 +51,7 @@ func (s *Stream) startLocked(seq uint64) {
 	s.play.started = true
 	s.play.next = seq
 	s.log.Debug("starting playback", "seq", seq)
+	s.wakeDelivery()
 }
 
 // deadline returns when chunk seq is due, if the play clock runs. For a chunk

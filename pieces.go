@@ -172,7 +172,11 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 			p.prefix++
 		}
 		p.wake()
-		if s.parts && m.Seq == s.play.next {
+		switch {
+		case !s.parts:
+		case !s.play.started:
+			s.scheduleSoon() // a chunk to start on, maybe (treeStartLocked)
+		case m.Seq == s.play.next:
 			s.wakeDelivery()
 		}
 	}

@@ -266,6 +266,14 @@ func (s *Stream) treeAdvertLocked(c *conn, m *wire.Tree) {
 	}
 	c.tree, c.treeValid = *m, true
 	c.freeLeft = int(m.Free)
+	if s.play.t0.IsZero() && !s.source && s.lacksParentLocked() {
+		s.scheduleSoon() // a joining viewer asks at once, not at the next tick
+	}
+}
+
+// lacksParentLocked reports whether s has no parent for some stripe.
+func (s *Stream) lacksParentLocked() bool {
+	return slices.Contains(s.tree.parent[:], nil)
 }
 
 // subscribeLocked answers a child's wire.Subscribe: it keeps the feeds the
@@ -391,6 +399,7 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 			s.log.Debug("tree feed", "reason", "refused")
 			s.leaveParentLocked(i)
 			c.noFeedUntil = now.Add(2 * time.Second)
+			s.scheduleSoon() // ask another at once
 		}
 	}
 }
