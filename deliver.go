@@ -213,9 +213,7 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 		return handover{}, false
 	}
 	dur, delay := s.chunkDuration(), s.playDelayLocked()
-	if p.t0.IsZero() && s.knownValid && !s.allFedLocked() {
-		// (In the trees, chunks come in the order they are cut and at
-		// about the same age: the first plays at once.)
+	if p.t0.IsZero() && s.knownValid && !s.playsAtOnceLocked() {
 		edge := s.edgeLocked()
 		if s.holdFirstLocked(edge) {
 			// Hold the first chunk until it is startBehind chunks behind the

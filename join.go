@@ -19,7 +19,9 @@ import (
 // point when it was chosen, or the stream is in its first dozen chunks),
 // once the chunk after it has reached half its neighbours; the play clock starts there, and each later chunk is due
 // Peer.Delay after its place on that clock (more after a chunk was skipped:
-// see Peer.Delay). For an on-demand stream Join
+// see Peer.Delay). A PartSink, or a nil sink, gets live chunks in parts as
+// their pieces arrive: the play clock starts at the first chunk's first
+// part, and each part is due when the player reaches it. For an on-demand stream Join
 // waits until the manifest has arrived from a peer; read the file with
 // Stream.Reader. ctx bounds only the joining.
 func (p *Peer) Join(ctx context.Context, id StreamID, sink Sink) (*Stream, error) {

@@ -357,3 +357,31 @@ func TestFullParentTakesNoPulls(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaysAtOnce: in the trees, a viewer's first chunk goes to the sink at
+// once when every stripe has a parent that said yes, or, for a part sink,
+// one that was asked.
+func TestPlaysAtOnce(t *testing.T) {
+	tests := []struct {
+		name              string
+		trees, parts      bool
+		parents, accepted int // stripes with a parent, of them accepted
+		want              bool
+	}{
+		{"pulling", false, true, 0, 0, false},
+		{"all stripes fed", true, false, stripes, stripes, true},
+		{"whole chunks, a parent yet to answer", true, false, stripes, stripes - 1, false},
+		{"parts, a parent yet to answer", true, true, stripes, stripes - 1, true},
+		{"parts, a stripe without a parent", true, true, stripes - 1, stripes - 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Stream{peer: &Peer{Trees: tt.trees}, kind: KindLive, parts: tt.parts}
+			for i := range tt.parents {
+				s.tree.parent[i] = testConn(byte(i + 1))
+				s.tree.accepted[i] = i < tt.accepted
+			}
+			assert.Equal(t, tt.want, s.playsAtOnceLocked())
+		})
+	}
+}

@@ -141,7 +141,8 @@ func (p *Player) start(src *source, seekable bool) error {
 }
 
 // Sink returns a p2pstream.Sink that plays the chunks written to it as a
-// live stream: pass it to Peer.Join. Its Close ends the input (the Player
+// live stream: pass it to Peer.Join. It is a p2pstream.PartSink: live
+// chunks reach libVLC piece by piece as they arrive. Its Close ends the input (the Player
 // then reports StateEnded); it does not close the Player.
 func (p *Player) Sink() p2pstream.Sink {
 	pr, pw := io.Pipe()
