@@ -175,7 +175,9 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 		switch {
 		case !s.parts:
 		case !s.play.started:
-			s.scheduleSoon() // a chunk to start on, maybe (treeStartLocked)
+			if i == 0 {
+				s.scheduleSoon() // a chunk to start on, maybe (treeStartLocked)
+			}
 		case m.Seq == s.play.next:
 			s.wakeDelivery()
 		}

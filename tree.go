@@ -266,9 +266,6 @@ func (s *Stream) treeAdvertLocked(c *conn, m *wire.Tree) {
 	}
 	c.tree, c.treeValid = *m, true
 	c.freeLeft = int(m.Free)
-	if s.play.t0.IsZero() && !s.source && s.lacksParentLocked() {
-		s.scheduleSoon() // a joining viewer asks at once, not at the next tick
-	}
 }
 
 // lacksParentLocked reports whether s has no parent for some stripe.

@@ -105,7 +105,9 @@ func (c Config) withDefaults() Config {
 type Result struct {
 	Mode  string `json:"mode"` // "p2p" or "client-server"
 	Peers int    `json:"peers"`
-	// StartupP50 and StartupP95: join -> first chunk handed to the sink.
+	// StartupP50 and StartupP95: join -> the first chunk handed to the sink:
+	// its first part, as the viewers have no sink and take parts (PartSink);
+	// the baseline client, its first whole chunk.
 	StartupP50 time.Duration `json:"startup_p50"`
 	StartupP95 time.Duration `json:"startup_p95"`
 	// LateJoiners counts the viewers that joined the running swarm after the
