@@ -459,8 +459,8 @@ func (s *Stream) fedDuplicate(c *conn, m *wire.Piece, now time.Time) {
 // trees chunks come in the order they are cut and at about the same age,
 // once every stripe has a parent that said yes; or, for a part sink, that
 // was asked (its first piece came down a tree, and Peer.Delay covers the
-// rest). Swarm lab, 100 viewers: startup p95 0.68-1.00 s, 0.87-1.04 s
-// waiting for the answers.
+// rest): the answers take a round trip or more, and a refusal another
+// (docs/BENCHMARKS.md, "Twelfth session").
 func (s *Stream) playsAtOnceLocked() bool {
 	return s.allFedLocked() || s.parts && s.treesOn() && !s.lacksParentLocked()
 }
