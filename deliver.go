@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/p2pstream/p2pstream/internal/ts"
 	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
@@ -16,16 +17,16 @@ import (
 // timestamps are used, clock skew does not matter, and a publisher that
 // stalls does not make the chunks after the stall late.
 type playout struct {
-	joined  time.Time // Join was called
-	first   time.Time // the first chunk went to the sink
-	started bool      // the live start point is chosen
-	wide    bool      // live: the start was chosen from a point half the neighbours held (widelyHeldLocked), or below it
-	ended   bool      // the last chunk was delivered (or the sink failed)
-	next    uint64    // next seq for the sink
-	t0      time.Time
-	ts0     int64 // timestamp of the first chunk, Unix µs
-	lastTS  int64 // timestamp of the last chunk delivered
-	lastSeq uint64
+	joined  time.Time     // Join was called
+	first   time.Time     // the first chunk (a part sink: its first part) went to the sink
+	started bool          // the live start point is chosen
+	wide    bool          // live: the start was chosen from a point half the neighbours held (widelyHeldLocked), or below it
+	ended   bool          // the last chunk was delivered (or the sink failed)
+	next    uint64        // next seq for the sink
+	t0      time.Time     // when the first chunk (or part) went to the sink
+	ts0     int64         // timestamp of the first chunk, Unix µs
+	lastTS  int64         // timestamp of the last chunk delivered (a part sink: begun)
+	lastSeq uint64        // and its seq
 	avgDur  time.Duration // the chunks' mean duration, from their timestamps
 	extra   time.Duration // play-out delay added after missed chunks (playDelayLocked)
 	liveEnd time.Time     // the live stream's last chunk went to the sink: lag stops there
@@ -54,8 +55,9 @@ func (s *Stream) startLocked(seq uint64) {
 	s.wakeDelivery()
 }
 
-// deadline returns when chunk seq is due, if the play clock runs. For a chunk
-// not yet held it extrapolates from the last delivered one.
+// deadline returns when chunk seq is due, if the play clock runs: for a
+// chunk begun in parts, when the player reaches its first byte not yet
+// handed over. It extrapolates from the last chunk delivered (or begun).
 func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, bool) {
 	if p.t0.IsZero() || seq < p.next {
 		return time.Time{}, false
@@ -64,14 +66,12 @@ func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, boo
 	if avg == 0 {
 		avg = dur
 	}
-	if p.partOff > 0 { // chunk next has begun: lastTS is its timestamp
-		est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.next)*avg
-		if seq == p.next { // the player reaches the rest of it later
-			est += avg * time.Duration(p.partOff) / time.Duration(p.partSize)
-		}
-		return p.t0.Add(est + delay), true
+	est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.lastSeq)*avg
+	if seq == p.lastSeq && p.partOff > 0 {
+		// Chunk next, begun in parts: the player reaches the rest of it
+		// later.
+		est += avg * time.Duration(p.partOff) / time.Duration(p.partSize)
 	}
-	est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.next+1)*avg
 	return p.t0.Add(est + delay), true
 }
 
@@ -154,7 +154,8 @@ type handover struct {
 
 // partLocked returns the next part of live chunk c (its Data is nil while
 // it arrives) for a part sink: bytes [play.partOff, avail) of data, the
-// chunk's buffer, of which the first avail bytes are verified.
+// chunk's buffer, of which the first avail bytes are verified: a whole
+// number of TS packets, or the whole chunk.
 func (s *Stream) partLocked(c Chunk, data []byte, avail int, now time.Time, delay time.Duration) handover {
 	p := &s.play
 	off := p.partOff
@@ -166,7 +167,7 @@ func (s *Stream) partLocked(c Chunk, data []byte, avail int, now time.Time, dela
 		p.partLate = true
 	}
 	h := handover{c: c, off: off, part: true, last: avail == len(data)}
-	h.c.Data = data[off:avail]
+	h.c.Data = data[off:avail:avail] // (a sink that appends cannot write into the buffer)
 	p.partOff = avail
 	if h.last {
 		p.due++
@@ -241,8 +242,14 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 			s.measuredDur.Store(int64(p.avgDur))
 			return handover{c: c, last: true}, true
 		}
-		if pc := s.partials[p.next]; s.parts && pc != nil {
-			if _, end := wire.PieceBounds(len(pc.data), pc.prefix-1); pc.prefix > 0 && end > p.partOff {
+		if pc := s.partials[p.next]; s.parts && pc != nil && pc.prefix > 0 {
+			// Whole TS packets only: a chunk cut short (skipped, or left
+			// behind by the window) leaves none torn in the sink.
+			_, end := wire.PieceBounds(len(pc.data), pc.prefix-1)
+			if end < len(pc.data) {
+				end -= end % ts.PacketSize
+			}
+			if end > p.partOff {
 				h := pc.head
 				c := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Sig: h.Sig}
 				return s.partLocked(c, pc.data, end, now, delay), true

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/p2pstream/p2pstream/internal/ts"
 	"github.com/p2pstream/p2pstream/internal/wire"
 )
 
@@ -152,7 +153,8 @@ func TestAvgDurOverSkips(t *testing.T) {
 // TestPartsHandedOver: a part sink gets a live chunk's verified prefix as
 // its pieces arrive. Each part is due when the player reaches its offset;
 // a chunk counts as on time only if every part was; a chunk that stalls
-// past its next part's time while a later chunk is held is cut short.
+// past its next part's time while a later chunk is held is cut short. Parts
+// end at TS packet boundaries, so a chunk cut short tears no packet.
 func TestPartsHandedOver(t *testing.T) {
 	const (
 		chunk = time.Second
@@ -166,11 +168,11 @@ func TestPartsHandedOver(t *testing.T) {
 	s.play.started, s.play.next = true, 100
 	n := wire.Pieces(size)
 	require.Equal(t, 16, n)
-	ts := func(seq uint64) int64 { return ts0 + int64(seq-100)*chunk.Microseconds() }
+	stamp := func(seq uint64) int64 { return ts0 + int64(seq-100)*chunk.Microseconds() }
 	arriving := func(seq uint64, prefix int) {
 		p := s.partials[seq]
 		if p == nil {
-			p = &partial{head: &wire.Head{Seq: seq, Timestamp: ts(seq), Flags: uint8(FlagKeyframe), Size: size},
+			p = &partial{head: &wire.Head{Seq: seq, Timestamp: stamp(seq), Flags: uint8(FlagKeyframe), Size: size},
 				data: make([]byte, size), got: make([]bool, n)}
 			s.partials[seq] = p
 		}
@@ -178,9 +180,10 @@ func TestPartsHandedOver(t *testing.T) {
 	}
 	whole := func(seq uint64) {
 		delete(s.partials, seq)
-		s.st.put(Chunk{Seq: seq, Timestamp: ts(seq), Flags: FlagKeyframe, Data: make([]byte, size)})
+		s.st.put(Chunk{Seq: seq, Timestamp: stamp(seq), Flags: FlagKeyframe, Data: make([]byte, size)})
 	}
-	pieceEnd := func(i int) int { _, end := wire.PieceBounds(size, i); return end }
+	// Parts end at a TS packet boundary, but for a chunk's last.
+	pieceEnd := func(i int) int { _, end := wire.PieceBounds(size, i); return end - end%ts.PacketSize }
 	type want struct {
 		seq       uint64
 		off, end  int

@@ -133,11 +133,13 @@ type StreamInfo struct {
 type Stats struct {
 	// Source is true at the peer that publishes the stream.
 	Source bool `json:"source,omitempty"`
-	// StartupDelay is the time from Join to the first chunk handed to the sink.
+	// StartupDelay is the time from Join to the first chunk handed to the
+	// sink (to a PartSink: its first part).
 	StartupDelay time.Duration `json:"startup_delay"`
 	// ChunksDue counts chunks whose playback deadline has come.
 	ChunksDue int64 `json:"chunks_due"`
-	// ChunksOnTime counts due chunks handed to the sink by their deadline.
+	// ChunksOnTime counts due chunks handed to the sink by their deadline
+	// (to a PartSink: each part by the time the player reaches it).
 	ChunksOnTime int64 `json:"chunks_on_time"`
 	// ChunksSkipped counts live chunks skipped because they missed their deadline.
 	ChunksSkipped int64 `json:"chunks_skipped"`
@@ -154,7 +156,8 @@ type Stats struct {
 	// and not yet handed to the sink (as chunks are at the start), or, live,
 	// handed to the sink before its playback deadline.
 	Buffered time.Duration `json:"buffered"`
-	// Delivered is the next sequence number the sink will get.
+	// Delivered is the next sequence number the sink will get (or, for a
+	// PartSink, is getting).
 	Delivered uint64 `json:"delivered"`
 	// BytesFromPeers counts chunk bytes received from peers other than the source.
 	BytesFromPeers int64 `json:"bytes_from_peers"`

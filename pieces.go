@@ -22,7 +22,8 @@ import (
 
 // partial is a live chunk being received: its verified head and the pieces
 // so far. Guarded by Stream.mu, except the data of received pieces (got),
-// which never changes once they are in and which writers read unlocked.
+// which never changes once they are in and which writers, and a part sink
+// (deliverNext), read unlocked.
 type partial struct {
 	head    *wire.Head // verified
 	data    []byte

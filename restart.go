@@ -52,6 +52,10 @@ func (s *Stream) rejoinLocked() {
 		c.send(none)
 	}
 	p := s.play
+	if p.partOff > 0 { // a chunk begun in parts is cut short
+		p.due++
+		p.skipped++
+	}
 	s.play = playout{joined: p.joined, first: p.first, due: p.due, onTime: p.onTime, skipped: p.skipped}
 	s.measuredDur.Store(0)
 	s.scheduleSoon()

@@ -27,10 +27,12 @@ type Sink interface {
 type PartSink interface {
 	Sink
 	// WritePart writes data, bytes [off, off+len(data)) of live chunk c
-	// (c.Data is data). A chunk's parts come in order from offset 0; when
-	// one stalls past its deadline while a later chunk is held, its
-	// remaining parts are skipped, and the next part is a later chunk's
-	// first. The sink may keep data but must not modify it.
+	// (c.Data is data). A chunk's parts come in order from offset 0, each
+	// but its last a whole number of 188-byte TS packets. A chunk may be
+	// cut short (it stalled past its deadline while a later chunk is held,
+	// the sink fell a window behind, or the publisher restarted): the next
+	// part is then a later chunk's first. The sink may keep data but must
+	// not modify it.
 	WritePart(c Chunk, off int, data []byte) error
 }
 

@@ -3,13 +3,14 @@ package p2pstream
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // HTTPSink is a Sink that serves a live stream over HTTP as one endless
 // MPEG-TS response per client, so VLC, mpv or ffplay can open it. Any
 // number of clients may connect; each starts at the next keyframe chunk and
-// has a bounded queue: a client that falls more than 1,024 writes behind
-// (64 chunks handed over in 16 parts each: PartSink) is dropped. The zero value is ready to use. An on-demand stream is served by
+// has a bounded queue: a client that falls more than 64 chunks behind is
+// dropped. The zero value is ready to use. An on-demand stream is served by
 // its Stream (Stream.ServeHTTP), with seeking.
 type HTTPSink struct {
 	mu      sync.Mutex // guards the fields below
@@ -18,13 +19,24 @@ type HTTPSink struct {
 }
 
 type httpClient struct {
-	queue   chan []byte
-	started bool // has seen a keyframe chunk; guarded by HTTPSink.mu
+	queue   chan httpWrite
+	chunks  atomic.Int32 // chunks begun in the queue
+	started bool         // has seen a keyframe chunk; guarded by HTTPSink.mu
 }
 
-// httpClientQueue bounds a client's queue, in writes: 64 chunks that came
-// in 16 parts each.
-const httpClientQueue = 1024
+// httpWrite is a chunk, or a part of one, queued for a client.
+type httpWrite struct {
+	data  []byte
+	start bool // the chunk's first part (or the whole chunk)
+}
+
+const (
+	// httpClientChunks bounds a client's queue in chunks begun.
+	httpClientChunks = 64
+	// httpClientQueue bounds it in writes: chunks come in up to a few
+	// hundred parts (PartSink).
+	httpClientQueue = 8192
+)
 
 // WriteChunk queues c for every connected client.
 func (s *HTTPSink) WriteChunk(c Chunk) error { return s.WritePart(c, 0, c.Data) }
@@ -42,14 +54,26 @@ func (s *HTTPSink) WritePart(c Chunk, off int, data []byte) error {
 			continue
 		}
 		cl.started = true
+		if off == 0 && cl.chunks.Load() >= httpClientChunks {
+			s.dropLocked(cl) // too slow: drop the client rather than stall the stream
+			continue
+		}
 		select {
-		case cl.queue <- data:
-		default: // too slow: drop the client rather than stall the stream
-			close(cl.queue)
-			delete(s.clients, cl)
+		case cl.queue <- httpWrite{data: data, start: off == 0}:
+			if off == 0 {
+				cl.chunks.Add(1)
+			}
+		default:
+			s.dropLocked(cl)
 		}
 	}
 	return nil
+}
+
+// dropLocked ends cl's response once its queue is sent.
+func (s *HTTPSink) dropLocked(cl *httpClient) {
+	close(cl.queue)
+	delete(s.clients, cl)
 }
 
 // Close ends every response once its queued chunks are sent. It is
@@ -59,8 +83,7 @@ func (s *HTTPSink) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	for cl := range s.clients {
-		close(cl.queue)
-		delete(s.clients, cl)
+		s.dropLocked(cl)
 	}
 	return nil
 }
@@ -75,7 +98,7 @@ func (s *HTTPSink) Clients() int {
 // ServeHTTP streams chunks to the client until it disconnects or the sink
 // closes.
 func (s *HTTPSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cl := &httpClient{queue: make(chan []byte, httpClientQueue)}
+	cl := &httpClient{queue: make(chan httpWrite, httpClientQueue)}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -100,11 +123,14 @@ func (s *HTTPSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	for {
 		select {
-		case data, ok := <-cl.queue:
+		case wr, ok := <-cl.queue:
 			if !ok {
 				return
 			}
-			if _, err := w.Write(data); err != nil {
+			if wr.start {
+				cl.chunks.Add(-1)
+			}
+			if _, err := w.Write(wr.data); err != nil {
 				return
 			}
 			_ = rc.Flush()

@@ -97,3 +97,25 @@ func TestHTTPSink(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusGone, resp.StatusCode)
 }
+
+// TestHTTPSinkDropsSlowClient: a client's queue is bounded in chunks, not
+// in writes, so chunks that come in many parts do not shorten it.
+func TestHTTPSinkDropsSlowClient(t *testing.T) {
+	sink := &HTTPSink{}
+	cl := &httpClient{queue: make(chan httpWrite, httpClientQueue)}
+	sink.clients = map[*httpClient]struct{}{cl: {}}
+	for seq := range uint64(httpClientChunks) {
+		c := Chunk{Seq: seq, Flags: FlagKeyframe}
+		for off := 0; off < 64; off++ {
+			require.NoError(t, sink.WritePart(c, off, []byte{1}))
+		}
+	}
+	assert.Equal(t, 1, sink.Clients(), "64 chunks of 64 parts each are queued")
+	require.NoError(t, sink.WriteChunk(Chunk{Seq: httpClientChunks, Flags: FlagKeyframe, Data: []byte{1}}))
+	assert.Zero(t, sink.Clients(), "a 65th chunk drops the client")
+	n := 0
+	for range cl.queue {
+		n++
+	}
+	assert.Equal(t, httpClientChunks*64, n, "what was queued is still sent")
+}
