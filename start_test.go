@@ -437,7 +437,7 @@ func TestHelperForUrgentChunk(t *testing.T) {
 				pending: map[uint64]*conn{}, helpers: map[uint64]*conn{}}
 			// Playing since 3 s ago, chunk 10 next: it is due 1 s from now
 			// (Peer.Delay 3 s), chunk 11 a second later.
-			s.play = playout{started: true, t0: now.Add(-3 * time.Second), next: 10, avgDur: time.Second}
+			s.play = playout{started: true, t0: now.Add(-3 * time.Second), next: 10, lastSeq: 9, avgDur: time.Second}
 			if tt.from != nil {
 				s.pending[tt.seq] = tt.from
 			}

@@ -301,7 +301,7 @@ func TestRepairsSpareTheTrees(t *testing.T) {
 				pending: map[uint64]*conn{}, helpers: map[uint64]*conn{}, conns: map[PeerID]*conn{}, log: slog.New(slog.DiscardHandler)}
 			// Playing since 5 s ago, chunk 10 next: due after 1 s and the
 			// delay (1.5 s in the trees, 3 s pulling), so overdue: urgent.
-			s.play = playout{started: true, t0: now.Add(-5 * time.Second), next: 10, avgDur: time.Second}
+			s.play = playout{started: true, t0: now.Add(-5 * time.Second), next: 10, lastSeq: 9, avgDur: time.Second}
 			require.True(t, s.urgentLocked(10, now))
 			assert.Equal(t, tt.want, names[s.pickPeerLocked(free, 10, now)])
 
