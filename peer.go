@@ -49,10 +49,10 @@ type Peer struct {
 	// Trees puts the peer in live streams' stripe trees (tree.go): fresh
 	// chunks are pushed down four trees, one per stripe of their pieces,
 	// and pulled only to repair; the publisher must set it too. Swarm lab,
-	// 100 viewers at 2 Mbit/s: startup p95 2-3.3 s and lag p95 3.6-5 s,
-	// against 5.9 s and 9.1 s pulling; but low bitrates and 1,000
-	// viewers do worse than pulling (docs/BENCHMARKS.md). If false,
-	// chunks are pulled.
+	// 100 viewers at 2 Mbit/s, part sinks: startup p95 0.85-1.13 s and lag
+	// p95 2.5-2.8 s, against 5.3 s and 8.5 s pulling; but 1,000 viewers
+	// at 500 kbit/s, and churn, do worse than pulling
+	// (docs/BENCHMARKS.md). If false, chunks are pulled.
 	Trees bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,
