@@ -110,3 +110,16 @@ func ExampleStream_ServeHTTP() {
 	fmt.Printf("%s: %s\n", resp.Status, bytes.TrimSpace(body))
 	// Output: 206 Partial Content: peer-to-peer world
 }
+
+// A PartSink takes a live chunk's verified bytes as they arrive, in order,
+// before the chunk is whole; WriterSink is one. A Stream calls WritePart
+// itself: this only shows what a sink is given.
+func ExamplePartSink() {
+	var out bytes.Buffer
+	sink := p2pstream.WriterSink(&out)
+	c := p2pstream.Chunk{Seq: 7, Flags: p2pstream.FlagKeyframe}
+	_ = sink.WritePart(c, 0, []byte("the first pieces, "))
+	_ = sink.WritePart(c, 18, []byte("then the rest"))
+	fmt.Println(out.String())
+	// Output: the first pieces, then the rest
+}
