@@ -180,6 +180,30 @@ func (s *Stream) partLocked(c Chunk, data []byte, avail int, now time.Time, dela
 	return h
 }
 
+// nextPartLocked returns the next part of chunk play.next for a part sink,
+// if more of it is here than was handed over: what relayLocked would send
+// of it (all of a stored chunk, a partial's verified prefix of pieces), cut
+// to whole TS packets unless it is the whole chunk, so that a chunk cut
+// short (skipped, or left behind by the window) leaves none torn in the
+// sink.
+func (s *Stream) nextPartLocked(now time.Time, delay time.Duration) (handover, bool) {
+	r, ok := s.relayLocked(s.play.next)
+	if !ok {
+		return handover{}, false
+	}
+	_, end := wire.PieceBounds(len(r.data), r.avail-1) // (0 if none)
+	whole := end == len(r.data)
+	if !whole {
+		end -= end % ts.PacketSize
+	}
+	if end <= s.play.partOff && !whole {
+		return handover{}, false
+	}
+	h := r.head
+	c := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Sig: h.Sig}
+	return s.partLocked(c, r.data, end, now, delay), true
+}
+
 // endPart forgets chunk next's parts: it was all handed over, or skipped.
 func (p *playout) endPart() { p.partOff, p.partSize, p.partLate = 0, 0, false }
 
@@ -230,10 +254,11 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 		}
 	}
 	for {
-		if c, ok := s.st.get(p.next); ok {
-			if s.parts {
-				return s.partLocked(c, c.Data, len(c.Data), now, delay), true
+		if s.parts {
+			if h, ok := s.nextPartLocked(now, delay); ok {
+				return h, true
 			}
+		} else if c, ok := s.st.get(p.next); ok {
 			p.next++
 			p.due++
 			if s.beginLocked(c, now, delay) {
@@ -241,19 +266,6 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 			}
 			s.measuredDur.Store(int64(p.avgDur))
 			return handover{c: c, last: true}, true
-		}
-		if pc := s.partials[p.next]; s.parts && pc != nil && pc.prefix > 0 {
-			// Whole TS packets only: a chunk cut short (skipped, or left
-			// behind by the window) leaves none torn in the sink.
-			_, end := wire.PieceBounds(len(pc.data), pc.prefix-1)
-			if end < len(pc.data) {
-				end -= end % ts.PacketSize
-			}
-			if end > p.partOff {
-				h := pc.head
-				c := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Sig: h.Sig}
-				return s.partLocked(c, pc.data, end, now, delay), true
-			}
 		}
 		if p.next < s.st.oldest && s.st.len() > 0 {
 			// Fell out of the window (the sink was too slow): jump ahead.

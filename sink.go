@@ -63,10 +63,7 @@ type writerSink struct {
 	once sync.Once
 }
 
-func (s *writerSink) WriteChunk(c Chunk) error {
-	_, err := s.w.Write(c.Data)
-	return err
-}
+func (s *writerSink) WriteChunk(c Chunk) error { return s.WritePart(c, 0, c.Data) }
 
 func (s *writerSink) WritePart(_ Chunk, _ int, data []byte) error {
 	_, err := s.w.Write(data)
