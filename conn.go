@@ -45,6 +45,9 @@ const (
 	// their own buffers. 16 connections a viewer: 16 KiB, not 64.
 	readBuffer = 1 << 10
 	pingEvery  = 10 * time.Second
+	// deadlineSlack is how stale a connection's idle deadlines may be:
+	// they move on at most this often, not at every frame.
+	deadlineSlack = time.Second
 )
 
 // conn is one connection to another peer for one stream. Its reader
@@ -81,10 +84,13 @@ type conn struct {
 	err  error // why it closed; set once before done closes
 
 	// Used by the writer goroutine only.
-	wbuf          []byte    // the control frame being sent
-	chunkDeadline time.Time // while a live chunk is sent: when it must be written
-	hdr           []byte    // the frame header of the chunk being sent
-	rbuf          *[]byte   // the buffer chunkBuffer gave the frame being read; the read goroutine only
+	wbuf          []byte       // the control frame being sent
+	chunkDeadline time.Time    // while a live chunk is sent: when it must be written
+	writeDeadline time.Time    // the write deadline set last
+	hdr           []byte       // the frame header of the chunk being sent
+	rbuf          *[]byte      // the buffer chunkBuffer gave the frame being read; the read goroutine only
+	readDeadline  time.Time    // the read deadline set last; the read goroutine only
+	wrote         atomic.Int64 // when the writer last wrote, in Unix nanoseconds, to a deadlineSlack (pingIdleLocked)
 
 	// Guarded by s.mu.
 	queued       map[uint64]struct{} // uploads queued in data and still wanted
@@ -235,7 +241,10 @@ func (c *conn) readLoop() {
 		verifiers.Wait()
 	}()
 	for {
-		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
+		if now := time.Now(); c.readDeadline.Sub(now) < idleTimeout-deadlineSlack {
+			c.readDeadline = now.Add(idleTimeout)
+			_ = c.nc.SetReadDeadline(c.readDeadline)
+		}
 		m, err := c.r.ReadMessage()
 		if err != nil {
 			c.s.fault(c, err)
@@ -399,16 +408,32 @@ func (c *conn) writePiece(bw *bufio.Writer, seq uint64, index int, data []byte) 
 // write writes a and b to bw, within the chunk's deadline while a live
 // chunk is sent.
 func (c *conn) write(bw *bufio.Writer, a, b []byte) error {
-	dl := c.chunkDeadline
-	if dl.IsZero() {
-		dl = time.Now().Add(idleTimeout)
-	}
-	_ = c.nc.SetWriteDeadline(dl)
+	c.setWriteDeadline()
 	if _, err := bw.Write(a); err != nil {
 		return err
 	}
 	_, err := bw.Write(b)
 	return err
+}
+
+// setWriteDeadline sets the write deadline for the next write: the live
+// chunk's being sent, or idleTimeout from now. An idle deadline is moved on
+// only once it is deadlineSlack old: a deadline set per frame costs a timer
+// update per frame.
+func (c *conn) setWriteDeadline() {
+	dl := c.chunkDeadline
+	if dl.IsZero() {
+		now := time.Now()
+		if dl = c.writeDeadline; !dl.IsZero() && dl.Sub(now) >= idleTimeout-deadlineSlack {
+			return
+		}
+		dl = now.Add(idleTimeout)
+		c.wrote.Store(now.UnixNano())
+	}
+	if !dl.Equal(c.writeDeadline) {
+		c.writeDeadline = dl
+		_ = c.nc.SetWriteDeadline(dl)
+	}
 }
 
 // writeQueued writes the control frames waiting now, without flushing.
@@ -452,7 +477,7 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 	if out.live {
 		return c.writeLive(ctx, bw, out.Seq, out.back, out.mask)
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
+	c.setWriteDeadline()
 	c.hdr = chunkHeader(c.hdr[:0], out.Chunk, out.n)
 	lim := c.s.peer.limiter
 	data := out.Data
@@ -477,7 +502,7 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 		if err := lim.WaitN(ctx, n); err != nil {
 			return 0, err
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(idleTimeout))
+		c.setWriteDeadline()
 		if _, err := c.nc.Write(b[:n]); err != nil {
 			return 0, err
 		}

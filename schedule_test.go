@@ -264,3 +264,22 @@ func TestPushSkipsLiars(t *testing.T) {
 		assert.ErrorAs(t, s.handle(s.conns[PeerID{1}], m), &perr, "%T", m)
 	}
 }
+
+func TestPingOnlyQuietConns(t *testing.T) {
+	now := time.Now()
+	busy, quiet, fresh := testConn(1), testConn(2), testConn(3)
+	busy.wrote.Store(now.Add(-time.Second).UnixNano())
+	quiet.wrote.Store(now.Add(-pingEvery).UnixNano())
+	// fresh has written nothing yet.
+	s := liveTestStream(1, busy, quiet, fresh)
+
+	s.pingIdleLocked(now)
+	assert.Empty(t, busy.ctrl, "a connection we wrote to lately needs no ping")
+	require.Len(t, quiet.ctrl, 1)
+	assert.IsType(t, &wire.Ping{}, <-quiet.ctrl, "one we wrote nothing to for pingEvery is pinged")
+	require.Len(t, fresh.ctrl, 1)
+	assert.IsType(t, &wire.Ping{}, <-fresh.ctrl)
+
+	s.pingIdleLocked(now.Add(pingEvery / 2))
+	assert.Empty(t, quiet.ctrl, "pings go out at most every pingEvery")
+}

@@ -30,6 +30,7 @@ type pipe struct {
 	writeDeadline time.Time
 	readWake      chan struct{} // closed when a waiting Read should look again; nil if none waits
 	writeWake     chan struct{} // the same for a waiting Write
+	spare         *time.Timer   // a stopped timer for the next wait, or nil
 }
 
 // segment is written data and when it may be read.
@@ -230,18 +231,30 @@ func (p *pipe) wait(wakeCh *chan struct{}, deadline, now, until time.Time) error
 		*wakeCh = make(chan struct{})
 	}
 	ch := *wakeCh
-	p.mu.Unlock()
-	defer p.mu.Lock()
 	if until.IsZero() {
+		p.mu.Unlock()
 		<-ch
+		p.mu.Lock()
 		return nil
 	}
-	t := time.NewTimer(until.Sub(now))
-	defer t.Stop()
+	// A timer per wait costs an allocation and a channel, and a swarm in
+	// one process waits once per segment: reuse one (stopped timers keep
+	// no stale tick since Go 1.23).
+	t := p.spare
+	p.spare = nil
+	if t == nil {
+		t = time.NewTimer(until.Sub(now))
+	} else {
+		t.Reset(until.Sub(now))
+	}
+	p.mu.Unlock()
 	select {
 	case <-ch:
 	case <-t.C:
 	}
+	t.Stop()
+	p.mu.Lock()
+	p.spare = t
 	return nil
 }
 
