@@ -245,7 +245,7 @@ func (s *Stream) connectPeers(peers []PeerAddr) {
 		if _, ok := s.conns[pa.ID]; ok {
 			continue
 		}
-		if !pa.Source && out >= s.peer.maxPeers() {
+		if !pa.Source && out >= s.peer.maxPeers()+s.extraDialsLocked(now) {
 			continue
 		}
 		s.dialing[pa.Addr] = true

@@ -56,6 +56,10 @@ type treeState struct {
 	lostAt   [stripes]time.Time // when parent[i] said it lost its own feed, if it has not found one since
 	told     wire.Tree          // what we last advertised
 	toldOK   bool
+	// orphanSince is when s last began to find no parent to ask for some
+	// stripe; zero while every stripe has one.
+	orphanSince time.Time
+	redialAt    time.Time // when an orphan last asked the tracker for more peers
 }
 
 // pushState is what a parent has pushed of one chunk to one child.
@@ -185,15 +189,19 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		s.log.Debug("tree parent left", "reason", reason)
 		s.leaveParentLocked(i)
 	}
+	orphan := false
 	for i := range stripes {
 		if ts.parent[i] == nil {
 			if c := s.bestParentLocked(i, now); c != nil {
 				ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, false, now
 				s.log.Debug("tree parent asked", "source", c.source)
 				c.freeLeft--
+			} else {
+				orphan = true
 			}
 		}
 	}
+	s.orphanLocked(orphan, now)
 	// Tell each peer the stripes we want from it, where that changed.
 	for _, c := range s.conns {
 		var want uint8
@@ -207,6 +215,42 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 			c.send(&wire.Subscribe{Mask: want})
 		}
 	}
+}
+
+// orphanWait is how long a viewer finds no parent to ask for a stripe
+// before it dials more peers (orphanDials): under churn, a late joiner's
+// neighbours may all push every feed they take on, refuse its Subscribes
+// and reject its pulls (pushesFullLocked), and it starves (swarm lab, 30%
+// churn per minute: one late joiner at 35% continuity).
+const (
+	orphanWait  = 2 * time.Second
+	orphanDials = 4
+)
+
+// orphanLocked notes whether s found no parent to ask for some stripe, and
+// asks the tracker for more peers when that has lasted orphanWait (at most
+// once per orphanWait).
+func (s *Stream) orphanLocked(orphan bool, now time.Time) {
+	ts := &s.tree
+	switch {
+	case !orphan:
+		ts.orphanSince = time.Time{}
+	case ts.orphanSince.IsZero():
+		ts.orphanSince = now
+	case now.Sub(ts.orphanSince) >= orphanWait && now.Sub(ts.redialAt) >= orphanWait:
+		ts.redialAt = now
+		s.log.Debug("tree orphan: dialling more peers")
+		notify(s.redial)
+	}
+}
+
+// extraDialsLocked is how many peers s dials beyond Peer.MaxPeers:
+// orphanDials while it has found no parent for some stripe for orphanWait.
+func (s *Stream) extraDialsLocked(now time.Time) int {
+	if t := s.tree.orphanSince; s.treesOn() && !t.IsZero() && now.Sub(t) >= orphanWait {
+		return orphanDials
+	}
+	return 0
 }
 
 // bestParentLocked picks a parent for stripe i: the shallowest peer that
@@ -290,10 +334,14 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c {
 			continue
 		}
-		if room <= 0 && home(c.id) == i && s.pushDownLocked(i) {
-			room++ // a leaf made room for a peer that forwards the stripe
+		free := room
+		if s.source {
+			free = s.fanout - s.stripeFeedsLocked(i)
 		}
-		if room > 0 {
+		if free <= 0 && home(c.id) == i && s.pushDownLocked(i) {
+			free++ // a leaf made room for a peer that forwards the stripe
+		}
+		if free > 0 {
 			grant |= bit
 			room--
 		}
@@ -306,6 +354,20 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})
 	notify(c.pushWake)
+}
+
+// stripeFeedsLocked counts the feeds of stripe i s gives now. A source
+// roots each stripe's tree in Fanout children of its own: with its feeds
+// counted across stripes, the children of some stripes could take them
+// all, and then nobody could get the others (swarm lab, 30% churn per
+// minute with the trees: the whole crowd at 0% continuity for 20 s in two
+// runs of ten).
+func (s *Stream) stripeFeedsLocked(i int) int {
+	n := 0
+	for _, c := range s.conns {
+		n += int(c.feed >> i & 1)
+	}
+	return n
 }
 
 // pushDownLocked ends the feed of stripe i to a child for which i is not

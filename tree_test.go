@@ -93,6 +93,30 @@ func TestSubscribe(t *testing.T) {
 	assert.Equal(t, viewerFeeds-1, s.feedsLocked(), "an ended feed frees its room")
 }
 
+// TestSourceRootsEveryStripe: a source takes Fanout children per stripe,
+// so the children of some stripes cannot take the room of the others.
+func TestSourceRootsEveryStripe(t *testing.T) {
+	c1, c2, c3, c4 := treeConn(1, 1), treeConn(2, 2), treeConn(3, 3), treeConn(4, 0)
+	s := liveTestStream(3, c1, c2, c3, c4)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.source, s.fanout = true, 1
+	require.Equal(t, stripes, s.feedUnits())
+
+	s.subscribeLocked(c1, &wire.Subscribe{Mask: 1 | 1<<1})
+	assert.Equal(t, uint8(1|1<<1), lastFeed(c1).Mask)
+	s.subscribeLocked(c2, &wire.Subscribe{Mask: 1 | 1<<2})
+	assert.Equal(t, uint8(1<<2), lastFeed(c2).Mask, "stripe 0 has its child: a second one would take stripe 3's room")
+	s.subscribeLocked(c3, &wire.Subscribe{Mask: 1 << 3})
+	assert.Equal(t, uint8(1<<3), lastFeed(c3).Mask, "the last stripe still gets its root")
+
+	s.subscribeLocked(c4, &wire.Subscribe{Mask: 1})
+	assert.Equal(t, uint8(1), lastFeed(c4).Mask, "a child whose home is the stripe gets in")
+	assert.Equal(t, uint8(1<<1), lastFeed(c1).Mask, "in the place of one for which it is not")
+	for i := range stripes {
+		assert.Equal(t, 1, s.stripeFeedsLocked(i), "stripe %d", i)
+	}
+}
+
 // TestNextPush: a child is pushed a chunk's head, then the pieces of its
 // stripes in order, as far as they have arrived.
 func TestNextPush(t *testing.T) {
