@@ -27,7 +27,8 @@ type PublishOptions struct {
 	// key is made, so each Publish is a new stream.
 	Key ed25519.PrivateKey
 	// Fanout is how many peers each fresh live chunk is pushed to; the rest
-	// fetch it from them. If zero, 1.
+	// fetch it from them. With Peer.Trees, it is how many children the
+	// source feeds in each stripe's tree. If zero, 1.
 	Fanout int
 	// ServeLimit caps what a live source sends in answer to requests, on
 	// top of its Fanout pushes, as a multiple of the bytes published so far.
