@@ -84,13 +84,20 @@ type conn struct {
 	err  error // why it closed; set once before done closes
 
 	// Used by the writer goroutine only.
-	wbuf          []byte       // the control frame being sent
-	chunkDeadline time.Time    // while a live chunk is sent: when it must be written
-	writeDeadline time.Time    // the write deadline set last
-	hdr           []byte       // the frame header of the chunk being sent
-	rbuf          *[]byte      // the buffer chunkBuffer gave the frame being read; the read goroutine only
-	readDeadline  time.Time    // the read deadline set last; the read goroutine only
-	wrote         atomic.Int64 // when the writer last wrote, in Unix nanoseconds, to a deadlineSlack (pingIdleLocked)
+	wbuf          []byte    // the control frame being sent
+	chunkDeadline time.Time // while a live chunk is sent: when it must be written
+	writeDeadline time.Time // the write deadline set last
+	hdr           []byte    // the frame header of the chunk being sent
+
+	// Used by the read goroutine only.
+	rbuf         *[]byte   // the buffer chunkBuffer gave the frame being read
+	readDeadline time.Time // the read deadline set last
+
+	// wrote is when the writer last renewed its idle write deadline, in
+	// Unix nanoseconds: it wrote then, and it may have written since
+	// (within deadlineSlack, or under a live upload's deadline). Read by
+	// pingIdleLocked, which pings in doubt.
+	wrote atomic.Int64
 
 	// Guarded by s.mu.
 	queued       map[uint64]struct{} // uploads queued in data and still wanted

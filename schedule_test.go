@@ -269,14 +269,14 @@ func TestPingOnlyQuietConns(t *testing.T) {
 	now := time.Now()
 	busy, quiet, fresh := testConn(1), testConn(2), testConn(3)
 	busy.wrote.Store(now.Add(-time.Second).UnixNano())
-	quiet.wrote.Store(now.Add(-pingEvery).UnixNano())
+	quiet.wrote.Store(now.Add(-pingEvery / 2).UnixNano())
 	// fresh has written nothing yet.
 	s := liveTestStream(1, busy, quiet, fresh)
 
 	s.pingIdleLocked(now)
 	assert.Empty(t, busy.ctrl, "a connection we wrote to lately needs no ping")
 	require.Len(t, quiet.ctrl, 1)
-	assert.IsType(t, &wire.Ping{}, <-quiet.ctrl, "one we wrote nothing to for pingEvery is pinged")
+	assert.IsType(t, &wire.Ping{}, <-quiet.ctrl, "one we wrote nothing to for half of pingEvery is pinged")
 	require.Len(t, fresh.ctrl, 1)
 	assert.IsType(t, &wire.Ping{}, <-fresh.ctrl)
 

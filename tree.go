@@ -59,7 +59,8 @@ type treeState struct {
 	// orphanSince is when s last began to find no parent to ask for some
 	// stripe; zero while every stripe has one.
 	orphanSince time.Time
-	redialAt    time.Time // when an orphan last asked the tracker for more peers
+	redialAt    time.Time     // when an orphan last asked the tracker for more peers
+	redialGap   time.Duration // how long it waits before asking again
 }
 
 // pushState is what a parent has pushed of one chunk to one child.
@@ -217,28 +218,32 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 	}
 }
 
-// orphanWait is how long a viewer finds no parent to ask for a stripe
-// before it dials more peers (orphanDials): under churn, a late joiner's
-// neighbours may all push every feed they take on, refuse its Subscribes
-// and reject its pulls (pushesFullLocked), and it starves (swarm lab, 30%
-// churn per minute: one late joiner at 35% continuity).
+// orphanWait is how long a viewer finds no parent to ask for some stripe
+// before it dials more peers (orphanDials): under churn, a late
+// joiner's neighbours may all push every feed they take on, refuse its
+// Subscribes and reject its pulls (pushesFullLocked), and it starves (swarm
+// lab, 30% churn per minute: one late joiner at 35% continuity). It asks
+// the tracker again after orphanWait, then after twice as long each time,
+// up to orphanMaxGap.
 const (
-	orphanWait  = 2 * time.Second
-	orphanDials = 4
+	orphanWait   = 2 * time.Second
+	orphanMaxGap = 30 * time.Second
+	orphanDials  = 4
 )
 
 // orphanLocked notes whether s found no parent to ask for some stripe, and
-// asks the tracker for more peers when that has lasted orphanWait (at most
-// once per orphanWait).
+// asks the tracker for more peers when that has lasted
+// orphanWait, backing off while it lasts.
 func (s *Stream) orphanLocked(orphan bool, now time.Time) {
 	ts := &s.tree
 	switch {
 	case !orphan:
-		ts.orphanSince = time.Time{}
+		ts.orphanSince, ts.redialGap = time.Time{}, 0
 	case ts.orphanSince.IsZero():
 		ts.orphanSince = now
-	case now.Sub(ts.orphanSince) >= orphanWait && now.Sub(ts.redialAt) >= orphanWait:
+	case now.Sub(ts.orphanSince) >= orphanWait && now.Sub(ts.redialAt) >= ts.redialGap:
 		ts.redialAt = now
+		ts.redialGap = min(orphanMaxGap, max(orphanWait, 2*ts.redialGap))
 		s.log.Debug("tree orphan: dialling more peers")
 		notify(s.redial)
 	}
@@ -340,6 +345,7 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 		}
 		if free <= 0 && home(c.id) == i && s.pushDownLocked(i) {
 			free++ // a leaf made room for a peer that forwards the stripe
+			room++
 		}
 		if free > 0 {
 			grant |= bit

@@ -409,3 +409,43 @@ func TestPlaysAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestOrphanRedials: a viewer that finds no parent to ask for a stripe
+// asks the tracker for more peers after orphanWait, then less and
+// less often, and dials more peers meanwhile.
+func TestOrphanRedials(t *testing.T) {
+	s := liveTestStream(1)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.redial = make(chan struct{}, 1)
+	redialled := func() bool {
+		select {
+		case <-s.redial:
+			return true
+		default:
+			return false
+		}
+	}
+	t0 := time.Now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	s.orphanLocked(true, t0)
+	assert.False(t, redialled(), "not at once")
+	assert.Zero(t, s.extraDialsLocked(t0))
+	s.orphanLocked(true, at(orphanWait))
+	assert.True(t, redialled(), "after orphanWait")
+	assert.Equal(t, orphanDials, s.extraDialsLocked(at(orphanWait)))
+	s.orphanLocked(true, at(orphanWait+time.Second))
+	assert.False(t, redialled())
+	s.orphanLocked(true, at(2*orphanWait))
+	assert.True(t, redialled(), "again after orphanWait")
+	s.orphanLocked(true, at(2*orphanWait+orphanWait))
+	assert.False(t, redialled(), "then after twice as long")
+	s.orphanLocked(true, at(2*orphanWait+2*orphanWait))
+	assert.True(t, redialled())
+
+	s.orphanLocked(false, at(time.Minute))
+	assert.Zero(t, s.extraDialsLocked(at(time.Minute)), "a parent for every stripe")
+	s.orphanLocked(true, at(time.Minute))
+	s.orphanLocked(true, at(time.Minute+orphanWait))
+	assert.True(t, redialled(), "a new orphaning starts afresh")
+}
