@@ -431,8 +431,8 @@ func (c *conn) setWriteDeadline() {
 	dl := c.chunkDeadline
 	if dl.IsZero() {
 		now := time.Now()
-		if dl = c.writeDeadline; !dl.IsZero() && dl.Sub(now) >= idleTimeout-deadlineSlack {
-			return
+		if c.writeDeadline.Sub(now) >= idleTimeout-deadlineSlack {
+			return // the idle deadline set last still holds
 		}
 		dl = now.Add(idleTimeout)
 		c.wrote.Store(now.UnixNano())

@@ -219,12 +219,12 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 }
 
 // orphanWait is how long a viewer finds no parent to ask for some stripe
-// before it dials more peers (orphanDials): under churn, a late
-// joiner's neighbours may all push every feed they take on, refuse its
-// Subscribes and reject its pulls (pushesFullLocked), and it starves (swarm
-// lab, 30% churn per minute: one late joiner at 35% continuity). It asks
-// the tracker again after orphanWait, then after twice as long each time,
-// up to orphanMaxGap.
+// before it dials more peers (orphanDials): under churn, a late joiner's
+// neighbours may all push every feed they take on, refuse its Subscribes
+// and reject its pulls (pushesFullLocked), and it starves (swarm lab, 30%
+// churn per minute: one late joiner at 35% continuity). It asks the
+// tracker again after orphanWait, then after twice as long each time, up
+// to orphanMaxGap.
 const (
 	orphanWait   = 2 * time.Second
 	orphanMaxGap = 30 * time.Second
@@ -232,8 +232,8 @@ const (
 )
 
 // orphanLocked notes whether s found no parent to ask for some stripe, and
-// asks the tracker for more peers when that has lasted
-// orphanWait, backing off while it lasts.
+// asks the tracker for more peers when that has lasted orphanWait, backing
+// off while it lasts.
 func (s *Stream) orphanLocked(orphan bool, now time.Time) {
 	ts := &s.tree
 	switch {
@@ -366,8 +366,8 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 // roots each stripe's tree in Fanout children of its own: with its feeds
 // counted across stripes, the children of some stripes could take them
 // all, and then nobody could get the others (swarm lab, 30% churn per
-// minute with the trees: the whole crowd at 0% continuity for 20 s in two
-// runs of ten).
+// minute with the trees: the whole crowd at 0% continuity for 10-20 s in
+// two runs of fifteen).
 func (s *Stream) stripeFeedsLocked(i int) int {
 	n := 0
 	for _, c := range s.conns {
