@@ -119,7 +119,7 @@ type conn struct {
 	tree        wire.Tree // where the peer stands in the trees, if treeValid
 	treeValid   bool
 	freeLeft    int                   // feeds the peer may still take on, as far as we know
-	noFeedUntil time.Time             // the peer refused or failed a feed: not asked before
+	noFeedUntil [stripes]time.Time    // per stripe, the peer refused or failed a feed of it: not asked before
 	asked       uint8                 // stripes we asked the peer for (last Subscribe)
 	feeds       uint8                 // stripes the peer pushes to us
 	feed        uint8                 // stripes we push to the peer

@@ -165,7 +165,7 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		case c.closed() || s.conns[c.id] != c:
 			reason = "gone"
 		case !ts.accepted[i] && now.Sub(ts.askedAt[i]) > feedWait:
-			c.noFeedUntil = now.Add(5 * time.Second)
+			c.noFeedsUntil(now.Add(5 * time.Second))
 			reason = "unanswered"
 		case ts.accepted[i] && (!c.treeValid || c.tree.Depth[i] >= maxDepth):
 			// The parent lost its own feed: it may find another at once,
@@ -180,7 +180,7 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		case ts.accepted[i] && c.tree.Above[i]&idBits(s.peer.id) == idBits(s.peer.id) && !c.source:
 			reason = "loop" // (or a false positive of the filter)
 		case ts.accepted[i] && now.Sub(ts.fedAt[i]) > silent:
-			c.noFeedUntil = now.Add(10 * time.Second)
+			c.noFeedsUntil(now.Add(10 * time.Second))
 			reason = "silent"
 		default:
 			ts.lostAt[i] = time.Time{}
@@ -271,7 +271,7 @@ func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
 	var best *conn
 	for _, c := range s.conns {
 		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || c.tree.Above[i]&me == me && !c.source || c.freeLeft <= 0 && home(s.peer.id) != i ||
-			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil) {
+			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil[i]) {
 			continue
 		}
 		cands = append(cands, c)
@@ -463,9 +463,19 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 		} else {
 			s.log.Debug("tree feed", "reason", "refused")
 			s.leaveParentLocked(i)
-			c.noFeedUntil = now.Add(2 * time.Second)
+			// Of this stripe only: a source grants Fanout feeds per
+			// stripe, so it may refuse one and have room for others.
+			c.noFeedUntil[i] = now.Add(2 * time.Second)
 			s.scheduleSoon() // ask another at once
 		}
+	}
+}
+
+// noFeedsUntil notes that c failed us as a parent: it is asked for no
+// stripe before t.
+func (c *conn) noFeedsUntil(t time.Time) {
+	for i := range c.noFeedUntil {
+		c.noFeedUntil[i] = t
 	}
 }
 

@@ -192,7 +192,10 @@ func TestPickParents(t *testing.T) {
 	s.pickParentsLocked(now)
 	assert.Same(t, home1deep, s.tree.parent[1], "not the one that refused")
 
+	p3 := s.tree.parent[3]
+	s.feedLocked(p3, &wire.Feed{Mask: p3.asked}, now)
 	later := now.Add(4 * time.Second)
+	s.tree.fedAt[3] = later // stripe 3's parent feeds us
 	s.pickParentsLocked(later)
 	assert.Same(t, home1, s.tree.parent[2], "home2 fed nothing for three chunk durations; of those shallower than we were, home1")
 }
@@ -448,4 +451,28 @@ func TestOrphanRedials(t *testing.T) {
 	s.orphanLocked(true, at(time.Minute))
 	s.orphanLocked(true, at(time.Minute+orphanWait))
 	assert.True(t, redialled(), "a new orphaning starts afresh")
+}
+
+// TestRefusalPerStripe: a parent that refuses one stripe may still be
+// asked for others at once: a source grants Fanout feeds per stripe.
+func TestRefusalPerStripe(t *testing.T) {
+	src, other := treeConn(1, 0), treeConn(2, 3)
+	src.source = true
+	s := liveTestStream(0, src, other)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.treeAdvertLocked(src, advert(0, 4))
+	s.treeAdvertLocked(other, advert(1, 5))
+	now := time.Now()
+	s.pickParentsLocked(now)
+	for i := range stripes {
+		require.Same(t, src, s.tree.parent[i], "stripe %d: the source first", i)
+	}
+	s.feedLocked(src, &wire.Feed{Mask: allStripes &^ (1 << 2)}, now)
+	assert.Nil(t, s.tree.parent[2], "refused")
+
+	s.leaveParentLocked(3) // as if it went silent
+	s.treeAdvertLocked(src, advert(0, 1))
+	s.pickParentsLocked(now.Add(time.Second))
+	assert.Same(t, other, s.tree.parent[2], "not asked again for the stripe it refused")
+	assert.Same(t, src, s.tree.parent[3], "but for another")
 }
