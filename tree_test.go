@@ -476,3 +476,27 @@ func TestRefusalPerStripe(t *testing.T) {
 	assert.Same(t, other, s.tree.parent[2], "not asked again for the stripe it refused")
 	assert.Same(t, src, s.tree.parent[3], "but for another")
 }
+
+// TestFilterOnlyWhenFeeding: a viewer that feeds a stripe to nobody takes
+// a parent whose ancestor filter holds it (by chance: it has no
+// descendants); one that feeds the stripe does not.
+func TestFilterOnlyWhenFeeding(t *testing.T) {
+	p, child := treeConn(1, 1), treeConn(2, 2)
+	s := liveTestStream(0, p, child)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	a := advert(1, 5)
+	a.Above[1] = idBits(s.peer.id) | 1<<63
+	s.treeAdvertLocked(p, a)
+	s.treeAdvertLocked(child, advert(wire.NoDepth, 5))
+	now := time.Now()
+	assert.Same(t, p, s.bestParentLocked(1, now), "no descendants: the filter is a false positive")
+
+	child.feed = 1 << 1
+	assert.Nil(t, s.bestParentLocked(1, now), "p may descend from us through child")
+	assert.Same(t, p, s.bestParentLocked(2, now), "not in stripe 2")
+
+	child.feed = 0
+	s.tree.parent[1], s.tree.accepted[1], s.tree.fedAt[1] = p, true, now
+	s.pickParentsLocked(now)
+	assert.Same(t, p, s.tree.parent[1], "a parent taken is not left on its filter")
+}
