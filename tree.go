@@ -257,9 +257,20 @@ func (s *Stream) extraDialsLocked(now time.Time) int {
 }
 
 // bestParentLocked picks a parent for stripe i among the peers that feed
-// it, have room, are not fed it by us, and have not refused or failed us
-// lately: the best by better.
+// it, have room (if none has, full ones whose home it is), are not fed it
+// by us, and have not refused or failed us lately: the best by better.
 func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
+	if c := s.pickParentLocked(i, now, false); c != nil {
+		return c
+	}
+	// None with room: one whose home is the stripe makes room for us by
+	// ending a feed of another stripe (subscribeLocked).
+	return s.pickParentLocked(i, now, true)
+}
+
+// pickParentLocked is bestParentLocked among peers with room or, if full,
+// a full peer whose home is stripe i.
+func (s *Stream) pickParentLocked(i int, now time.Time, full bool) *conn {
 	feeding := s.stripeFeedsLocked(i) > 0
 	cands := s.cands[:0]
 	defer func() {
@@ -268,7 +279,7 @@ func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
 	}()
 	var best *conn
 	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || feeding && s.mayDescendLocked(c, i) || c.freeLeft <= 0 && home(s.peer.id) != i ||
+		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || feeding && s.mayDescendLocked(c, i) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
 			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil[i]) {
 			continue
 		}
@@ -341,8 +352,9 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 		if s.source {
 			free = s.fanout - s.stripeFeedsLocked(i)
 		}
-		if free <= 0 && home(c.id) == i && s.pushDownLocked(i) {
-			free++ // a leaf made room for a peer that forwards the stripe
+		if free <= 0 && (!s.source && home(s.peer.id) == i && s.dropForeignLocked(i, c) ||
+			home(c.id) == i && s.pushDownLocked(i)) {
+			free++ // a leaf of another stripe, or of this one, made room
 			room++
 		}
 		if free > 0 {
@@ -384,6 +396,26 @@ func (s *Stream) pushDownLocked(i int) bool {
 			c.feed &^= bit
 			c.send(&wire.Feed{Mask: c.feed})
 			return true
+		}
+	}
+	return false
+}
+
+// dropForeignLocked ends, for a viewer whose home is stripe i, a feed of
+// another stripe to a child other than c for which that stripe is not home
+// either, if there is one, and reports whether it did. A viewer's upload
+// goes to its home stripe first, as in SplitStream: the child finds room
+// with its stripe's home viewers, and no stripe is left without room while
+// viewers' feeds of other stripes fill it (swarm lab, 30% churn per minute:
+// viewers whose 8-12 neighbours were all full orphaned for seconds).
+func (s *Stream) dropForeignLocked(i int, c *conn) bool {
+	for _, d := range s.conns {
+		for j := range stripes {
+			if bit := uint8(1) << j; j != i && d != c && d.feed&bit != 0 && home(d.id) != j {
+				d.feed &^= bit
+				d.send(&wire.Feed{Mask: d.feed})
+				return true
+			}
 		}
 	}
 	return false

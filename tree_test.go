@@ -500,3 +500,46 @@ func TestFilterOnlyWhenFeeding(t *testing.T) {
 	s.pickParentsLocked(now)
 	assert.Same(t, p, s.tree.parent[1], "a parent taken is not left on its filter")
 }
+
+// TestHomeStripeFirst: a full viewer asked for its home stripe ends a feed
+// of another stripe to a leaf of it; a viewer that finds no parent with
+// room for a stripe asks a full one whose home it is.
+func TestHomeStripeFirst(t *testing.T) {
+	up := treeConn(1, 0)
+	own := []*conn{treeConn(2, 1), treeConn(3, 2), treeConn(4, 3)} // fed stripe 0, our home
+	interior, leaf := treeConn(5, 1), treeConn(6, 3)               // fed stripe 1: interior's home, not leaf's
+	asking := treeConn(7, 2)
+	s := liveTestStream(3, append([]*conn{up, interior, leaf, asking}, own...)...)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	require.Equal(t, 0, home(s.peer.id))
+	for i := range stripes {
+		s.tree.parent[i], s.tree.accepted[i] = up, true
+	}
+	s.treeAdvertLocked(up, advert(1, 0))
+	for _, c := range own {
+		c.feed = 1
+	}
+	interior.feed, leaf.feed = 1<<1, 1<<1
+	require.Equal(t, viewerFeeds, s.feedsLocked())
+
+	s.subscribeLocked(asking, &wire.Subscribe{Mask: 1 | 1<<1})
+	assert.Equal(t, uint8(1), lastFeed(asking).Mask, "our home stripe, in the place of a leaf of another; not another")
+	assert.Zero(t, lastFeed(leaf).Mask, "the leaf of stripe 1 made room")
+	assert.Nil(t, lastFeed(interior), "stripe 1's interior viewer kept")
+	assert.Equal(t, viewerFeeds, s.feedsLocked())
+
+	s.subscribeLocked(leaf, &wire.Subscribe{Mask: 1})
+	assert.Zero(t, lastFeed(leaf).Mask, "full of our home stripe and of interior viewers: refused")
+
+	// As a child: none with room for stripe 1.
+	v := liveTestStream(0, interior, leaf, asking)
+	v.kind, v.log, v.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	for _, c := range []*conn{interior, leaf, asking} {
+		c.feed = 0
+		v.treeAdvertLocked(c, advert(1, 0))
+	}
+	now := time.Now()
+	assert.Same(t, interior, v.bestParentLocked(1, now), "full, but its home is stripe 1")
+	v.treeAdvertLocked(asking, advert(2, 1))
+	assert.Same(t, asking, v.bestParentLocked(1, now), "room first")
+}
