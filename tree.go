@@ -365,7 +365,7 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 	if grant&^c.feed != 0 && c.feed == 0 {
 		// Never back: a peer that unsubscribes and subscribes again
 		// would otherwise be pushed the newest chunk again each time.
-		c.feedFrom = max(c.feedFrom, s.pushFromLocked())
+		c.feedFrom = max(c.feedFrom, s.pushFromLocked(c))
 	}
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})
@@ -421,10 +421,17 @@ func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 	return false
 }
 
-// pushFromLocked is the first chunk a new child is pushed: the newest
-// stored, so that a joining viewer has a chunk to start with at once.
-func (s *Stream) pushFromLocked() uint64 {
+// pushFromLocked is the first chunk a new child c is pushed: for a
+// joining viewer (it holds no chunk), the newest stored, so that it has a
+// chunk to start with at once; for one that changes parents, the one
+// before, as the last parent may have left before pushing it all, and
+// then the whole subtree below lacks it (nextPushLocked skips chunks the
+// child holds).
+func (s *Stream) pushFromLocked(c *conn) uint64 {
 	if s.st.len() > 0 {
+		if len(c.has) > 0 && s.st.newest > 0 {
+			return s.st.newest - 1
+		}
 		return s.st.newest
 	}
 	from := uint64(0)

@@ -55,9 +55,9 @@ type push struct {
 // older chunks are pulled.
 const maxPushBehind = 2
 
-// nextPushLocked returns the next frame to push to c: the oldest chunk
-// first, its head first, then its pieces of c's stripes in index order, as
-// far as s holds them.
+// nextPushLocked returns the next frame to push to c: the oldest chunk c
+// does not hold whole first, its head first, then its pieces of c's
+// stripes in index order, as far as s holds them.
 func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 	if c.feed == 0 || s.st == nil || !s.st.live() {
 		return push{}, false
@@ -76,7 +76,11 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 	}
 	for seq := c.feedFrom; seq <= top; seq++ {
 		r, ok := s.relayLocked(seq)
-		if !ok {
+		if _, held := c.has[seq]; held || !ok {
+			if held && seq == c.feedFrom {
+				c.feedFrom++ // the child has it whole
+				delete(c.pushed, seq)
+			}
 			continue
 		}
 		ps := c.pushed[seq]

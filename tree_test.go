@@ -543,3 +543,35 @@ func TestHomeStripeFirst(t *testing.T) {
 	v.treeAdvertLocked(asking, advert(2, 1))
 	assert.Same(t, asking, v.bestParentLocked(1, now), "room first")
 }
+
+// TestNewParentPushesTheChunkBefore: a parent pushes a joining viewer from
+// its newest chunk, and a viewer that changes parents from the one before
+// (the last parent may have left before pushing it all), skipping chunks
+// the child holds whole.
+func TestNewParentPushesTheChunkBefore(t *testing.T) {
+	up, joining, moving := treeConn(1, 0), treeConn(2, 0), treeConn(3, 0)
+	s := liveTestStream(4, up, joining, moving)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.tree.parent[0], s.tree.accepted[0] = up, true
+	s.treeAdvertLocked(up, advert(1, 5))
+	pushed := func(c *conn) []uint64 {
+		var seqs []uint64
+		for {
+			p, ok := s.nextPushLocked(c)
+			if !ok {
+				return seqs
+			}
+			if p.head == nil {
+				seqs = append(seqs, p.seq)
+			}
+		}
+	}
+
+	s.subscribeLocked(joining, &wire.Subscribe{Mask: 1})
+	assert.Equal(t, []uint64{3}, pushed(joining), "the newest, to start with")
+
+	moving.has[0], moving.has[1], moving.has[3] = struct{}{}, struct{}{}, struct{}{}
+	s.subscribeLocked(moving, &wire.Subscribe{Mask: 1})
+	assert.Equal(t, []uint64{2}, pushed(moving), "the one before; not chunk 3, held")
+	assert.Equal(t, uint64(4), moving.feedFrom)
+}
