@@ -291,6 +291,7 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 	defer timer.Stop()
 	reject := func() {
 		s.mu.Lock()
+		delete(c.has, seq) // noted when the upload began; the trees push it after all
 		c.send(&wire.Reject{Seq: seq})
 		s.mu.Unlock()
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"io"
 	"log/slog"
 	"net"
 	"testing"
@@ -448,4 +449,21 @@ func TestHelperForUrgentChunk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRejectForgetsHas: an upload given up is no longer counted as held by
+// the peer (noted when it began), so the trees push it the chunk after all.
+func TestRejectForgetsHas(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, c := pieceTestStream(t, key, false)
+	s.mu.Lock()
+	c.has[9] = struct{}{} // as chunkToSend does
+	s.mu.Unlock()
+	_, err = c.writePieces(context.Background(), bufio.NewWriter(io.Discard), 9, time.Now().Add(time.Second), false, 0)
+	require.NoError(t, err)
+	assert.Equal(t, &wire.Reject{Seq: 9}, <-c.ctrl, "chunk 9 is not here")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	assert.NotContains(t, c.has, uint64(9))
 }

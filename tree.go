@@ -24,10 +24,12 @@ import (
 // Trees are built greedily: each peer advertises, per stripe, its depth
 // below the source, a filter of its ancestors and how many more feeds it
 // takes on (wire.Tree); a viewer without a parent for a stripe asks, among
-// the neighbours with room that do not descend from it, one whose home is
-// the stripe, then the shallowest. A loop (possible while advertisements
-// are stale) makes depths count up until maxDepth, where it breaks; a
-// parent that stops feeding is left.
+// the neighbours with room (if none has: full ones whose home is the
+// stripe, which end a feed of another stripe for it) that do not descend
+// from it (checked only if it feeds the stripe to anyone), one whose home
+// is the stripe, then the shallowest. A loop (possible while
+// advertisements are stale) makes depths count up until maxDepth, where it
+// breaks; a parent that stops feeding is left.
 
 const (
 	// stripes is how many stripes live chunks are split into.
@@ -95,8 +97,9 @@ func (s *Stream) feedsLocked() int {
 
 // home is a viewer's home stripe: the one it forwards first. A full parent
 // makes room for a child whose home is the stripe by ending a feed to one
-// whose home is not, and children look for parents whose home is the
-// stripe first, so each tree grows on a quarter of the viewers' upload
+// whose home is not, and for any child of its own home stripe by ending a
+// feed of another (dropForeignLocked), and children look for parents whose
+// home is the stripe first, so each tree grows on a quarter of the viewers' upload
 // (SplitStream), and other stripes take what is left. Anyone can tell a
 // peer's home from its ID.
 func home(id PeerID) int { return int(id[0]) % stripes }
@@ -268,8 +271,8 @@ func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
 	return s.pickParentLocked(i, now, true)
 }
 
-// pickParentLocked is bestParentLocked among peers with room or, if full,
-// a full peer whose home is stripe i.
+// pickParentLocked is bestParentLocked among the peers with room and, if
+// full is set, full viewers (not the source) whose home is stripe i.
 func (s *Stream) pickParentLocked(i int, now time.Time, full bool) *conn {
 	feeding := s.stripeFeedsLocked(i) > 0
 	cands := s.cands[:0]
@@ -332,8 +335,9 @@ func (s *Stream) lacksParentLocked() bool {
 }
 
 // subscribeLocked answers a child's wire.Subscribe: it keeps the feeds the
-// child still wants and takes on new ones while s has room and a feed of
-// the stripe itself.
+// child still wants and takes on new ones, its home stripe first, while s
+// has room (or makes some: dropForeignLocked, pushDownLocked) and a feed
+// of the stripe itself.
 func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 	if !s.treesOn() || s.st == nil {
 		c.send(&wire.Feed{})
@@ -343,7 +347,8 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 	grant := c.feed & want
 	c.feed = grant // what is dropped frees room for the rest
 	room := s.feedUnits() - s.feedsLocked()
-	for i := range stripes {
+	for k := range stripes {
+		i := (home(s.peer.id) + k) % stripes
 		bit := uint8(1) << i
 		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c {
 			continue
@@ -403,22 +408,30 @@ func (s *Stream) pushDownLocked(i int) bool {
 
 // dropForeignLocked ends, for a viewer whose home is stripe i, a feed of
 // another stripe to a child other than c for which that stripe is not home
-// either, if there is one, and reports whether it did. A viewer's upload
-// goes to its home stripe first, as in SplitStream: the child finds room
-// with its stripe's home viewers, and no stripe is left without room while
-// viewers' feeds of other stripes fill it (swarm lab, 30% churn per minute:
-// viewers whose 8-12 neighbours were all full orphaned for seconds).
+// either, if there is one, and reports whether it did: of such children,
+// one that feeds nobody, if any (a leaf, as far as its wire.Tree says). A
+// viewer's upload goes to its home stripe first, as in SplitStream: the
+// child finds room with its stripe's home viewers, and no stripe is left
+// without room while viewers' feeds of other stripes fill it (swarm lab,
+// 30% churn per minute: viewers whose 8-12 neighbours were all full
+// orphaned for seconds).
 func (s *Stream) dropForeignLocked(i int, c *conn) bool {
+	leaf := func(d *conn) bool { return d.treeValid && d.freeLeft >= viewerFeeds }
+	var drop *conn
+	var bit uint8
 	for _, d := range s.conns {
 		for j := range stripes {
-			if bit := uint8(1) << j; j != i && d != c && d.feed&bit != 0 && home(d.id) != j {
-				d.feed &^= bit
-				d.send(&wire.Feed{Mask: d.feed})
-				return true
+			if b := uint8(1) << j; j != i && d != c && d.feed&b != 0 && home(d.id) != j && (drop == nil || !leaf(drop) && leaf(d)) {
+				drop, bit = d, b
 			}
 		}
 	}
-	return false
+	if drop == nil {
+		return false
+	}
+	drop.feed &^= bit
+	drop.send(&wire.Feed{Mask: drop.feed})
+	return true
 }
 
 // pushFromLocked is the first chunk a new child c is pushed: for a
@@ -475,7 +488,7 @@ func (s *Stream) leaveParentLocked(i int) {
 // mayDescendLocked reports whether c's ancestor filter in stripe i holds
 // s: c may receive the stripe through s, and taking it as a parent could
 // close a loop. The filter is only checked by a viewer that feeds the
-// stripe to someone (bestParentLocked): one that feeds nobody has no
+// stripe to someone (pickParentLocked): one that feeds nobody has no
 // descendants. With two bits of 64 per peer, and the source's and the
 // root's bits in every filter of a tree, a neighbourhood's filters hold
 // some viewer by chance, and it could never get the stripe (swarm lab,

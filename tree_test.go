@@ -491,25 +491,24 @@ func TestFilterOnlyWhenFeeding(t *testing.T) {
 	now := time.Now()
 	assert.Same(t, p, s.bestParentLocked(1, now), "no descendants: the filter is a false positive")
 
-	child.feed = 1 << 1
+	child.feed = 1<<1 | 1<<2
 	assert.Nil(t, s.bestParentLocked(1, now), "p may descend from us through child")
-	assert.Same(t, p, s.bestParentLocked(2, now), "not in stripe 2")
+	assert.Same(t, p, s.bestParentLocked(2, now), "not in stripe 2: its filter does not hold us")
 
-	child.feed = 0
 	s.tree.parent[1], s.tree.accepted[1], s.tree.fedAt[1] = p, true, now
 	s.pickParentsLocked(now)
 	assert.Same(t, p, s.tree.parent[1], "a parent taken is not left on its filter")
 }
 
 // TestHomeStripeFirst: a full viewer asked for its home stripe ends a feed
-// of another stripe to a leaf of it; a viewer that finds no parent with
-// room for a stripe asks a full one whose home it is.
+// of another stripe to a leaf of it (never the asker's own); a viewer that
+// finds no parent with room for a stripe asks a full one whose home it is.
 func TestHomeStripeFirst(t *testing.T) {
 	up := treeConn(1, 0)
-	own := []*conn{treeConn(2, 1), treeConn(3, 2), treeConn(4, 3)} // fed stripe 0, our home
-	interior, leaf := treeConn(5, 1), treeConn(6, 3)               // fed stripe 1: interior's home, not leaf's
-	asking := treeConn(7, 2)
-	s := liveTestStream(3, append([]*conn{up, interior, leaf, asking}, own...)...)
+	own := []*conn{treeConn(2, 1), treeConn(3, 2)}   // fed stripe 0, our home
+	interior, leaf := treeConn(5, 1), treeConn(6, 3) // fed stripe 1: interior's home, not leaf's
+	asking, late := treeConn(7, 2), treeConn(8, 2)
+	s := liveTestStream(3, append([]*conn{up, interior, leaf, asking, late}, own...)...)
 	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
 	require.Equal(t, 0, home(s.peer.id))
 	for i := range stripes {
@@ -519,17 +518,20 @@ func TestHomeStripeFirst(t *testing.T) {
 	for _, c := range own {
 		c.feed = 1
 	}
-	interior.feed, leaf.feed = 1<<1, 1<<1
+	interior.feed, leaf.feed, asking.feed = 1<<1, 1<<1, 1<<1
 	require.Equal(t, viewerFeeds, s.feedsLocked())
 
 	s.subscribeLocked(asking, &wire.Subscribe{Mask: 1 | 1<<1})
-	assert.Equal(t, uint8(1), lastFeed(asking).Mask, "our home stripe, in the place of a leaf of another; not another")
-	assert.Zero(t, lastFeed(leaf).Mask, "the leaf of stripe 1 made room")
+	assert.Equal(t, uint8(1|1<<1), lastFeed(asking).Mask, "our home stripe, and its own feed of stripe 1 kept")
+	assert.Zero(t, lastFeed(leaf).Mask, "the other leaf of stripe 1 made room")
 	assert.Nil(t, lastFeed(interior), "stripe 1's interior viewer kept")
 	assert.Equal(t, viewerFeeds, s.feedsLocked())
 
 	s.subscribeLocked(leaf, &wire.Subscribe{Mask: 1})
-	assert.Zero(t, lastFeed(leaf).Mask, "full of our home stripe and of interior viewers: refused")
+	assert.Equal(t, uint8(1), lastFeed(leaf).Mask)
+	assert.Equal(t, uint8(1), lastFeed(asking).Mask, "its feed of stripe 1 made room")
+	s.subscribeLocked(late, &wire.Subscribe{Mask: 1})
+	assert.Zero(t, lastFeed(late).Mask, "full of our home stripe and of an interior viewer: refused")
 
 	// As a child: none with room for stripe 1.
 	v := liveTestStream(0, interior, leaf, asking)
@@ -574,4 +576,37 @@ func TestNewParentPushesTheChunkBefore(t *testing.T) {
 	s.subscribeLocked(moving, &wire.Subscribe{Mask: 1})
 	assert.Equal(t, []uint64{2}, pushed(moving), "the one before; not chunk 3, held")
 	assert.Equal(t, uint64(4), moving.feedFrom)
+	assert.Empty(t, moving.pushed, "nothing left to push")
+}
+
+// TestDropForeignPrefersLeaves: of the children fed another stripe, one
+// that feeds nobody makes room, not one that forwards it; and a viewer with
+// room for one feed gives it to its home stripe first.
+func TestDropForeignPrefersLeaves(t *testing.T) {
+	forwards, leaf := treeConn(1, 3), treeConn(2, 3)
+	s := liveTestStream(0, forwards, leaf)
+	s.treeAdvertLocked(forwards, advert(2, viewerFeeds-2))
+	s.treeAdvertLocked(leaf, advert(2, viewerFeeds))
+	for range 3 {
+		forwards.feed, leaf.feed = 1<<1, 1<<1
+		require.True(t, s.dropForeignLocked(0, nil))
+		assert.Equal(t, uint8(1<<1), forwards.feed)
+		assert.Zero(t, leaf.feed)
+	}
+
+	up, asker := treeConn(3, 0), treeConn(4, 2)
+	v := liveTestStream(3, up, asker)
+	v.kind, v.log, v.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	v.peer.id = PeerID{1} // home stripe 1
+	for i := range stripes {
+		v.tree.parent[i], v.tree.accepted[i] = up, true
+	}
+	v.treeAdvertLocked(up, advert(1, 0))
+	up.feed = 0
+	for _, c := range []*conn{treeConn(5, 1), treeConn(6, 1), treeConn(7, 1), treeConn(8, 1)} {
+		c.feed = 1 << 1
+		v.conns[c.id] = c
+	}
+	v.subscribeLocked(asker, &wire.Subscribe{Mask: 1 | 1<<1})
+	assert.Equal(t, uint8(1<<1), lastFeed(asker).Mask, "the last feed to our home stripe, not to stripe 0")
 }
