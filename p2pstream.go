@@ -171,6 +171,14 @@ type Stats struct {
 	// and peers refused for a while for leaving requests unanswered or not
 	// reading our messages (a full control queue).
 	Bans int `json:"bans"`
+	// TreeStripes is how many of a live stream's stripes the peer gets
+	// down the stripe trees (Peer.Trees) from a parent that said yes, 0 to
+	// 4; TreeDepth the deepest of them below the publisher (1: a child of
+	// the publisher; 0 if none); TreeFeeds how many stripe feeds it pushes
+	// to its children.
+	TreeStripes int `json:"tree_stripes,omitempty"`
+	TreeDepth   int `json:"tree_depth,omitempty"`
+	TreeFeeds   int `json:"tree_feeds,omitempty"`
 	// Have and Chunks count held and total chunks of an on-demand stream.
 	Have   int `json:"have,omitempty"`
 	Chunks int `json:"chunks,omitempty"`

@@ -322,6 +322,9 @@ func (s *Stream) Stats() Stats {
 	if p.due > 0 {
 		st.Continuity = float64(p.onTime) / float64(p.due)
 	}
+	if s.treesOn() {
+		st.TreeStripes, st.TreeDepth, st.TreeFeeds = s.treeStatsLocked()
+	}
 	if s.st != nil {
 		st.Buffered = s.bufferedLocked(now, delay)
 		if !s.st.live() {

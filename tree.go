@@ -86,6 +86,20 @@ func (s *Stream) feedUnits() int {
 	return viewerFeeds
 }
 
+// treeStatsLocked returns how many stripes s gets from a parent that said
+// yes, the deepest of them, and how many feeds s gives (Stats).
+func (s *Stream) treeStatsLocked() (fed, depth, feeds int) {
+	if !s.source {
+		for i := range stripes {
+			if d := s.fedDepthLocked(i); d != wire.NoDepth {
+				fed++
+				depth = max(depth, int(d))
+			}
+		}
+	}
+	return fed, depth, s.feedsLocked()
+}
+
 // feedsLocked counts the stripe feeds s gives now.
 func (s *Stream) feedsLocked() int {
 	n := 0

@@ -610,3 +610,24 @@ func TestDropForeignPrefersLeaves(t *testing.T) {
 	v.subscribeLocked(asker, &wire.Subscribe{Mask: 1 | 1<<1})
 	assert.Equal(t, uint8(1<<1), lastFeed(asker).Mask, "the last feed to our home stripe, not to stripe 0")
 }
+
+// TestTreeStats: Stats counts the stripes a viewer gets from a parent that
+// said yes, the deepest, and the feeds it gives.
+func TestTreeStats(t *testing.T) {
+	up, deep, child := treeConn(1, 0), treeConn(2, 1), treeConn(3, 2)
+	s := liveTestStream(0, up, deep, child)
+	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.treeAdvertLocked(up, advert(0, 0))
+	s.treeAdvertLocked(deep, advert(3, 5))
+	s.tree.parent[0], s.tree.accepted[0] = up, true
+	s.tree.parent[1], s.tree.accepted[1] = deep, true
+	s.tree.parent[2] = deep // asked, no answer yet
+	child.feed = 1<<0 | 1<<1
+	st := s.Stats()
+	assert.Equal(t, 2, st.TreeStripes)
+	assert.Equal(t, 4, st.TreeDepth, "stripe 1, below a parent at depth 3")
+	assert.Equal(t, 2, st.TreeFeeds)
+
+	s.peer.Trees = false
+	assert.Zero(t, s.Stats().TreeFeeds, "outside the trees")
+}

@@ -112,6 +112,12 @@ func StatusLine(st p2pstream.Stats) string {
 			Bytes(st.BytesFromPeers), 100*st.P2PRatio(), Bytes(st.BytesFromSource))
 	}
 	fmt.Fprintf(&b, "up %s", Bytes(st.BytesUp))
+	switch {
+	case st.TreeStripes > 0:
+		fmt.Fprintf(&b, " | trees: %d/4 stripes, depth %d, %d feeds", st.TreeStripes, st.TreeDepth, st.TreeFeeds)
+	case st.TreeFeeds > 0:
+		fmt.Fprintf(&b, " | trees: %d feeds", st.TreeFeeds)
+	}
 	if st.Bans > 0 {
 		fmt.Fprintf(&b, " | bans %d", st.Bans)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -314,7 +315,7 @@ func RunLive(cfg Config) (Result, error) {
 				peers = append(peers, fmt.Sprintf("%d/%.2f/%v", st.Peers, st.Continuity, st.StartupDelay.Round(100*time.Millisecond)))
 			}
 		}
-		res.Diagnosis = fmt.Sprintf("viewers' upload used: %.0f%% of their caps\nviewers by continuity (tenths): %v\nworst (peers/continuity/startup): %v\n", 100*float64(up)/capacity, hist, peers) + sw.diag.String()
+		res.Diagnosis = fmt.Sprintf("viewers' upload used: %.0f%% of their caps\nviewers by continuity (tenths): %v\nworst (peers/continuity/startup): %v\n", 100*float64(up)/capacity, hist, peers) + treeDiagnosis(cfg, all) + sw.diag.String()
 	}
 	return res, nil
 }
@@ -363,4 +364,29 @@ func heapPerPeer(n int) int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc) / int64(max(n, 1))
+}
+
+// treeDiagnosis describes the stripe trees at the end of a run: how many
+// viewers get how many stripes down the trees, how deep, and how many feeds
+// they give.
+func treeDiagnosis(cfg Config, all []p2pstream.Stats) string {
+	if !cfg.Trees {
+		return ""
+	}
+	var fed [5]int
+	var feeds [6]int
+	depth := map[int]int{}
+	for _, st := range all {
+		fed[min(st.TreeStripes, 4)]++
+		feeds[min(st.TreeFeeds, 5)]++
+		depth[st.TreeDepth]++
+	}
+	var ds []string
+	for d := range 17 {
+		if n := depth[d]; n > 0 {
+			ds = append(ds, fmt.Sprintf("%d:%d", d, n))
+		}
+	}
+	return fmt.Sprintf("trees at the end: viewers by stripes fed (0-4): %v; by feeds given (0-5): %v; by depth of their deepest stripe (depth:viewers): %s\n",
+		fed, feeds, strings.Join(ds, " "))
 }
