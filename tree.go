@@ -113,9 +113,9 @@ func (s *Stream) feedsLocked() int {
 // makes room for a child whose home is the stripe by ending a feed to one
 // whose home is not, and for any child of its own home stripe by ending a
 // feed of another (dropForeignLocked), and children look for parents whose
-// home is the stripe first, so each tree grows on a quarter of the viewers' upload
-// (SplitStream), and other stripes take what is left. Anyone can tell a
-// peer's home from its ID.
+// home is the stripe first, so each tree grows on a quarter of the
+// viewers' upload (SplitStream), and other stripes take what is left.
+// Anyone can tell a peer's home from its ID.
 func home(id PeerID) int { return int(id[0]) % stripes }
 
 // depthLocked is s's depth in stripe i's tree: 0 at the source.
@@ -506,10 +506,9 @@ func (s *Stream) leaveParentLocked(i int) {
 // descendants. With two bits of 64 per peer, and the source's and the
 // root's bits in every filter of a tree, a neighbourhood's filters hold
 // some viewer by chance, and it could never get the stripe (swarm lab,
-// 30% churn per minute: viewers with 14 of 15 neighbours "descending"
-// from them for 12 s; a stripe lost crowd-wide for 13 chunks). A parent
-// once taken is not left on its filter: a loop's depths count up to
-// maxDepth, where it breaks.
+// 30% churn per minute: a viewer with 14 of its 15 neighbours excluded as
+// its descendants for 12 s). A parent once taken is not left on its
+// filter: a loop's depths count up to maxDepth, where it breaks.
 func (s *Stream) mayDescendLocked(c *conn, i int) bool {
 	me := idBits(s.peer.id)
 	return !c.source && c.tree.Above[i]&me == me
