@@ -31,7 +31,22 @@ var trackerPage = template.Must(template.New("tracker").Funcs(template.FuncMap{
 	"age":    func(now, t time.Time) string { return formatDuration(max(0, now.Sub(t))) + " ago" },
 	"num":    func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) },
 	"health": health,
+	"trees":  formatTrees,
 }).Parse(trackerPageHTML))
+
+// formatTrees describes where a peer stands in the stripe trees
+// (Peer.Trees), from its announced Stats: the stripes it gets, the
+// deepest, and the feeds it gives; "–" outside the trees.
+func formatTrees(st Stats) string {
+	clamp := func(n, hi int) int { return min(max(n, 0), hi) }
+	switch {
+	case st.TreeStripes <= 0 && st.TreeFeeds <= 0:
+		return "–"
+	case st.Source || st.TreeStripes <= 0:
+		return fmt.Sprintf("%d feeds", clamp(st.TreeFeeds, 999))
+	}
+	return fmt.Sprintf("%d/4 · depth %d · %d feeds", clamp(st.TreeStripes, 4), clamp(st.TreeDepth, 255), clamp(st.TreeFeeds, 999))
+}
 
 // Page settings.
 const (

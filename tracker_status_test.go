@@ -91,4 +91,8 @@ func TestTrackerPageFormats(t *testing.T) {
 	assert.Equal(t, "good", health(1))
 	assert.Equal(t, "warn", health(0.95))
 	assert.Equal(t, "bad", health(0.5))
+	assert.Equal(t, "–", formatTrees(Stats{}), "pulling")
+	assert.Equal(t, "4/4 · depth 5 · 3 feeds", formatTrees(Stats{TreeStripes: 4, TreeDepth: 5, TreeFeeds: 3}))
+	assert.Equal(t, "4 feeds", formatTrees(Stats{Source: true, TreeFeeds: 4}))
+	assert.Equal(t, "4/4 · depth 255 · 0 feeds", formatTrees(Stats{TreeStripes: 99, TreeDepth: 1 << 40, TreeFeeds: -3}), "a lying peer")
 }
