@@ -25,6 +25,9 @@ func (s *Stream) wantsHelperLocked(seq uint64, now time.Time) bool {
 	if s.play.t0.IsZero() {
 		return !s.play.started || seq == s.play.next
 	}
+	if len(s.helpers) >= maxHelpers {
+		return false
+	}
 	c, ok := s.pending[seq]
 	return ok && !c.source && s.dueWithinLocked(seq, now, helpAhead)
 }
@@ -38,6 +41,14 @@ func (s *Stream) wantsHelperLocked(seq uint64, now time.Time) bool {
 // without a second peer, 200-220 and 98.8-99.0% asking one within a chunk
 // duration, 100-110 and 99.5% within two.
 const helpAhead = 2
+
+// maxHelpers is how many second requests a playing viewer has out at
+// once: when a swarm falls behind, more chunks come close to their deadline
+// and more second requests load the uplinks that are late already. Swarm
+// lab, 1,000 viewers at 500 kbit/s with uploads of 1.2x the bitrate:
+// 97.87 and 97.63% capped, 96.70 and 97.01% not; 1.5x: 99.86-100% either
+// way (docs/BENCHMARKS.md, "Fourteenth session").
+const maxHelpers = 1
 
 // askHelperLocked asks a second peer of free, other than c, for chunk seq
 // (a joining viewer's first, or one about to miss its deadline:

@@ -416,7 +416,8 @@ func TestPruneSeenAhead(t *testing.T) {
 
 // TestHelperForUrgentChunk: once a viewer plays, a chunk asked of a peer
 // that is due within two chunk durations is also asked of a second peer,
-// from the end; not sooner, not when the source was asked, and once.
+// from the end; not sooner, not when the source was asked, once, and not
+// while another chunk's second request is out.
 func TestHelperForUrgentChunk(t *testing.T) {
 	now := time.Now()
 	peer, src := testConn(1), testConn(2)
@@ -431,6 +432,7 @@ func TestHelperForUrgentChunk(t *testing.T) {
 		{"due in 3 s", 12, peer, false},
 		{"asked of the source", 10, src, false},
 		{"not asked at all", 10, nil, false},
+		{"another chunk's second request out", 10, peer, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -441,6 +443,9 @@ func TestHelperForUrgentChunk(t *testing.T) {
 			s.play = playout{started: true, t0: now.Add(-3 * time.Second), next: 10, lastSeq: 9, avgDur: time.Second}
 			if tt.from != nil {
 				s.pending[tt.seq] = tt.from
+			}
+			if tt.name == "another chunk's second request out" {
+				s.helpers[9] = src
 			}
 			assert.Equal(t, tt.want, s.wantsHelperLocked(tt.seq, now))
 			if tt.want {
