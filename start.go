@@ -17,7 +17,8 @@ import (
 // wantsHelperLocked reports whether live chunk seq should also be asked of
 // a second peer, from the end, as no second peer is sending it: it is a
 // joining viewer's first chunk (or a chunk probed for it), or, once the
-// viewer plays, a chunk asked of a peer that is about to miss its deadline.
+// viewer plays, a chunk asked of a peer that is about to miss its deadline,
+// while fewer than maxHelpers second requests are out.
 func (s *Stream) wantsHelperLocked(seq uint64, now time.Time) bool {
 	if _, ok := s.helpers[seq]; ok {
 		return false
