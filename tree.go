@@ -434,8 +434,11 @@ func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 	var drop *conn
 	var bit uint8
 	for _, d := range s.conns {
+		if d == c {
+			continue
+		}
 		for j := range stripes {
-			if b := uint8(1) << j; j != i && d != c && d.feed&b != 0 && home(d.id) != j && (drop == nil || !leaf(drop) && leaf(d)) {
+			if b := uint8(1) << j; j != i && d.feed&b != 0 && home(d.id) != j && (drop == nil || !leaf(drop) && leaf(d)) {
 				drop, bit = d, b
 			}
 		}

@@ -75,12 +75,15 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 		}
 	}
 	for seq := c.feedFrom; seq <= top; seq++ {
-		r, ok := s.relayLocked(seq)
-		if _, held := c.has[seq]; held || !ok {
-			if held && seq == c.feedFrom {
+		if _, held := c.has[seq]; held {
+			if seq == c.feedFrom {
 				c.feedFrom++ // the child has it whole
 				delete(c.pushed, seq)
 			}
+			continue
+		}
+		r, ok := s.relayLocked(seq)
+		if !ok {
 			continue
 		}
 		ps := c.pushed[seq]
