@@ -3,7 +3,6 @@ package p2pstream
 import (
 	"crypto/sha256"
 	"math/bits"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -166,168 +165,6 @@ func (s *Stream) treeLocked(now time.Time) {
 	for _, c := range s.conns {
 		c.send(t)
 	}
-}
-
-// pickParentsLocked keeps one working parent per stripe.
-func (s *Stream) pickParentsLocked(now time.Time) {
-	ts := &s.tree
-	silent := 3 * max(s.chunkDuration(), time.Second)
-	for i := range stripes {
-		c := ts.parent[i]
-		if c == nil {
-			continue
-		}
-		reason := ""
-		switch {
-		case c.closed() || s.conns[c.id] != c:
-			reason = "gone"
-		case !ts.accepted[i] && now.Sub(ts.askedAt[i]) > feedWait:
-			c.noFeedsUntil(now.Add(5 * time.Second))
-			reason = "unanswered"
-		case ts.accepted[i] && (!c.treeValid || c.tree.Depth[i] >= maxDepth):
-			// The parent lost its own feed: it may find another at once,
-			// so wait a moment rather than dissolve the subtree below.
-			if ts.lostAt[i].IsZero() {
-				ts.lostAt[i] = now
-			}
-			if now.Sub(ts.lostAt[i]) < parentGrace {
-				continue
-			}
-			reason = "deep"
-		case ts.accepted[i] && now.Sub(ts.fedAt[i]) > silent:
-			c.noFeedsUntil(now.Add(10 * time.Second))
-			reason = "silent"
-		default:
-			ts.lostAt[i] = time.Time{}
-			continue // keep it
-		}
-		ts.lostAt[i] = time.Time{}
-		s.log.Debug("tree parent left", "reason", reason)
-		s.leaveParentLocked(i)
-	}
-	orphan := false
-	for i := range stripes {
-		if ts.parent[i] == nil {
-			if c := s.bestParentLocked(i, now); c != nil {
-				ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, false, now
-				s.log.Debug("tree parent asked", "source", c.source)
-				c.freeLeft--
-			} else {
-				orphan = true
-			}
-		}
-	}
-	s.orphanLocked(orphan, now)
-	// Tell each peer the stripes we want from it, where that changed.
-	for _, c := range s.conns {
-		var want uint8
-		for i := range stripes {
-			if ts.parent[i] == c {
-				want |= 1 << i
-			}
-		}
-		if want != c.asked {
-			c.asked = want
-			c.send(&wire.Subscribe{Mask: want})
-		}
-	}
-}
-
-// orphanWait is how long a viewer finds no parent to ask for some stripe
-// before it dials more peers (orphanDials): under churn, a late joiner's
-// neighbours may all push every feed they take on, refuse its Subscribes
-// and reject its pulls (pushesFullLocked), and it starves (swarm lab, 30%
-// churn per minute: one late joiner at 35% continuity). It asks the
-// tracker again after orphanWait, then after twice as long each time, up
-// to orphanMaxGap.
-const (
-	orphanWait   = 2 * time.Second
-	orphanMaxGap = 30 * time.Second
-	orphanDials  = 4
-)
-
-// orphanLocked notes whether s found no parent to ask for some stripe, and
-// asks the tracker for more peers when that has lasted orphanWait, backing
-// off while it lasts.
-func (s *Stream) orphanLocked(orphan bool, now time.Time) {
-	ts := &s.tree
-	switch {
-	case !orphan:
-		ts.orphanSince, ts.redialGap = time.Time{}, 0
-	case ts.orphanSince.IsZero():
-		ts.orphanSince = now
-	case now.Sub(ts.orphanSince) >= orphanWait && now.Sub(ts.redialAt) >= ts.redialGap:
-		ts.redialAt = now
-		ts.redialGap = min(orphanMaxGap, max(orphanWait, 2*ts.redialGap))
-		s.log.Debug("tree orphan: dialling more peers")
-		notify(s.redial)
-	}
-}
-
-// extraDialsLocked is how many peers s dials beyond Peer.MaxPeers:
-// orphanDials while it has found no parent for some stripe for orphanWait.
-func (s *Stream) extraDialsLocked(now time.Time) int {
-	if t := s.tree.orphanSince; s.treesOn() && !t.IsZero() && now.Sub(t) >= orphanWait {
-		return orphanDials
-	}
-	return 0
-}
-
-// bestParentLocked picks a parent for stripe i among the peers that feed
-// it, have room (if none has, full ones whose home it is), are not fed it
-// by us, and have not refused or failed us lately: the best by better.
-func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
-	if c := s.pickParentLocked(i, now, false); c != nil {
-		return c
-	}
-	// None with room: one whose home is the stripe makes room for us by
-	// ending a feed of another stripe (subscribeLocked).
-	return s.pickParentLocked(i, now, true)
-}
-
-// pickParentLocked is bestParentLocked among the peers with room and, if
-// full is set, full viewers (not the source) whose home is stripe i.
-func (s *Stream) pickParentLocked(i int, now time.Time, full bool) *conn {
-	feeding := s.stripeFeedsLocked(i) > 0
-	cands := s.cands[:0]
-	defer func() {
-		clear(cands)
-		s.cands = cands[:0]
-	}()
-	var best *conn
-	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || feeding && s.mayDescendLocked(c, i) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
-			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil[i]) {
-			continue
-		}
-		cands = append(cands, c)
-		if best == nil || better(c, best, i) {
-			best = c
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	// Of those about as good as the best, one at random: a crowd joining
-	// at once would otherwise all ask the same peer.
-	cands = slices.DeleteFunc(cands, func(c *conn) bool {
-		return home(c.id) == i != (home(best.id) == i) || c.source != best.source || c.tree.Depth[i] > best.tree.Depth[i]+1
-	})
-	return cands[rand.IntN(len(cands))]
-}
-
-// better reports whether a is a better parent for stripe i than b: one
-// whose home is i (the source counts as such), then the shallower, then one that
-// feeds us fewer stripes.
-func better(a, b *conn, i int) bool {
-	ha, hb := a.source || home(a.id) == i, b.source || home(b.id) == i
-	if ha != hb {
-		return ha
-	}
-	if a.tree.Depth[i] != b.tree.Depth[i] {
-		return a.tree.Depth[i] < b.tree.Depth[i]
-	}
-	return bits.OnesCount8(a.asked) < bits.OnesCount8(b.asked)
 }
 
 // treeAdvertLocked takes a peer's wire.Tree.
@@ -500,21 +337,6 @@ func (s *Stream) treeStartLocked() (uint64, bool) {
 // leaveParentLocked forgets the parent of stripe i.
 func (s *Stream) leaveParentLocked(i int) {
 	s.tree.parent[i], s.tree.accepted[i] = nil, false
-}
-
-// mayDescendLocked reports whether c's ancestor filter in stripe i holds
-// s: c may receive the stripe through s, and taking it as a parent could
-// close a loop. The filter is only checked by a viewer that feeds the
-// stripe to someone (pickParentLocked): one that feeds nobody has no
-// descendants. With two bits of 64 per peer, and the source's and the
-// root's bits in every filter of a tree, a neighbourhood's filters hold
-// some viewer by chance, and it could never get the stripe (swarm lab,
-// 30% churn per minute: a viewer with 14 of its 15 neighbours excluded as
-// its descendants for 12 s). A parent once taken is not left on its
-// filter: a loop's depths count up to maxDepth, where it breaks.
-func (s *Stream) mayDescendLocked(c *conn, i int) bool {
-	me := idBits(s.peer.id)
-	return !c.source && c.tree.Above[i]&me == me
 }
 
 // idBits is a peer's two bits in the ancestor filters (wire.Tree.Above).
