@@ -37,6 +37,8 @@ type Peer struct {
 	// Window is how much of a live stream each peer keeps to serve others;
 	// if zero, 20 s (and at least 8 chunks): viewers play 5-10 s behind the
 	// live edge, and a peer further behind than the window skips ahead.
+	// With Trees, 8 s: viewers play 2.5-5 s behind, and the window is
+	// most of a peer's heap.
 	Window time.Duration
 	// Delay is the live play-out delay: each chunk is due Delay after its
 	// place on the play clock, which starts when the first chunk is handed

@@ -111,6 +111,9 @@ type Peer struct {
 	// Bad counts bad frames sent: wrong chunks, ignored or trickled
 	// requests, garbage writes, flood frames.
 	Bad atomic.Int64
+	// Asked counts the chunk requests received (and answered the
+	// adversary's way).
+	Asked atomic.Int64
 	// maxBad is the most bad frames sent on one connection before the
 	// honest peer closed it.
 	maxBad atomic.Int64

@@ -101,10 +101,12 @@ func (s *session) answer() {
 				return
 			}
 		case *wire.Request:
+			s.p.Asked.Add(1)
 			if err := s.request(m.Seq); err != nil {
 				return
 			}
 		case *wire.RequestBack: // answered as a Request: in order
+			s.p.Asked.Add(1)
 			if err := s.request(m.Seq); err != nil {
 				return
 			}
