@@ -54,9 +54,9 @@ type Peer struct {
 	// 100 viewers at 2 Mbit/s, part sinks: startup p95 0.85-1.13 s and lag
 	// p95 2.5-2.8 s, against 5.3 s and 8.5 s pulling, and 97.5-99.95%
 	// continuity with 30% churn per minute; but 1,000 viewers at 500
-	// kbit/s in one process on two cores collapse while their trees form,
-	// where pulling holds (docs/BENCHMARKS.md). If false, chunks are
-	// pulled.
+	// kbit/s in one process on two cores get 88-99% (the flash crowd's
+	// first seconds), where pulling holds 99.6-100% (docs/BENCHMARKS.md).
+	// If false, chunks are pulled.
 	Trees bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,
