@@ -62,6 +62,7 @@ func TestReceivePieces(t *testing.T) {
 	tests := []struct {
 		name   string
 		source bool // the connection is the source's (else: a peer asked for the chunk)
+		parent bool // the connection is a tree parent pushing every stripe, unasked
 		change func(h *wire.Head, p []*wire.Piece) *wire.Head
 		stored bool
 		banned bool
@@ -73,6 +74,17 @@ func TestReceivePieces(t *testing.T) {
 		}, stored: true},
 		{name: "a piece changed", source: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
 			p[1].Data[100] ^= 1
+			return h
+		}, banned: true},
+		{name: "pushed by a tree parent", parent: true, stored: true},
+		{name: "pushed by a tree parent, a piece changed", parent: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
+			p[2].Data[0] ^= 1
+			return h
+		}, banned: true},
+		{name: "pushed by a tree parent, signed by another key", parent: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
+			ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: make([]byte, h.Size)}
+			signChunk(other, &ch)
+			h.Sig = ch.Sig
 			return h
 		}, banned: true},
 		{name: "a piece of the wrong length", change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
@@ -102,6 +114,10 @@ func TestReceivePieces(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, c := pieceTestStream(t, key, tc.source)
+			if tc.parent {
+				delete(c.inflight, 5)
+				c.feeds = allStripes
+			}
 			want, head, pieces := signedPieces(t, key)
 			if tc.change != nil {
 				head = tc.change(head, pieces)
