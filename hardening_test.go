@@ -36,6 +36,7 @@ func startAdversaries(t *testing.T, sw *swarm, id p2pstream.StreamID, n int, kin
 			Transport: sw.net.Host("10.0.9." + strconv.Itoa(100+i)),
 			Tracker:   sw.url,
 			Dial:      3,
+			Trees:     sw.trees,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { a.Close() })

@@ -94,6 +94,11 @@ type Config struct {
 	Tracker  string
 	Dial     int
 	Interval time.Duration // if zero, 1 s
+	// Trees makes the adversary offer itself as a stripe-tree parent
+	// (p2pstream.Peer.Trees): it advertises depth 1 in every stripe with
+	// room, grants every Subscribe, and pushes what it would answer a
+	// request with to its subscribers as heads and pieces.
+	Trees bool
 }
 
 // Peer is a running adversary. Its counters are safe to read at any time.

@@ -21,8 +21,9 @@ type session struct {
 	r        *wire.Reader
 	bad      int64 // bad frames sent on this connection
 	firstBad time.Time
-	asked    int  // requests for real chunks sent to the honest peer
-	told     bool // a Replayer advertised its chunks
+	asked    int   // requests for real chunks sent to the honest peer
+	told     bool  // a Replayer advertised its chunks
+	feed     uint8 // stripes the honest peer subscribed to (Config.Trees)
 	asm      assembler
 	wmu      sync.Mutex
 }
@@ -69,12 +70,22 @@ func (s *session) answer() {
 			return
 		}
 	}
+	if s.p.cfg.Trees && s.offerFeeds() != nil {
+		return
+	}
 	for {
 		m, err := s.r.ReadMessage()
 		if err != nil {
 			return
 		}
 		switch m := m.(type) {
+		case *wire.Subscribe:
+			if s.p.cfg.Trees {
+				s.feed = m.Mask
+				if s.write(&wire.Feed{Mask: m.Mask}) != nil {
+					return
+				}
+			}
 		case *wire.Have:
 			s.sawEdge(m.Seq)
 			if s.p.cfg.Kind.pushes() {
@@ -213,7 +224,39 @@ func (s *session) request(seq uint64) error {
 		return s.trickle()
 	}
 	s.badFrame()
+	if s.feed != 0 {
+		return s.pushPieces(c)
+	}
 	return s.write(c)
+}
+
+// offerFeeds advertises the adversary as a stripe-tree parent one level
+// below the source in every stripe, with room for children.
+func (s *session) offerFeeds() error {
+	t := &wire.Tree{Free: 5}
+	for i := range t.Depth {
+		t.Depth[i] = wire.NoDepth
+		if i < 4 {
+			t.Depth[i] = 1
+		}
+	}
+	return s.write(t)
+}
+
+// pushPieces sends chunk c the way a tree parent pushes one: its head
+// (with the hashes of c's data, and c's signature) and its pieces.
+func (s *session) pushPieces(c *wire.Chunk) error {
+	head := &wire.Head{Seq: c.Seq, Timestamp: c.Timestamp, Flags: c.Flags, Size: uint32(len(c.Data)), Sig: c.Sig, Hashes: wire.PieceHashes(c.Data)}
+	if err := s.write(head); err != nil {
+		return err
+	}
+	for i := range wire.Pieces(len(c.Data)) {
+		start, end := wire.PieceBounds(len(c.Data), i)
+		if err := s.write(&wire.Piece{Seq: c.Seq, Index: uint32(i), Data: c.Data[start:end]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // trickle starts a chunk frame of 64 KiB and sends it a byte every 200 ms.
