@@ -51,8 +51,8 @@ type Peer struct {
 	// Trees puts the peer in live streams' stripe trees (tree.go): fresh
 	// chunks are pushed down four trees, one per stripe of their pieces,
 	// and pulled only to repair; the publisher must set it too. Swarm lab,
-	// 100 viewers at 2 Mbit/s, part sinks: startup p95 0.85-1.13 s and lag
-	// p95 2.5-2.8 s, against 5.3 s and 8.5 s pulling, and 97.5-99.95%
+	// 100 viewers at 2 Mbit/s, part sinks: startup p95 0.85-1.20 s and lag
+	// p95 2.5-2.9 s, against 5.3 s and 8.5 s pulling, and 97.5-99.98%
 	// continuity with 30% churn per minute; but 1,000 viewers at 500
 	// kbit/s in one process on two cores get 88-99% (the flash crowd's
 	// first seconds), where pulling holds 99.6-100% (docs/BENCHMARKS.md).
