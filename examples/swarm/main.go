@@ -62,7 +62,7 @@ Flags:
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured `duration` of the live run")
 	vod := fs.String("vod", "", "run an on-demand swarm of this `SIZE` (e.g. 256M) instead of a live one")
 	seeder := fs.String("seeder-rate", "20M", "on demand: the seeder's upload cap in `bytes/s` (powers of 1024: k, M, G)")
-	fs.BoolVar(&cfg.Diagnose, "diagnose", false, "count why chunks missed their deadline, requests and rejects, and how old chunks are (since cut) when their heads reach viewers and when viewers store them, and print it")
+	fs.BoolVar(&cfg.Diagnose, "diagnose", false, "count why chunks missed their deadline, requests and rejects, and how old chunks are (since cut) when their heads reach viewers and when viewers store them, and print it; with -trees, also how many viewers the trees feed, and how deep, each second for the first 30 s")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	fs.StringVar(&cfg.HeapProfile, "memprofile", "", "live: write a heap profile at the end of the run, swarm still up, to `FILE`")
 	noBaseline := fs.Bool("no-baseline", false, "skip the client-server baseline")

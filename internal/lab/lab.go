@@ -61,7 +61,9 @@ type Config struct {
 	// SkipBaseline skips the client-server run.
 	SkipBaseline bool
 	// Diagnose counts the viewers' debug events (why chunks missed their
-	// deadline, requests, rejects) into Result.Diagnosis.
+	// deadline, requests, rejects) into Result.Diagnosis; with Trees, it
+	// also logs how the trees form (treeFormation), each second for the
+	// first 30 s.
 	Diagnose bool
 	// HeapProfile, if set, is a file to write a heap profile to at the end
 	// of the live run, while the swarm is still up.

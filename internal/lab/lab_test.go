@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pstream/p2pstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -111,5 +112,28 @@ func TestDiagCounts(t *testing.T) {
 		"       1  banned peer: chunk N: piece N does not match its hash\n",
 	} {
 		assert.Contains(t, got, want)
+	}
+}
+
+// TestTreeFormation: how many viewers get all four stripes, and how deep
+// their deepest stripe is, among those fed any.
+func TestTreeFormation(t *testing.T) {
+	tests := []struct {
+		name string
+		all  []p2pstream.Stats
+		want string
+	}{
+		{"none yet", []p2pstream.Stats{{}, {}}, "0 of 2 viewers fed all four stripes"},
+		{"forming", []p2pstream.Stats{
+			{TreeStripes: 4, TreeDepth: 2},
+			{TreeStripes: 4, TreeDepth: 5},
+			{TreeStripes: 2, TreeDepth: 3},
+			{},
+		}, "2 of 4 viewers fed all four stripes, deepest stripe at depth p50 3, p95 5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, treeFormation(tc.all))
+		})
 	}
 }

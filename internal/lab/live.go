@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -245,6 +246,9 @@ func RunLive(cfg Config) (Result, error) {
 		}
 		sw.mu.Unlock()
 		lags = append(lags, now...)
+		if cfg.Diagnose && cfg.Trees && t <= formationWatch {
+			cfg.Logf("trees t=%v: %s", t, treeFormation(all))
+		}
 		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
 		if d := due - prevDue; d > 0 {
 			sample.Continuity = float64(onTime-prevOnTime) / float64(d)
@@ -364,6 +368,32 @@ func heapPerPeer(n int) int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc) / int64(max(n, 1))
+}
+
+// formationWatch is how long -diagnose follows the trees forming, once a
+// second (treeFormation).
+const formationWatch = 30 * time.Second
+
+// treeFormation describes the stripe trees now: how many viewers get all
+// four stripes down them, and how deep their deepest stripe is (p50, p95,
+// of those fed any).
+func treeFormation(all []p2pstream.Stats) string {
+	full := 0
+	var depths []int
+	for _, st := range all {
+		if st.TreeStripes >= 4 {
+			full++
+		}
+		if st.TreeStripes > 0 {
+			depths = append(depths, st.TreeDepth)
+		}
+	}
+	if len(depths) == 0 {
+		return fmt.Sprintf("%d of %d viewers fed all four stripes", full, len(all))
+	}
+	slices.Sort(depths)
+	return fmt.Sprintf("%d of %d viewers fed all four stripes, deepest stripe at depth p50 %d, p95 %d",
+		full, len(all), depths[len(depths)/2], depths[min(len(depths)-1, len(depths)*95/100)])
 }
 
 // treeDiagnosis describes the stripe trees at the end of a run: how many
