@@ -53,7 +53,7 @@ func TestAdversaries(t *testing.T) {
 				name += "/trees"
 			}
 			maxBad := tc.maxBad
-			if trees && (tc.kind == adversary.Polluter || tc.kind == adversary.Forger || tc.kind == adversary.Replayer) {
+			if trees && tc.kind.Pushes() {
 				// As a tree parent it pushes a chunk whenever a viewer
 				// says it has the one before. One the viewer holds
 				// already is ignored unchecked, as is a head for one it

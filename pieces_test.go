@@ -59,6 +59,13 @@ func TestReceivePieces(t *testing.T) {
 	require.NoError(t, err)
 	_, other, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
+	// signedByOther re-signs a head with another key than the stream's.
+	signedByOther := func(h *wire.Head, p []*wire.Piece) *wire.Head {
+		ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: make([]byte, h.Size)}
+		signChunk(other, &ch)
+		h.Sig = ch.Sig
+		return h
+	}
 	tests := []struct {
 		name   string
 		source bool // the connection is the source's (else: a peer asked for the chunk)
@@ -81,12 +88,7 @@ func TestReceivePieces(t *testing.T) {
 			p[2].Data[0] ^= 1
 			return h
 		}, banned: true},
-		{name: "pushed by a tree parent, signed by another key", parent: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
-			ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: make([]byte, h.Size)}
-			signChunk(other, &ch)
-			h.Sig = ch.Sig
-			return h
-		}, banned: true},
+		{name: "pushed by a tree parent, signed by another key", parent: true, change: signedByOther, banned: true},
 		{name: "a piece of the wrong length", change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
 			p[2].Data = append(p[2].Data, 0x47)
 			return h
@@ -99,12 +101,7 @@ func TestReceivePieces(t *testing.T) {
 			p[0].Index = math.MaxUint32
 			return h
 		}, banned: true},
-		{name: "a head signed by another key", source: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
-			ch := Chunk{Seq: h.Seq, Timestamp: h.Timestamp, Flags: ChunkFlags(h.Flags), Data: make([]byte, h.Size)}
-			signChunk(other, &ch)
-			h.Sig = ch.Sig
-			return h
-		}, banned: true},
+		{name: "a head signed by another key", source: true, change: signedByOther, banned: true},
 		{name: "hashes that are not the signed ones", source: true, change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
 			h.Hashes = bytes.Clone(h.Hashes)
 			h.Hashes[0] ^= 1

@@ -78,9 +78,10 @@ func (k Kind) String() string {
 // (relaying the publisher's proof is not among the kinds).
 func (k Kind) claimsSource() bool { return k == Polluter || k == Forger || k == Replayer || k == Liar }
 
-// pushes reports whether the kind also pushes a bad chunk, unasked, for
-// every chunk a viewer says it got (ignored: it is not the source).
-func (k Kind) pushes() bool { return k == Polluter || k == Forger || k == Replayer }
+// Pushes reports whether the kind also pushes a bad chunk, unasked, for
+// every chunk a viewer says it got (ignored: it is not the source; with
+// Config.Trees, taken from it by the viewers that subscribed to it).
+func (k Kind) Pushes() bool { return k == Polluter || k == Forger || k == Replayer }
 
 // Config describes one adversary.
 type Config struct {

@@ -29,17 +29,21 @@ func (s *session) gotReal(c *wire.Chunk) error {
 	return nil
 }
 
-// pollutePieces sends real chunk c's genuine head, then its pieces with one
-// byte of each changed.
-func (s *session) pollutePieces(c *wire.Chunk) error {
+// pushPieces sends chunk c the way a tree parent pushes one: its head
+// (with the hashes of c's data, and c's signature) and its pieces; with
+// pollute, one byte of each piece is changed.
+func (s *session) pushPieces(c *wire.Chunk, pollute bool) error {
 	head := &wire.Head{Seq: c.Seq, Timestamp: c.Timestamp, Flags: c.Flags, Size: uint32(len(c.Data)), Sig: c.Sig, Hashes: wire.PieceHashes(c.Data)}
 	if err := s.write(head); err != nil {
 		return err
 	}
 	for i := range wire.Pieces(len(c.Data)) {
 		start, end := wire.PieceBounds(len(c.Data), i)
-		piece := append([]byte(nil), c.Data[start:end]...)
-		piece[len(piece)/2] ^= 0x01
+		piece := c.Data[start:end]
+		if pollute {
+			piece = append([]byte(nil), piece...)
+			piece[len(piece)/2] ^= 0x01
+		}
 		if err := s.write(&wire.Piece{Seq: c.Seq, Index: uint32(i), Data: piece}); err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (s *session) answer() {
 			}
 		case *wire.Have:
 			s.sawEdge(m.Seq)
-			if s.p.cfg.Kind.pushes() {
+			if s.p.cfg.Kind.Pushes() {
 				if err := s.request(m.Seq + 1); err != nil {
 					return
 				}
@@ -195,7 +195,7 @@ func (s *session) request(seq uint64) error {
 	case Polluter:
 		if real != nil && real.Seq == seq {
 			s.badFrame()
-			return s.pollutePieces(real)
+			return s.pushPieces(real, true)
 		}
 		c = &wire.Chunk{Seq: seq, Timestamp: time.Now().UnixMicro(), Flags: 1, Data: randBytes(188 * 8), Sig: randBytes(64)}
 		if real != nil {
@@ -225,7 +225,7 @@ func (s *session) request(seq uint64) error {
 	}
 	s.badFrame()
 	if s.feed != 0 {
-		return s.pushPieces(c)
+		return s.pushPieces(c, false)
 	}
 	return s.write(c)
 }
@@ -241,22 +241,6 @@ func (s *session) offerFeeds() error {
 		}
 	}
 	return s.write(t)
-}
-
-// pushPieces sends chunk c the way a tree parent pushes one: its head
-// (with the hashes of c's data, and c's signature) and its pieces.
-func (s *session) pushPieces(c *wire.Chunk) error {
-	head := &wire.Head{Seq: c.Seq, Timestamp: c.Timestamp, Flags: c.Flags, Size: uint32(len(c.Data)), Sig: c.Sig, Hashes: wire.PieceHashes(c.Data)}
-	if err := s.write(head); err != nil {
-		return err
-	}
-	for i := range wire.Pieces(len(c.Data)) {
-		start, end := wire.PieceBounds(len(c.Data), i)
-		if err := s.write(&wire.Piece{Seq: c.Seq, Index: uint32(i), Data: c.Data[start:end]}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // trickle starts a chunk frame of 64 KiB and sends it a byte every 200 ms.
