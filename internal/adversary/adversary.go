@@ -120,6 +120,9 @@ type Peer struct {
 	// Asked counts the chunk requests received (and answered the
 	// adversary's way).
 	Asked atomic.Int64
+	// Subscribed counts the Subscribes granted (Config.Trees): the times
+	// a viewer took the adversary as a tree parent.
+	Subscribed atomic.Int64
 	// maxBad is the most bad frames sent on one connection before the
 	// honest peer closed it.
 	maxBad atomic.Int64

@@ -81,6 +81,9 @@ func (s *session) answer() {
 		switch m := m.(type) {
 		case *wire.Subscribe:
 			if s.p.cfg.Trees {
+				if m.Mask != 0 {
+					s.p.Subscribed.Add(1)
+				}
 				s.feed = m.Mask
 				if s.write(&wire.Feed{Mask: m.Mask}) != nil {
 					return
