@@ -165,6 +165,9 @@ type Stats struct {
 	BytesFromSource int64 `json:"bytes_from_source"`
 	// BytesUp counts chunk bytes sent to other peers.
 	BytesUp int64 `json:"bytes_up"`
+	// BytesWasted counts chunk bytes received that were not needed: a
+	// chunk or piece already held, or one no longer wanted.
+	BytesWasted int64 `json:"bytes_wasted,omitempty"`
 	// Peers is the number of connected peers.
 	Peers int `json:"peers"`
 	// Bans counts peers banned for sending bad chunks or malformed frames,

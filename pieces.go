@@ -132,6 +132,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	p := s.partials[m.Seq]
 	if p == nil || !p.senders[c] {
 		s.counters.wasted += int64(len(m.Data))
+		s.logWastedLocked(c, m, p == nil)
 		s.mu.Unlock()
 		s.fedDuplicate(c, m, now)
 		return nil
@@ -146,6 +147,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	i := int(m.Index)
 	if p.got[i] {
 		s.counters.wasted += int64(len(m.Data))
+		s.logWastedLocked(c, m, false)
 		s.mu.Unlock()
 		s.fedDuplicate(c, m, now)
 		return nil
@@ -380,4 +382,22 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 			return bytes, net.ErrClosed
 		}
 	}
+}
+
+// logWastedLocked logs, at debug level, a piece from c that was not needed:
+// pushed down a tree or not, and of a chunk held whole (or not wanted) or
+// a piece held.
+func (s *Stream) logWastedLocked(c *conn, m *wire.Piece, whole bool) {
+	if !s.log.Enabled(s.ctx, slog.LevelDebug) {
+		return
+	}
+	how := "pulled"
+	if s.feedsUsLocked(c, int(m.Index%stripes)) {
+		how = "pushed"
+	}
+	what := "piece held"
+	if whole {
+		what = "chunk held"
+	}
+	s.log.Debug("piece not needed", "reason", how+", "+what)
 }

@@ -160,6 +160,7 @@ func TestPiecesUnasked(t *testing.T) {
 	assert.False(t, s.st.has(5))
 	assert.Empty(t, s.partials)
 	assert.Equal(t, int64(10<<10), s.counters.wasted)
+	assert.Equal(t, int64(10<<10), s.Stats().BytesWasted, "reported in Stats")
 	assert.False(t, c.closed())
 }
 

@@ -312,6 +312,7 @@ func (s *Stream) Stats() Stats {
 		Delivered:       p.next,
 		BytesFromPeers:  s.counters.fromPeers,
 		BytesFromSource: s.counters.fromSource,
+		BytesWasted:     s.counters.wasted,
 		BytesUp:         s.counters.up,
 		Peers:           len(s.conns),
 		Bans:            s.counters.bans,

@@ -56,6 +56,7 @@ Flags:
 	fs.DurationVar(&cfg.Window, "window", 0, "viewers' live `window` (Peer.Window); 0 means the library default")
 	fs.BoolVar(&cfg.Trees, "trees", false, "push fresh chunks down stripe trees (Peer.Trees); without, viewers pull every chunk")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "viewers' playout `delay` (Peer.Delay); 0 means the library default")
+	fs.IntVar(&cfg.MaxPeers, "max-peers", 0, "peers each viewer dials (Peer.MaxPeers; it accepts up to four times as many); 0 means the library default")
 	fs.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "one-way link `latency` (with 25% jitter)")
 	fs.Float64Var(&cfg.Loss, "loss", 0, "`probability` a write is lost and retransmitted")
 	fs.Float64Var(&cfg.Churn, "churn", 0, "`fraction` of viewers leaving (and new ones joining) per minute")

@@ -42,6 +42,9 @@ type Config struct {
 	// Delay is each viewer's playout delay (Peer.Delay); if zero, the
 	// library's default.
 	Delay time.Duration
+	// MaxPeers is how many peers each viewer dials (Peer.MaxPeers); if
+	// zero, the library's default.
+	MaxPeers int
 	// Trees runs every peer with Peer.Trees: fresh chunks are pushed down
 	// stripe trees.
 	Trees bool

@@ -92,7 +92,7 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64, late bool) (*viewer, 
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
-	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window, Trees: sw.cfg.Trees}
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window, Trees: sw.cfg.Trees, MaxPeers: sw.cfg.MaxPeers}
 	if sw.diag != nil {
 		p.Logger = slog.New(sw.diag)
 	}
@@ -306,9 +306,11 @@ func RunLive(cfg Config) (Result, error) {
 		}
 	}
 	if sw.diag != nil {
-		var up int64
+		var up, got, wasted int64
 		for _, st := range all {
 			up += st.BytesUp
+			got += st.BytesFromPeers + st.BytesFromSource
+			wasted += st.BytesWasted
 		}
 		capacity := float64(upload) * (cfg.Duration + time.Since(start) - cfg.Duration).Seconds() * float64(cfg.Peers)
 		var hist [11]int
@@ -319,7 +321,7 @@ func RunLive(cfg Config) (Result, error) {
 				peers = append(peers, fmt.Sprintf("%d/%.2f/%v", st.Peers, st.Continuity, st.StartupDelay.Round(100*time.Millisecond)))
 			}
 		}
-		res.Diagnosis = fmt.Sprintf("viewers' upload used: %.0f%% of their caps\nviewers by continuity (tenths): %v\nworst (peers/continuity/startup): %v\n", 100*float64(up)/capacity, hist, peers) + treeDiagnosis(cfg, all) + sw.diag.String()
+		res.Diagnosis = fmt.Sprintf("viewers' upload used: %.0f%% of their caps; chunk bytes received not needed (duplicates): %.1f%% of those needed\nviewers by continuity (tenths): %v\nworst (peers/continuity/startup): %v\n", 100*float64(up)/capacity, 100*ratio(wasted, got), hist, peers) + treeDiagnosis(cfg, all) + sw.diag.String()
 	}
 	return res, nil
 }
@@ -406,17 +408,19 @@ func treeDiagnosis(cfg Config, all []p2pstream.Stats) string {
 	var fed [5]int
 	var feeds [6]int
 	depth := map[int]int{}
+	continuity := map[int]float64{}
 	for _, st := range all {
 		fed[min(st.TreeStripes, 4)]++
 		feeds[min(st.TreeFeeds, 5)]++
 		depth[st.TreeDepth]++
+		continuity[st.TreeDepth] += st.Continuity
 	}
 	var ds []string
 	for d := range 17 {
 		if n := depth[d]; n > 0 {
-			ds = append(ds, fmt.Sprintf("%d:%d", d, n))
+			ds = append(ds, fmt.Sprintf("%d:%d/%.1f%%", d, n, 100*continuity[d]/float64(n)))
 		}
 	}
-	return fmt.Sprintf("trees at the end: viewers by stripes fed (0-4): %v; by feeds given (0-5): %v; by depth of their deepest stripe (depth:viewers): %s\n",
+	return fmt.Sprintf("trees at the end: viewers by stripes fed (0-4): %v; by feeds given (0-5): %v; by depth of their deepest stripe (depth:viewers/their mean continuity): %s\n",
 		fed, feeds, strings.Join(ds, " "))
 }
