@@ -175,11 +175,13 @@ func (s *Stream) expireRequestsLocked(now time.Time) {
 }
 
 // mayAskLocked reports whether c may take another request now: it has
-// room in its window, has not just rejected one, and is open. A live peer
-// uploads one chunk at a time; a second request would be rejected, and the
-// reject would wait behind the chunk it is sending us.
+// room in its window, has not just rejected one, is open, and is not a
+// viewer that pushes all the tree feeds it takes on (it rejects every pull:
+// pushesFullLocked). A live peer uploads one chunk at a time; a second
+// request would be rejected, and the reject would wait behind the chunk it
+// is sending us.
 func (s *Stream) mayAskLocked(c *conn, now time.Time) bool {
-	if c.closed() || now.Before(c.busyUntil) {
+	if c.closed() || now.Before(c.busyUntil) || pushLoad(c) >= 1 {
 		return false
 	}
 	limit := c.limit

@@ -347,6 +347,33 @@ func TestFullParentTakesNoPulls(t *testing.T) {
 	}
 }
 
+// TestFullPushersNotAsked: a viewer asks no pull of a neighbour whose Tree
+// advert says it pushes all the feeds it takes on, as it would reject it;
+// the source, one with a feed to spare, and a peer outside the trees are
+// asked.
+func TestFullPushersNotAsked(t *testing.T) {
+	tests := []struct {
+		name   string
+		valid  bool // the peer sent a Tree advert
+		source bool
+		free   int
+		want   bool
+	}{
+		{"every feed pushed", true, false, 0, false},
+		{"a feed to spare", true, false, 1, true},
+		{"the source, full", true, true, 0, true},
+		{"no advert", false, false, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConn(1)
+			c.treeValid, c.source, c.freeLeft = tt.valid, tt.source, tt.free
+			s := liveTestStream(3, c)
+			assert.Equal(t, tt.want, s.mayAskLocked(c, time.Now()))
+		})
+	}
+}
+
 // TestPlaysAtOnce: in the trees, a viewer's first chunk goes to the sink at
 // once when every stripe has a parent that said yes, or, for a part sink,
 // one that was asked.
