@@ -12,8 +12,9 @@ const peerSampleInterval = time.Second
 
 // PeerMetrics is a Prometheus collector of one Peer's streams: for each
 // open stream its continuity, lag, buffer, connected peers, bytes received
-// from peers and from the source, bytes sent, chunks and bans (labelled
-// with the stream ID and the peer's role, "source" or "viewer"), and two
+// from peers and from the source, bytes sent, bytes received but not
+// needed, chunks and bans (labelled with the stream ID and the peer's
+// role, "source" or "viewer"), and two
 // histograms over all streams: the startup delay of each stream joined,
 // and the lag behind the live edge, sampled once a second. It reads
 // [Stream.Stats] and does not slow the streams down.
@@ -41,6 +42,7 @@ type PeerMetrics struct {
 	conns      *prometheus.Desc
 	received   *prometheus.Desc
 	sent       *prometheus.Desc
+	wasted     *prometheus.Desc
 	due        *prometheus.Desc
 	onTime     *prometheus.Desc
 	skipped    *prometheus.Desc
@@ -81,6 +83,7 @@ func newPeerMetrics(p *Peer, interval time.Duration) *PeerMetrics {
 		conns:      desc("connected_peers", "Peers connected for this stream."),
 		received:   desc("received_bytes_total", "Chunk bytes received, by where from (peers, source).", "from"),
 		sent:       desc("sent_bytes_total", "Chunk bytes sent to other peers."),
+		wasted:     desc("wasted_bytes_total", "Chunk bytes received that were not needed: held already, or no longer wanted."),
 		due:        desc("chunks_due_total", "Chunks whose playback deadline has come."),
 		onTime:     desc("chunks_on_time_total", "Due chunks handed to the sink by their deadline."),
 		skipped:    desc("chunks_skipped_total", "Live chunks skipped because they missed their deadline."),
@@ -154,7 +157,7 @@ type streamStats struct {
 func (m *PeerMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		m.streams, m.continuity, m.streamLag, m.buffered, m.conns, m.received,
-		m.sent, m.due, m.onTime, m.skipped, m.bans,
+		m.sent, m.wasted, m.due, m.onTime, m.skipped, m.bans,
 	} {
 		ch <- d
 	}
@@ -182,6 +185,7 @@ func (m *PeerMetrics) Collect(ch chan<- prometheus.Metric) {
 		metric(m.received, prometheus.CounterValue, float64(st.BytesFromPeers), "peers")
 		metric(m.received, prometheus.CounterValue, float64(st.BytesFromSource), "source")
 		metric(m.sent, prometheus.CounterValue, float64(st.BytesUp))
+		metric(m.wasted, prometheus.CounterValue, float64(st.BytesWasted))
 		metric(m.due, prometheus.CounterValue, float64(st.ChunksDue))
 		metric(m.onTime, prometheus.CounterValue, float64(st.ChunksOnTime))
 		metric(m.skipped, prometheus.CounterValue, float64(st.ChunksSkipped))

@@ -132,7 +132,7 @@ func TestMetricsMoveAsStreamPlays(t *testing.T) {
 	}
 	for _, name := range []string{
 		"p2pstream_peer_stream_lag_seconds", "p2pstream_peer_buffered_seconds", "p2pstream_peer_connected_peers",
-		"p2pstream_peer_sent_bytes_total", "p2pstream_peer_bans_total", "p2pstream_peer_chunks_skipped_total",
+		"p2pstream_peer_sent_bytes_total", "p2pstream_peer_wasted_bytes_total", "p2pstream_peer_bans_total", "p2pstream_peer_chunks_skipped_total",
 		"p2pstream_peer_lag_seconds_bucket", "process_open_fds",
 	} {
 		assert.True(t, v0.has(name), "peer metric %s", name)
