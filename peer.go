@@ -33,10 +33,10 @@ type Peer struct {
 	// MaxPeers is how many peers each stream dials; if zero, 8. Each stream
 	// also accepts incoming connections while it has fewer than 4*MaxPeers
 	// connections in all. Every connection costs CPU: where it is short,
-	// fewer do better with Trees (swarm lab, 1,000 viewers in one process on
-	// two cores: 96-99.6% continuity with 4, 55-92% with 8), but in a small
-	// swarm a viewer then takes longer to find its tree parents (100
-	// viewers: startup p95 2.3 s with 4, 0.85-1.05 s with 8).
+	// fewer do better with Trees (swarm lab, 1,000 viewers in one process
+	// on two cores: mostly 96-99.6% continuity with 4, 55-92% with 8), but
+	// in a small swarm a viewer then takes longer to find its tree parents
+	// (100 viewers: startup p95 2.3 s with 4, 0.85-1.05 s with 8).
 	MaxPeers int
 	// Window is how much of a live stream each peer keeps to serve others;
 	// if zero, 20 s (and at least 8 chunks): viewers play 5-10 s behind the
