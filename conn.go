@@ -230,7 +230,8 @@ func (c *conn) readLoop() {
 	}
 	chunks := make(chan received, 4)
 	var verifiers sync.WaitGroup
-	for range c.verifiers() {
+	nverifiers := c.verifiers()
+	for range nverifiers {
 		verifiers.Go(func() {
 			for r := range chunks {
 				err := c.s.receive(c, r.m)
@@ -259,7 +260,7 @@ func (c *conn) readLoop() {
 			c.close(err)
 			return
 		}
-		if ch, ok := m.(*wire.Chunk); ok && c.verifiers() > 0 {
+		if ch, ok := m.(*wire.Chunk); ok && nverifiers > 0 {
 			buf := c.rbuf
 			c.rbuf = nil
 			select {

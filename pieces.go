@@ -131,8 +131,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	c.lastRecv = now
 	p := s.partials[m.Seq]
 	if p == nil || !p.senders[c] {
-		s.counters.wasted += int64(len(m.Data))
-		s.logWastedLocked(c, m, p == nil)
+		s.wastedPieceLocked(c, m, p == nil)
 		s.mu.Unlock()
 		s.fedDuplicate(c, m, now)
 		return nil
@@ -146,8 +145,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	}
 	i := int(m.Index)
 	if p.got[i] {
-		s.counters.wasted += int64(len(m.Data))
-		s.logWastedLocked(c, m, false)
+		s.wastedPieceLocked(c, m, false)
 		s.mu.Unlock()
 		s.fedDuplicate(c, m, now)
 		return nil
@@ -384,10 +382,12 @@ func (c *conn) writePieces(ctx context.Context, bw *bufio.Writer, seq uint64, en
 	}
 }
 
-// logWastedLocked logs, at debug level, a piece from c that was not needed:
-// pushed down a tree or not, and of a chunk held whole (or not wanted) or
-// a piece held.
-func (s *Stream) logWastedLocked(c *conn, m *wire.Piece, whole bool) {
+// wastedPieceLocked counts a piece from c that was not needed (as
+// wastedChunk counts a chunk) and logs at debug level why it came: pushed
+// down a tree or not, and of a chunk held whole (or not wanted) or a piece
+// held.
+func (s *Stream) wastedPieceLocked(c *conn, m *wire.Piece, whole bool) {
+	s.counters.wasted += int64(len(m.Data))
 	if !s.log.Enabled(s.ctx, slog.LevelDebug) {
 		return
 	}
