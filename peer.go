@@ -58,8 +58,9 @@ type Peer struct {
 	// 100 viewers at 2 Mbit/s, part sinks: startup p95 0.85-1.20 s and lag
 	// p95 2.5-2.9 s, against 5.3 s and 8.5 s pulling, and 97.5-99.98%
 	// continuity with 30% churn per minute; but 1,000 viewers at 500
-	// kbit/s in one process on two cores get 88-99% (the flash crowd's
-	// first seconds), where pulling holds 99.6-100% (docs/BENCHMARKS.md).
+	// kbit/s in one process on two cores get 55-99% (the flash crowd's
+	// first seconds; mostly 96-99.6% with MaxPeers 4), where pulling holds
+	// 99.6-100% (docs/BENCHMARKS.md).
 	// If false, chunks are pulled.
 	Trees bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
