@@ -57,6 +57,7 @@ Flags:
 	fs.BoolVar(&cfg.Trees, "trees", false, "push fresh chunks down stripe trees (Peer.Trees); without, viewers pull every chunk")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "viewers' playout `delay` (Peer.Delay); 0 means the library default")
 	fs.IntVar(&cfg.MaxPeers, "max-peers", 0, "peers each viewer dials (Peer.MaxPeers; it accepts up to four times as many); 0 means the library default")
+	prefault := fs.String("prefault", "auto", "live: touch this `SIZE` of heap (powers of 1024: k, M, G) before the stream starts, so the first touch of the viewers' memory, all in one process, does not cost the run's first seconds; auto estimates what the run will use, 0 touches none")
 	fs.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "one-way link `latency` (with 25% jitter)")
 	fs.Float64Var(&cfg.Loss, "loss", 0, "`probability` a write is lost and retransmitted")
 	fs.Float64Var(&cfg.Churn, "churn", 0, "`fraction` of viewers leaving (and new ones joining) per minute")
@@ -77,6 +78,15 @@ Flags:
 	}
 	if cfg.SeederRate, err = parseSize(*seeder, 1024); err != nil {
 		return fmt.Errorf("-seeder-rate: %w", err)
+	}
+	switch *prefault {
+	case "auto":
+	case "0":
+		cfg.Prefault = -1
+	default:
+		if cfg.Prefault, err = parseSize(*prefault, 1024); err != nil {
+			return fmt.Errorf("-prefault: %w", err)
+		}
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -48,6 +48,10 @@ type Config struct {
 	// Trees runs every peer with Peer.Trees: fresh chunks are pushed down
 	// stripe trees.
 	Trees bool
+	// Prefault is how many bytes of heap a live run touches before the
+	// stream starts (prefault.go); if zero, an estimate of what the run
+	// will use; negative, none.
+	Prefault int64
 	// Latency is the one-way latency of every link (with 25% jitter); if zero, 20 ms.
 	Latency time.Duration
 	// Loss is the probability a write is lost and retransmitted.

@@ -170,6 +170,11 @@ func RunLive(cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer sw.close()
+	if n := prefaultSize(cfg); n > 0 {
+		t := time.Now()
+		prefault(n)
+		cfg.Logf("p2p: touched %d MiB of heap before the run in %v (-prefault)", n>>20, time.Since(t).Round(time.Millisecond))
+	}
 	cpu0 := cpuTime()
 	bytesPerSec := cfg.Bitrate / 8
 
