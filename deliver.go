@@ -20,6 +20,7 @@ type playout struct {
 	joined  time.Time     // Join was called
 	first   time.Time     // the first chunk (a part sink: its first part) went to the sink
 	started bool          // the live start point is chosen
+	startAt time.Time     // when it was
 	wide    bool          // live: the start was chosen from a point half the neighbours held (widelyHeldLocked), or below it
 	ended   bool          // the last chunk was delivered (or the sink failed)
 	next    uint64        // next seq for the sink
@@ -49,7 +50,7 @@ func (s *Stream) playDelayLocked() time.Duration {
 
 // startLocked sets the live start point.
 func (s *Stream) startLocked(seq uint64) {
-	s.play.started = true
+	s.play.started, s.play.startAt = true, time.Now()
 	s.play.next = seq
 	s.log.Debug("starting playback", "seq", seq)
 	s.wakeDelivery()
@@ -238,6 +239,9 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 		return handover{}, false
 	}
 	dur, delay := s.chunkDuration(), s.playDelayLocked()
+	if p.t0.IsZero() {
+		s.skipLostStartLocked(now, delay)
+	}
 	if p.t0.IsZero() && s.knownValid && !s.playsAtOnceLocked() {
 		edge := s.edgeLocked()
 		if s.holdFirstLocked(edge) {
@@ -289,6 +293,27 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 		// the next ones more time (and plays further behind), up to
 		// twice Peer.Delay, instead of missing one after another.
 		p.extra = min(p.extra+dur, s.peer.delay(dur))
+	}
+}
+
+// skipLostStartLocked moves a viewer's start, before its play clock
+// runs, from a first chunk that has not come within delay of choosing it
+// onto a later keyframe chunk that has (treeStartLocked): nothing was due
+// yet, and a chunk none of its neighbours can complete would otherwise
+// hold it forever (hostile swarm in the trees: a viewer that chose the
+// stream's first chunk, which only the source and its first children
+// held whole, never played).
+func (s *Stream) skipLostStartLocked(now time.Time, delay time.Duration) {
+	p := &s.play
+	if s.st.has(p.next) || now.Sub(p.startAt) < delay {
+		return
+	}
+	if pa := s.partials[p.next]; s.parts && pa != nil && pa.prefix > 0 {
+		return // begun
+	}
+	if seq, ok := s.treeStartLocked(); ok && seq > p.next {
+		s.log.Debug("first chunk not coming: starting later", "seq", p.next, "start", seq)
+		p.next, p.startAt = seq, now
 	}
 }
 

@@ -231,3 +231,35 @@ func TestPartsHandedOver(t *testing.T) {
 	assert.Equal(t, uint64(104), s.play.next)
 	assert.Equal(t, t0, s.play.t0, "the play clock starts at the first part")
 }
+
+// TestSkipLostStart: before its play clock runs, a viewer whose first
+// chunk has not come within the play-out delay, while a later keyframe
+// chunk has, starts on that one instead; not sooner, not if the first
+// chunk is held, and not onto a chunk that is not a keyframe.
+func TestSkipLostStart(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name    string
+		since   time.Duration // since the start was chosen
+		held    []Chunk
+		wantNow uint64
+	}{
+		{"lost", 2 * time.Second, []Chunk{{Seq: 3, Flags: FlagKeyframe}, {Seq: 4}}, 3},
+		{"not yet", time.Second, []Chunk{{Seq: 3, Flags: FlagKeyframe}}, 0},
+		{"first chunk held", 2 * time.Second, []Chunk{{Seq: 0, Flags: FlagKeyframe}, {Seq: 3, Flags: FlagKeyframe}}, 0},
+		{"no keyframe after it", 2 * time.Second, []Chunk{{Seq: 3}, {Seq: 4}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := liveTestStream(0)
+			s.log = slog.New(slog.DiscardHandler)
+			for _, c := range tt.held {
+				c.Data = []byte{1}
+				s.st.put(c)
+			}
+			s.play = playout{started: true, startAt: now.Add(-tt.since), next: 0}
+			s.skipLostStartLocked(now, 1500*time.Millisecond)
+			assert.Equal(t, tt.wantNow, s.play.next)
+		})
+	}
+}

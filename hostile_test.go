@@ -68,14 +68,14 @@ func TestAdversaries(t *testing.T) {
 }
 
 // testAdversary runs one case of TestAdversaries; with trees, the peers
-// join the stripe trees (Peer.Trees). There, viewers ask peers for chunks
+// join the stripe trees (unless Peer.Pull). There, viewers ask peers for chunks
 // only to repair, so an adversary that misbehaves only when asked (a liar,
 // a slow loris) may never be asked, nor banned; the others also offer
 // themselves as parents (adversary.Config.Trees) and push their chunks to
 // the viewers that take them.
 func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.Duration, trees bool) {
 	sw := newSwarm(t)
-	sw.trees = trees
+	sw.pull = !trees
 	src := ts.Synthetic(5*time.Second, 250_000, 200*time.Millisecond)
 	pub := sw.peer()
 	stream, err := pub.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{ChunkDuration: 200 * time.Millisecond})

@@ -79,8 +79,8 @@ func (p *Peer) start() error {
 
 // Defaults for live streams.
 const (
-	defaultWindow = 20 * time.Second
-	minWindow     = 8 // chunks
+	pullWindow = 20 * time.Second // with Peer.Pull
+	minWindow  = 8                // chunks
 	// treesWindow is the default window in the stripe trees, where
 	// viewers play 2.5-5 s behind the live edge: each peer holds a window
 	// of chunks in its heap, and a heap that grows costs a page fault per
@@ -95,9 +95,9 @@ const (
 func (p *Peer) window(chunk time.Duration) int {
 	w := p.Window
 	if w <= 0 {
-		w = defaultWindow
-		if p.Trees {
-			w = treesWindow
+		w = treesWindow
+		if p.Pull {
+			w = pullWindow
 		}
 	}
 	return max(minWindow, int(w/chunk))
@@ -108,16 +108,16 @@ func (p *Peer) delay(chunk time.Duration) time.Duration {
 	if p.Delay > 0 {
 		return p.Delay
 	}
-	if p.Trees {
-		// The trees bring chunks in the order they are cut, each at about
-		// the same age (swarm lab, 100 viewers: 1.5 s gave 100%, 1 s
-		// 99.4%). At least 1.5 s for hiccups of the network and of the
-		// machine, which do not shrink with the chunks.
-		return max(3*chunk/2, 1500*time.Millisecond)
+	if p.Pull {
+		// Pulled chunks take longer to spread, and some wait for a busy
+		// sender: allow at least 2 s.
+		return max(3*chunk, 2*time.Second)
 	}
-	// Pulled chunks take longer to spread, and some wait for a busy sender:
-	// allow at least 2 s.
-	return max(3*chunk, 2*time.Second)
+	// The trees bring chunks in the order they are cut, each at about the
+	// same age (swarm lab, 100 viewers: 1.5 s gave 100%, 1 s 99.4%). At
+	// least 1.5 s for hiccups of the network and of the machine, which do
+	// not shrink with the chunks.
+	return max(3*chunk/2, 1500*time.Millisecond)
 }
 
 // announceLoop tells the tracker about the stream every interval, and dials

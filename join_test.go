@@ -17,13 +17,13 @@ func TestLiveDefaults(t *testing.T) {
 		window int
 		delay  time.Duration
 	}{
-		{"pulling, 1 s chunks", &Peer{}, time.Second, 20, 3 * time.Second},
-		{"pulling, 250 ms chunks", &Peer{}, 250 * time.Millisecond, 80, 2 * time.Second},
-		{"pulling, 4 s chunks", &Peer{}, 4 * time.Second, minWindow, 12 * time.Second},
-		{"trees, 1 s chunks", &Peer{Trees: true}, time.Second, 8, 1500 * time.Millisecond},
-		{"trees, 250 ms chunks", &Peer{Trees: true}, 250 * time.Millisecond, 32, 1500 * time.Millisecond},
-		{"trees, 2 s chunks", &Peer{Trees: true}, 2 * time.Second, minWindow, 3 * time.Second},
-		{"set", &Peer{Trees: true, Window: 30 * time.Second, Delay: 5 * time.Second}, time.Second, 30, 5 * time.Second},
+		{"pulling, 1 s chunks", &Peer{Pull: true}, time.Second, 20, 3 * time.Second},
+		{"pulling, 250 ms chunks", &Peer{Pull: true}, 250 * time.Millisecond, 80, 2 * time.Second},
+		{"pulling, 4 s chunks", &Peer{Pull: true}, 4 * time.Second, minWindow, 12 * time.Second},
+		{"trees, 1 s chunks", &Peer{}, time.Second, 8, 1500 * time.Millisecond},
+		{"trees, 250 ms chunks", &Peer{}, 250 * time.Millisecond, 32, 1500 * time.Millisecond},
+		{"trees, 2 s chunks", &Peer{}, 2 * time.Second, minWindow, 3 * time.Second},
+		{"set", &Peer{Window: 30 * time.Second, Delay: 5 * time.Second}, time.Second, 30, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -175,7 +175,7 @@ type Stats struct {
 	// reading our messages (a full control queue).
 	Bans int `json:"bans"`
 	// TreeStripes is how many of a live stream's stripes the peer gets
-	// down the stripe trees (Peer.Trees) from a parent that said yes, 0 to
+	// down the stripe trees (unless Peer.Pull) from a parent that said yes, 0 to
 	// 4; TreeDepth the deepest of them below the publisher (1: a child of
 	// the publisher; 0 if none); TreeFeeds how many stripe feeds it pushes
 	// to its children.

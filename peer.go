@@ -32,37 +32,37 @@ type Peer struct {
 	UploadLimit int64
 	// MaxPeers is how many peers each stream dials; if zero, 8. Each stream
 	// also accepts incoming connections while it has fewer than 4*MaxPeers
-	// connections in all. Every connection costs CPU: where it is short,
-	// fewer do better with Trees (swarm lab, 1,000 viewers in one process
-	// on two cores: mostly 96-99.6% continuity with 4, 55-92% with 8), but
-	// in a small swarm a viewer then takes longer to find its tree parents
-	// (100 viewers: startup p95 2.3 s with 4, 0.85-1.05 s with 8).
+	// connections in all. With fewer, a viewer in a small swarm takes
+	// longer to find its tree parents (swarm lab, 100 viewers: startup p95
+	// 2.3 s with 4, 0.85-1.05 s with 8).
 	MaxPeers int
 	// Window is how much of a live stream each peer keeps to serve others;
-	// if zero, 20 s (and at least 8 chunks): viewers play 5-10 s behind the
-	// live edge, and a peer further behind than the window skips ahead.
-	// With Trees, 8 s: viewers play 2.5-5 s behind, and the window is
-	// most of a peer's heap.
+	// if zero, 8 s (and at least 8 chunks): viewers play 2.5-5 s behind
+	// the live edge, the window is most of a peer's heap, and a peer
+	// further behind than the window skips ahead. With Pull, 20 s: pulled
+	// chunks play 5-10 s behind.
 	Window time.Duration
 	// Delay is the live play-out delay: each chunk is due Delay after its
 	// place on the play clock, which starts when the first chunk is handed
 	// to the sink. A late chunk is skipped once a later one is held, and
 	// each skip adds a chunk duration to the delay from then on (at most
-	// Delay more), as a player buffers more after a gap. If zero, three
-	// chunk durations, and at least 2 s (with Trees: one and a half, and
-	// at least 1.5 s).
+	// Delay more), as a player buffers more after a gap. If zero, one and
+	// a half chunk durations, and at least 1.5 s (with Pull: three, and at
+	// least 2 s).
 	Delay time.Duration
-	// Trees puts the peer in live streams' stripe trees (tree.go): fresh
-	// chunks are pushed down four trees, one per stripe of their pieces,
-	// and pulled only to repair; the publisher must set it too. Swarm lab,
-	// 100 viewers at 2 Mbit/s, part sinks: startup p95 0.85-1.20 s and lag
-	// p95 2.5-2.9 s, against 5.3 s and 8.5 s pulling, and 97.5-99.98%
-	// continuity with 30% churn per minute; but 1,000 viewers at 500
-	// kbit/s in one process on two cores get 55-99% (the flash crowd's
-	// first seconds; mostly 96-99.6% with MaxPeers 4), where pulling holds
-	// 99.6-100% (docs/BENCHMARKS.md).
-	// If false, chunks are pulled.
-	Trees bool
+	// Pull takes the peer out of live streams' stripe trees (tree.go),
+	// where fresh chunks are pushed down four trees, one per stripe of
+	// their pieces, and pulled only to repair: with Pull, a viewer pulls
+	// every chunk, and a publisher pushes each fresh chunk to a few peers
+	// whole (PublishOptions.Fanout). Peers of a stream should agree; a
+	// viewer in the trees whose neighbours do not push pulls. Swarm lab
+	// (docs/BENCHMARKS.md), 100 viewers at 2 Mbit/s: startup p95 about 1 s
+	// and lag p95 2.5-2.9 s in the trees, 5.3-6.9 s and 8.5-10 s pulling,
+	// both at 99.5-100% continuity; 1,000 viewers at 500 kbit/s, in one
+	// process on two cores, 99.90-99.94% in the trees and 100% pulling.
+	// Pulling takes less CPU (31 against 42 CPU seconds for those 1,000
+	// viewers) and keeps a longer window.
+	Pull bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,
 	// os.TempDir(). The file's name is removed at once (on Windows, when

@@ -436,10 +436,10 @@ func TestHelperForUrgentChunk(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Stream{peer: &Peer{}, st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second},
+			s := &Stream{peer: &Peer{Pull: true}, st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second},
 				pending: map[uint64]*conn{}, helpers: map[uint64]*conn{}}
 			// Playing since 3 s ago, chunk 10 next: it is due 1 s from now
-			// (Peer.Delay 3 s), chunk 11 a second later.
+			// (Peer.Delay 3 s, pulling), chunk 11 a second later.
 			s.play = playout{started: true, t0: now.Add(-3 * time.Second), next: 10, lastSeq: 9, avgDur: time.Second}
 			if tt.from != nil {
 				s.pending[tt.seq] = tt.from

@@ -28,7 +28,7 @@ type swarm struct {
 	tracker *p2pstream.Tracker
 	url     string
 	hosts   int
-	trees   bool // peers join the stripe trees (Peer.Trees)
+	pull    bool // peers pull every chunk (Peer.Pull), out of the stripe trees
 	parts   bool // viewers' sinks take chunks in parts (p2pstream.PartSink)
 }
 
@@ -60,7 +60,7 @@ func (sw *swarm) peer() *p2pstream.Peer {
 	p := &p2pstream.Peer{
 		Tracker:   sw.url,
 		Transport: sw.net.Host("10.0.1." + strconv.Itoa(sw.hosts)),
-		Trees:     sw.trees,
+		Pull:      sw.pull,
 	}
 	sw.t.Cleanup(func() { p.Close() })
 	return p
@@ -213,11 +213,11 @@ func TestLiveSwarm(t *testing.T) {
 }
 
 // testLiveSwarm runs TestLiveSwarm with or without stripe trees
-// (Peer.Trees), to sinks that take whole chunks or parts (PartSink): every
+// (unless Peer.Pull), to sinks that take whole chunks or parts (PartSink): every
 // viewer must deliver exactly the source's bytes.
 func testLiveSwarm(t *testing.T, trees, parts bool) {
 	sw := newSwarm(t)
-	sw.trees, sw.parts = trees, parts
+	sw.pull, sw.parts = !trees, parts
 	src := ts.Synthetic(8*time.Second, 1_000_000, 250*time.Millisecond)
 	pub := sw.peer()
 	// Two chunks per keyframe interval: some chunks start without a keyframe.

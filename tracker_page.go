@@ -35,7 +35,7 @@ var trackerPage = template.Must(template.New("tracker").Funcs(template.FuncMap{
 }).Parse(trackerPageHTML))
 
 // formatTrees describes where a peer stands in the stripe trees
-// (Peer.Trees), from its announced Stats: the stripes it gets, the
+// (tree.go), from its announced Stats: the stripes it gets, the
 // deepest, and the feeds it gives; "–" outside the trees.
 func formatTrees(st Stats) string {
 	clamp := func(n, hi int) int { return min(max(n, 0), hi) }

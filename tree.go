@@ -54,6 +54,7 @@ type treeState struct {
 	accepted [stripes]bool      // parent[i] said yes
 	askedAt  [stripes]time.Time // when parent[i] was asked
 	fedAt    [stripes]time.Time // last piece of stripe i from parent[i]
+	fedOnce  [stripes]bool      // parent[i] pushed a piece since it said yes
 	lostAt   [stripes]time.Time // when parent[i] said it lost its own feed, if it has not found one since
 	told     wire.Tree          // what we last advertised
 	toldOK   bool
@@ -71,9 +72,9 @@ type pushState struct {
 }
 
 // treesOn reports whether s takes part in the stripe trees: a live stream
-// whose peer has them on (Peer.Trees).
+// whose peer does not pull (Peer.Pull).
 func (s *Stream) treesOn() bool {
-	return s.kind == KindLive && s.peer.Trees
+	return s.kind == KindLive && !s.peer.Pull
 }
 
 // feedUnits is how many stripe feeds s takes on in all: a source, its
@@ -362,7 +363,7 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 		if m.Mask&(1<<i) != 0 {
 			if !ts.accepted[i] {
 				s.log.Debug("tree feed", "reason", "granted")
-				ts.accepted[i], ts.fedAt[i] = true, now // its grace to start feeding
+				ts.accepted[i], ts.fedAt[i], ts.fedOnce[i] = true, now, false // its grace to start feeding
 			}
 		} else {
 			s.log.Debug("tree feed", "reason", "refused")
@@ -395,7 +396,7 @@ func (s *Stream) fedLocked(c *conn, index int, now time.Time) bool {
 	if !s.feedsUsLocked(c, i) {
 		return false
 	}
-	s.tree.fedAt[i] = now
+	s.tree.fedAt[i], s.tree.fedOnce[i] = now, true
 	return true
 }
 
@@ -405,7 +406,7 @@ func (s *Stream) fedLocked(c *conn, index int, now time.Time) bool {
 func (s *Stream) emptyStripesLocked(n int, now time.Time) {
 	for i := n; i < stripes; i++ {
 		if s.tree.accepted[i] {
-			s.tree.fedAt[i] = now
+			s.tree.fedAt[i], s.tree.fedOnce[i] = now, true
 		}
 	}
 }

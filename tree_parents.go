@@ -17,6 +17,7 @@ import (
 func (s *Stream) pickParentsLocked(now time.Time) {
 	ts := &s.tree
 	silent := 3 * max(s.chunkDuration(), time.Second)
+	unfed := max(2*s.chunkDuration(), time.Second)
 	for i := range stripes {
 		c := ts.parent[i]
 		if c == nil {
@@ -39,6 +40,13 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 				continue
 			}
 			reason = "deep"
+		case ts.accepted[i] && !ts.fedOnce[i] && now.Sub(ts.fedAt[i]) > unfed:
+			// Said yes and pushed nothing: an honest parent has a feed
+			// of the stripe and pushes its next piece within a chunk
+			// or so. One that only offers itself (an adversary that
+			// advertises depth 1 everywhere) is not asked again soon.
+			c.noFeedsUntil(now.Add(unfedPenalty))
+			reason = "unfed"
 		case ts.accepted[i] && now.Sub(ts.fedAt[i]) > silent:
 			c.noFeedsUntil(now.Add(10 * time.Second))
 			reason = "silent"
@@ -77,6 +85,10 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		}
 	}
 }
+
+// unfedPenalty is how long a parent that said yes to a stripe and pushed
+// none of it is not asked for any stripe (pickParentsLocked).
+const unfedPenalty = 30 * time.Second
 
 // orphanWait is how long a viewer finds no parent to ask for some stripe
 // before it dials more peers (orphanDials): under churn, a late joiner's

@@ -19,7 +19,7 @@ func TestPickParents(t *testing.T) {
 	src.source = true
 	home1deep, home1, home2 := treeConn(2, 1), treeConn(3, 1), treeConn(4, 2)
 	s := liveTestStream(0, src, home1deep, home1, home2)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.treeAdvertLocked(src, advert(0, 0))
 	s.treeAdvertLocked(home1deep, advert(3, 5))
 	s.treeAdvertLocked(home1, advert(1, 5))
@@ -55,7 +55,7 @@ func TestRefusalPerStripe(t *testing.T) {
 	src, other := treeConn(1, 0), treeConn(2, 3)
 	src.source = true
 	s := liveTestStream(0, src, other)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.treeAdvertLocked(src, advert(0, 4))
 	s.treeAdvertLocked(other, advert(1, 5))
 	now := time.Now()
@@ -79,7 +79,7 @@ func TestRefusalPerStripe(t *testing.T) {
 func TestFilterOnlyWhenFeeding(t *testing.T) {
 	p, child := treeConn(1, 1), treeConn(2, 2)
 	s := liveTestStream(0, p, child)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	a := advert(1, 5)
 	a.Above[1] = idBits(s.peer.id) | 1<<63
 	s.treeAdvertLocked(p, a)
@@ -101,7 +101,7 @@ func TestFilterOnlyWhenFeeding(t *testing.T) {
 // less often, and dials more peers meanwhile.
 func TestOrphanRedials(t *testing.T) {
 	s := liveTestStream(1)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.redial = make(chan struct{}, 1)
 	redialled := func() bool {
 		select {
@@ -134,4 +134,44 @@ func TestOrphanRedials(t *testing.T) {
 	s.orphanLocked(true, at(time.Minute))
 	s.orphanLocked(true, at(time.Minute+orphanWait))
 	assert.True(t, redialled(), "a new orphaning starts afresh")
+}
+
+// TestUnfedParent: a parent that said yes and pushed nothing is left after
+// two chunk durations (at least 1 s) and not asked again for unfedPenalty;
+// one that pushed a piece is kept until it is silent for three.
+func TestUnfedParent(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		fed     bool
+		after   time.Duration
+		kept    bool
+		penalty time.Duration
+	}{
+		{"unfed, in time", false, 1500 * time.Millisecond, true, 0},
+		{"unfed", false, 2500 * time.Millisecond, false, unfedPenalty},
+		{"fed once", true, 2500 * time.Millisecond, true, 0},
+		{"fed once, then silent", true, 3500 * time.Millisecond, false, 10 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := treeConn(1, 1)
+			s := liveTestStream(0, p)
+			s.kind, s.log, s.info.ChunkDuration = KindLive, slog.New(slog.DiscardHandler), time.Second
+			s.treeAdvertLocked(p, advert(1, 5))
+			now := time.Now()
+			s.tree.parent[1], s.tree.askedAt[1] = p, now
+			p.asked = 1 << 1
+			s.feedLocked(p, &wire.Feed{Mask: 1 << 1}, now)
+			if tt.fed {
+				assert.True(t, s.fedLocked(p, 1, now))
+			}
+			later := now.Add(tt.after)
+			s.pickParentsLocked(later)
+			if tt.kept {
+				assert.Same(t, p, s.tree.parent[1])
+				return
+			}
+			assert.NotSame(t, p, s.tree.parent[1], "left")
+			assert.Equal(t, later.Add(tt.penalty), p.noFeedUntil[1], "not asked again until")
+		})
+	}
 }

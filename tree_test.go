@@ -55,7 +55,7 @@ func TestSubscribe(t *testing.T) {
 	leaves := []*conn{treeConn(2, 1), treeConn(3, 1), treeConn(4, 2), treeConn(5, 3), treeConn(6, 1)}
 	interior := treeConn(7, 0)
 	s := liveTestStream(3, append([]*conn{up, interior}, leaves...)...)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	for i := range stripes {
 		s.tree.parent[i], s.tree.accepted[i] = up, true
 	}
@@ -98,7 +98,7 @@ func TestSubscribe(t *testing.T) {
 func TestSourceRootsEveryStripe(t *testing.T) {
 	c1, c2, c3, c4 := treeConn(1, 1), treeConn(2, 2), treeConn(3, 3), treeConn(4, 0)
 	s := liveTestStream(3, c1, c2, c3, c4)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.source, s.fanout = true, 1
 	require.Equal(t, stripes, s.feedUnits())
 
@@ -167,7 +167,7 @@ func TestNextPush(t *testing.T) {
 // trees, whole.
 func TestRequestStripes(t *testing.T) {
 	s := liveTestStream(0)
-	s.kind, s.peer.Trees = KindLive, true
+	s.kind = KindLive
 	s.partials = map[uint64]*partial{
 		5: {got: []bool{true, false, true, true, true, false}}, // pieces 1 and 5: stripe 1
 		6: {got: []bool{false, false, false, false, false}},
@@ -177,7 +177,7 @@ func TestRequestStripes(t *testing.T) {
 	assert.Equal(t, &wire.RequestStripes{Seq: 5, Mask: 1<<1 | 1<<3}, s.requestLocked(5))
 	assert.Equal(t, &wire.Request{Seq: 6}, s.requestLocked(6), "every stripe missing")
 	assert.Equal(t, &wire.Request{Seq: 7}, s.requestLocked(7), "nothing of it yet")
-	s.peer.Trees = false
+	s.peer.Pull = true
 	assert.Equal(t, &wire.Request{Seq: 5}, s.requestLocked(5))
 }
 
@@ -206,7 +206,7 @@ func TestServeStripes(t *testing.T) {
 func TestResubscribeNotPushedTwice(t *testing.T) {
 	up, c := treeConn(1, 0), treeConn(2, 0)
 	s := liveTestStream(3, up, c)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.tree.parent[0], s.tree.accepted[0] = up, true
 	s.treeAdvertLocked(up, advert(1, 0))
 	s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
@@ -286,7 +286,7 @@ func TestRepairsSpareTheTrees(t *testing.T) {
 			for _, c := range free {
 				c.has[10] = struct{}{}
 			}
-			s := &Stream{peer: &Peer{Trees: tt.trees}, kind: KindLive, st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second},
+			s := &Stream{peer: &Peer{Pull: !tt.trees}, kind: KindLive, st: newLiveStore(30), info: StreamInfo{ChunkDuration: time.Second},
 				pending: map[uint64]*conn{}, helpers: map[uint64]*conn{}, conns: map[PeerID]*conn{}, log: slog.New(slog.DiscardHandler)}
 			// Playing since 5 s ago, chunk 10 next: due after 1 s and the
 			// delay (1.5 s in the trees, 3 s pulling), so overdue: urgent.
@@ -333,7 +333,7 @@ func TestFullParentTakesNoPulls(t *testing.T) {
 			}
 			asker := testConn(99)
 			s := liveTestStream(3, append(children, asker)...)
-			s.kind, s.log, s.peer.Trees, s.uploading = KindLive, slog.New(slog.DiscardHandler), tt.trees, 0
+			s.kind, s.log, s.peer.Pull, s.uploading = KindLive, slog.New(slog.DiscardHandler), !tt.trees, 0
 			assert.Equal(t, tt.full, s.pushesFullLocked())
 			s.serveLocked(asker, 2)
 			if tt.full {
@@ -392,7 +392,7 @@ func TestPlaysAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Stream{peer: &Peer{Trees: tt.trees}, kind: KindLive, parts: tt.parts}
+			s := &Stream{peer: &Peer{Pull: !tt.trees}, kind: KindLive, parts: tt.parts}
 			for i := range tt.parents {
 				s.tree.parent[i] = testConn(byte(i + 1))
 				s.tree.accepted[i] = i < tt.accepted
@@ -411,7 +411,7 @@ func TestHomeStripeFirst(t *testing.T) {
 	interior, leaf := treeConn(5, 1), treeConn(6, 3) // fed stripe 1: interior's home, not leaf's
 	asking, late := treeConn(7, 2), treeConn(8, 2)
 	s := liveTestStream(3, append([]*conn{up, interior, leaf, asking, late}, own...)...)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	require.Equal(t, 0, home(s.peer.id))
 	for i := range stripes {
 		s.tree.parent[i], s.tree.accepted[i] = up, true
@@ -437,7 +437,7 @@ func TestHomeStripeFirst(t *testing.T) {
 
 	// As a child: none with room for stripe 1.
 	v := liveTestStream(0, interior, leaf, asking)
-	v.kind, v.log, v.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	v.kind, v.log = KindLive, slog.New(slog.DiscardHandler)
 	for _, c := range []*conn{interior, leaf, asking} {
 		c.feed = 0
 		v.treeAdvertLocked(c, advert(1, 0))
@@ -455,7 +455,7 @@ func TestHomeStripeFirst(t *testing.T) {
 func TestNewParentPushesTheChunkBefore(t *testing.T) {
 	up, joining, moving := treeConn(1, 0), treeConn(2, 0), treeConn(3, 0)
 	s := liveTestStream(4, up, joining, moving)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.tree.parent[0], s.tree.accepted[0] = up, true
 	s.treeAdvertLocked(up, advert(1, 5))
 	pushed := func(c *conn) []uint64 {
@@ -498,7 +498,7 @@ func TestDropForeignPrefersLeaves(t *testing.T) {
 
 	up, asker := treeConn(3, 0), treeConn(4, 2)
 	v := liveTestStream(3, up, asker)
-	v.kind, v.log, v.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	v.kind, v.log = KindLive, slog.New(slog.DiscardHandler)
 	v.peer.id = PeerID{1} // home stripe 1
 	for i := range stripes {
 		v.tree.parent[i], v.tree.accepted[i] = up, true
@@ -518,7 +518,7 @@ func TestDropForeignPrefersLeaves(t *testing.T) {
 func TestTreeStats(t *testing.T) {
 	up, deep, child := treeConn(1, 0), treeConn(2, 1), treeConn(3, 2)
 	s := liveTestStream(0, up, deep, child)
-	s.kind, s.log, s.peer.Trees = KindLive, slog.New(slog.DiscardHandler), true
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.treeAdvertLocked(up, advert(0, 0))
 	s.treeAdvertLocked(deep, advert(3, 5))
 	s.tree.parent[0], s.tree.accepted[0] = up, true
@@ -530,6 +530,6 @@ func TestTreeStats(t *testing.T) {
 	assert.Equal(t, 4, st.TreeDepth, "stripe 1, below a parent at depth 3")
 	assert.Equal(t, 2, st.TreeFeeds)
 
-	s.peer.Trees = false
+	s.peer.Pull = true
 	assert.Zero(t, s.Stats().TreeFeeds, "outside the trees")
 }

@@ -97,23 +97,23 @@ func startTracker(t *testing.T, bin string, args ...string) string {
 }
 
 // TestProgramsLiveOverTCP runs tracker, broadcaster and two peers as
-// processes, pulling chunks and in stripe trees (-trees); the second peer
+// processes, in stripe trees (the default) and pulling chunks (-pull); the second peer
 // writes 15 s of the stream to a file that ffprobe must read as H.264 + AAC
 // MPEG-TS covering at least 10 s.
 func TestProgramsLiveOverTCP(t *testing.T) {
 	needFFprobe(t)
 	bin := build(t, "tracker", "broadcaster", "peer")
-	for _, trees := range []bool{false, true} {
-		t.Run(map[bool]string{false: "pull", true: "trees"}[trees], func(t *testing.T) { testProgramsLive(t, bin, trees) })
+	for _, pull := range []bool{false, true} {
+		t.Run(map[bool]string{false: "trees", true: "pull"}[pull], func(t *testing.T) { testProgramsLive(t, bin, pull) })
 	}
 }
 
 // testProgramsLive runs TestProgramsLiveOverTCP with the programs in bin.
-func testProgramsLive(t *testing.T, bin string, trees bool) {
+func testProgramsLive(t *testing.T, bin string, pull bool) {
 	url := startTracker(t, bin)
 	var extra []string
-	if trees {
-		extra = []string{"-trees"}
+	if pull {
+		extra = []string{"-pull"}
 	}
 	start(t, filepath.Join(bin, "broadcaster"), append([]string{"-tracker", url, "-listen", "127.0.0.1:0"}, extra...)...)
 	start(t, filepath.Join(bin, "peer"), append([]string{"-tracker", url, "-listen", "127.0.0.1:0"}, extra...)...)

@@ -52,8 +52,8 @@ Flags:
 	out := fs.String("out", "", "write the stream to `FILE`; - writes to stdout (e.g. | ffplay -)")
 	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay (an on-demand stream with seeking)")
 	duration := fs.Duration("duration", 0, "stop after `D` (e.g. 30s); for an on-demand stream with -out and no -http, stop when the file is complete; 0 runs until interrupted")
-	delay := fs.Duration("delay", 0, "live: play-out delay `D` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means three chunk durations, at least 2s (with -trees: 1.5, at least 1.5s)")
-	trees := fs.Bool("trees", false, "push fresh live chunks down stripe trees (Peer.Trees): lower lag and startup for stable swarms at 2 Mbit/s and up (measured: 100 viewers), worse at low bitrates and in large swarms; the broadcaster and every peer must set it")
+	delay := fs.Duration("delay", 0, "live: play-out delay `D` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means one and a half chunk durations, at least 1.5s (with -pull: three, at least 2s)")
+	pull := fs.Bool("pull", false, "pull every live chunk instead of joining the stripe trees (Peer.Pull): less CPU and a longer window, but 5-7 s to start and 8-10 s behind the live edge instead of about 1 s and 3 s (swarm lab, 100 viewers); every peer of the stream and the broadcaster should agree")
 	upload := fs.String("upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (a temporary file, gone when the peer stops, on Unix even if it is killed); default the system's temporary directory")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
@@ -101,7 +101,7 @@ Flags:
 	}
 	defer closeSinks()
 
-	peer := &p2pstream.Peer{Tracker: *tracker, ListenAddr: *listen, UploadLimit: limit, Delay: *delay, Trees: *trees, DownloadDir: *dir, Logger: log}
+	peer := &p2pstream.Peer{Tracker: *tracker, ListenAddr: *listen, UploadLimit: limit, Delay: *delay, Pull: *pull, DownloadDir: *dir, Logger: log}
 	defer peer.Close()
 	if *metricsAddr != "" {
 		m := p2pstream.NewPeerMetrics(peer)

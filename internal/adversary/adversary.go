@@ -95,10 +95,11 @@ type Config struct {
 	Tracker  string
 	Dial     int
 	Interval time.Duration // if zero, 1 s
-	// Trees makes the adversary offer itself as a stripe-tree parent
-	// (p2pstream.Peer.Trees): it advertises depth 1 in every stripe with
-	// room, grants every Subscribe, and pushes what it would answer a
-	// request with to its subscribers as heads and pieces.
+	// Trees makes the adversary offer itself as a stripe-tree parent to
+	// peers in the stripe trees (the default, unless p2pstream.Peer.Pull):
+	// it advertises depth 1 in every stripe with room, grants every
+	// Subscribe, and pushes what it would answer a request with to its
+	// subscribers as heads and pieces.
 	Trees bool
 }
 

@@ -45,9 +45,9 @@ type Config struct {
 	// MaxPeers is how many peers each viewer dials (Peer.MaxPeers); if
 	// zero, the library's default.
 	MaxPeers int
-	// Trees runs every peer with Peer.Trees: fresh chunks are pushed down
-	// stripe trees.
-	Trees bool
+	// Pull runs every peer with Peer.Pull: viewers pull every chunk, where
+	// by default fresh chunks are pushed down stripe trees.
+	Pull bool
 	// Prefault is how many bytes of heap a live run touches before the
 	// stream starts (prefault.go); if zero, an estimate of what the run
 	// will use; negative, none.
@@ -68,7 +68,7 @@ type Config struct {
 	// SkipBaseline skips the client-server run.
 	SkipBaseline bool
 	// Diagnose counts the viewers' debug events (why chunks missed their
-	// deadline, requests, rejects) into Result.Diagnosis; with Trees, it
+	// deadline, requests, rejects) into Result.Diagnosis; without Pull, it
 	// also logs how the trees form (treeFormation), each second for the
 	// first 30 s.
 	Diagnose bool

@@ -92,7 +92,7 @@ func (sw *swarm) join(id p2pstream.StreamID, upload int64, late bool) (*viewer, 
 	sw.mu.Lock()
 	h := sw.host(upload)
 	sw.mu.Unlock()
-	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window, Trees: sw.cfg.Trees, MaxPeers: sw.cfg.MaxPeers}
+	p := &p2pstream.Peer{Tracker: sw.url, Transport: h, Delay: sw.cfg.Delay, Window: sw.cfg.Window, Pull: sw.cfg.Pull, MaxPeers: sw.cfg.MaxPeers}
 	if sw.diag != nil {
 		p.Logger = slog.New(sw.diag)
 	}
@@ -185,7 +185,7 @@ func RunLive(cfg Config) (Result, error) {
 	sw.mu.Lock()
 	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
 	sw.mu.Unlock()
-	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost, Trees: cfg.Trees}
+	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost, Pull: cfg.Pull}
 	defer srcPeer.Close()
 	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk, Fanout: cfg.Fanout, ServeLimit: cfg.ServeLimit})
 	if err != nil {
@@ -251,7 +251,7 @@ func RunLive(cfg Config) (Result, error) {
 		}
 		sw.mu.Unlock()
 		lags = append(lags, now...)
-		if cfg.Diagnose && cfg.Trees && t <= formationWatch {
+		if cfg.Diagnose && !cfg.Pull && t <= formationWatch {
 			cfg.Logf("trees t=%v: %s", t, treeFormation(all))
 		}
 		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
@@ -407,7 +407,7 @@ func treeFormation(all []p2pstream.Stats) string {
 // viewers get how many stripes down the trees, how deep, and how many feeds
 // they give.
 func treeDiagnosis(cfg Config, all []p2pstream.Stats) string {
-	if !cfg.Trees {
+	if cfg.Pull {
 		return ""
 	}
 	var fed [5]int

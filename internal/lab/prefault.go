@@ -30,9 +30,9 @@ func prefaultSize(cfg Config) int64 {
 	}
 	window := cfg.Window
 	if window <= 0 {
-		window = 20 * time.Second // Peer.Window's default
-		if cfg.Trees {
-			window = 8 * time.Second
+		window = 8 * time.Second // Peer.Window's default
+		if cfg.Pull {
+			window = 20 * time.Second
 		}
 	}
 	perViewer := 3*int64(window.Seconds()*float64(cfg.Bitrate/8)) + 512<<10

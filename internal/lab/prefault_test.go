@@ -10,7 +10,7 @@ import (
 
 // TestPrefaultSize: an explicit size is kept, a negative one touches
 // nothing, and the estimate is three windows of the stream and 512 KiB per
-// viewer (the trees keep a shorter window).
+// viewer (pulling keeps a longer window).
 func TestPrefaultSize(t *testing.T) {
 	const kib = 1 << 10
 	for _, tc := range []struct {
@@ -20,8 +20,8 @@ func TestPrefaultSize(t *testing.T) {
 	}{
 		{"explicit", Config{Prefault: 64 << 20, Peers: 1000, Bitrate: 500_000}, 64 << 20},
 		{"off", Config{Prefault: -1, Peers: 1000, Bitrate: 500_000}, 0},
-		{"pulling", Config{Peers: 10, Bitrate: 800_000}, 10 * (3*20*100_000 + 512*kib)},
-		{"trees", Config{Peers: 10, Bitrate: 800_000, Trees: true}, 10 * (3*8*100_000 + 512*kib)},
+		{"pulling", Config{Peers: 10, Bitrate: 800_000, Pull: true}, 10 * (3*20*100_000 + 512*kib)},
+		{"trees", Config{Peers: 10, Bitrate: 800_000}, 10 * (3*8*100_000 + 512*kib)},
 		{"window", Config{Peers: 10, Bitrate: 800_000, Window: 2 * time.Second}, 10 * (3*2*100_000 + 512*kib)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
