@@ -77,7 +77,22 @@ func (s *Stream) receiveHead(c *conn, h *wire.Head) error {
 		p.senders[c] = true // its pieces are checked against p's hashes
 	}
 	known := s.partials[h.Seq] != nil
+	var heldSig []byte // a pushed head of a chunk we hold
+	if c.feeds != 0 && !requested && !late {
+		if ch, ok := st.get(h.Seq); ok {
+			heldSig = ch.Sig
+		}
+	}
 	s.mu.Unlock()
+	if heldSig != nil && !bytes.Equal(heldSig, h.Sig) {
+		// A chunk's head is the same from every honest peer: a tree
+		// parent that pushes another for a chunk we hold is checked, so
+		// a forger is found out even where its chunks are not needed.
+		if err := verifyHead(s.id, h.Seq, h.Timestamp, ChunkFlags(h.Flags), int(h.Size), h.Hashes, h.Sig); err != nil {
+			s.ban(c, err)
+			return err
+		}
+	}
 	if !need || known {
 		return nil
 	}

@@ -71,6 +71,7 @@ func TestReceivePieces(t *testing.T) {
 		source bool // the connection is the source's (else: a peer asked for the chunk)
 		parent bool // the connection is a tree parent pushing every stripe, unasked
 		change func(h *wire.Head, p []*wire.Piece) *wire.Head
+		held   bool // the chunk is stored before its head comes
 		stored bool
 		banned bool
 	}{
@@ -89,6 +90,8 @@ func TestReceivePieces(t *testing.T) {
 			return h
 		}, banned: true},
 		{name: "pushed by a tree parent, signed by another key", parent: true, change: signedByOther, banned: true},
+		{name: "pushed by a tree parent, held already", parent: true, held: true, stored: true},
+		{name: "pushed by a tree parent, held already, signed by another key", parent: true, held: true, change: signedByOther, stored: true, banned: true},
 		{name: "a piece of the wrong length", change: func(h *wire.Head, p []*wire.Piece) *wire.Head {
 			p[2].Data = append(p[2].Data, 0x47)
 			return h
@@ -116,6 +119,9 @@ func TestReceivePieces(t *testing.T) {
 				c.feeds = allStripes
 			}
 			want, head, pieces := signedPieces(t, key)
+			if tc.held {
+				s.st.put(want)
+			}
 			if tc.change != nil {
 				head = tc.change(head, pieces)
 			}
