@@ -91,8 +91,8 @@ func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.D
 		bans += s.Stats().Bans
 	}
 	a := advs[0]
-	t.Logf("%v: %d connections, %d requests, %d subscribes, %d bad frames, at most %d per connection, closed at most %v after its first; %d bans",
-		a.Kind(), a.Conns.Load(), a.Asked.Load(), a.Subscribed.Load(), a.Bad.Load(), a.MaxBadPerConn(), a.MaxBanDelay().Round(time.Millisecond), bans)
+	t.Logf("%v: %d connections, %d requests, %d subscribes (%d dropped), %d bad frames, at most %d per connection, closed at most %v after its first; %d bans",
+		a.Kind(), a.Conns.Load(), a.Asked.Load(), a.Subscribed.Load(), a.Dropped.Load(), a.Bad.Load(), a.MaxBadPerConn(), a.MaxBanDelay().Round(time.Millisecond), bans)
 	assert.LessOrEqual(t, a.MaxBadPerConn(), maxBad, "bad frames per connection")
 	if trees && (kind == adversary.Liar || kind == adversary.SlowLoris || a.Asked.Load() == 0 && a.Subscribed.Load() == 0) {
 		// The liar and the slow loris misbehave only when asked, and may
@@ -101,5 +101,10 @@ func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.D
 		return
 	}
 	assert.Positive(t, a.Bad.Load(), "the adversary got to misbehave")
+	if trees && a.Asked.Load() == 0 && a.Dropped.Load() > 0 {
+		// Taken as a parent, and left (unfed) before it pushed a chunk
+		// the viewer needed: its pushes are then ignored unread.
+		return
+	}
 	assert.Positive(t, bans, "the adversary was banned")
 }

@@ -124,6 +124,9 @@ type Peer struct {
 	// Subscribed counts the Subscribes granted (Config.Trees): the times
 	// a viewer took the adversary as a tree parent.
 	Subscribed atomic.Int64
+	// Dropped counts the Subscribes that ended every feed the adversary
+	// gave: the times a viewer left it as a parent.
+	Dropped atomic.Int64
 	// maxBad is the most bad frames sent on one connection before the
 	// honest peer closed it.
 	maxBad atomic.Int64

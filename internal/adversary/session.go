@@ -83,6 +83,8 @@ func (s *session) answer() {
 			if s.p.cfg.Trees {
 				if m.Mask != 0 {
 					s.p.Subscribed.Add(1)
+				} else if s.feed != 0 {
+					s.p.Dropped.Add(1)
 				}
 				s.feed = m.Mask
 				if s.write(&wire.Feed{Mask: m.Mask}) != nil {
