@@ -59,11 +59,12 @@ type Peer struct {
 	// (docs/BENCHMARKS.md), 100 viewers at 2 Mbit/s: startup p95 about 1 s
 	// and lag p95 2.5-2.9 s in the trees, 5.3-6.9 s and 8.5-10 s pulling,
 	// both at 99.5-100% continuity. Pulling holds up better where the
-	// trees are weakest: 30% churn per minute, 99-100% against 95-99.9%
-	// (a stripe root that leaves stalls its tree), and 1,000 viewers at
-	// 500 kbit/s in one process on two busy cores, 100% against 73-99.99%
-	// (>= 99% in 13 runs of 20); it takes less CPU (31 against 42-58 CPU
-	// seconds for those 1,000 viewers) and keeps a longer window.
+	// trees are weakest: 30% churn per minute, 99-100% against 91.6-99.8%
+	// (>= 99% in 4 runs of 5: a stripe root that leaves can stall its
+	// tree), and 1,000 viewers at 500 kbit/s in one process on two busy
+	// cores, 100% against 73-99.99% (>= 99% in 15 runs of 24); it takes
+	// less CPU (31 against 42-58 CPU seconds for those 1,000 viewers) and
+	// keeps a longer window.
 	Pull bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,
