@@ -298,7 +298,7 @@ func (s *Stream) nextChunkLocked(now time.Time) (handover, bool) {
 
 // skipLostStartLocked moves a viewer's start, before its play clock
 // runs, from a first chunk that has not come within delay of choosing it
-// onto a later keyframe chunk that has (treeStartLocked): nothing was due
+// onto a later keyframe chunk that has (heldStartLocked): nothing was due
 // yet, and a chunk none of its neighbours can complete would otherwise
 // hold it forever (hostile swarm in the trees: a viewer that chose the
 // stream's first chunk, which only the source and its first children
@@ -311,7 +311,7 @@ func (s *Stream) skipLostStartLocked(now time.Time, delay time.Duration) {
 	if pa := s.partials[p.next]; s.parts && pa != nil && pa.prefix > 0 {
 		return // begun
 	}
-	if seq, ok := s.treeStartLocked(); ok && seq > p.next {
+	if seq, ok := s.heldStartLocked(); ok && seq > p.next {
 		s.log.Debug("first chunk not coming: starting later", "seq", p.next, "start", seq)
 		p.next, p.startAt = seq, now
 	}

@@ -192,7 +192,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 		case !s.parts:
 		case !s.play.started:
 			if i == 0 {
-				s.scheduleSoon() // a chunk to start on, maybe (treeStartLocked)
+				s.scheduleSoon() // a chunk to start on, maybe (heldStartLocked)
 			}
 		case m.Seq == s.play.next:
 			s.wakeDelivery()

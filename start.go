@@ -97,7 +97,7 @@ func (s *Stream) askHelperLocked(free []*conn, c *conn, seq uint64, now time.Tim
 // returns the chunks to fetch to find it, or starts playback.
 func (s *Stream) joinProbesLocked() []uint64 {
 	if s.treesOn() {
-		if seq, ok := s.treeStartLocked(); ok {
+		if seq, ok := s.heldStartLocked(); ok {
 			s.startLocked(seq)
 			return s.wantedLiveLocked()
 		}
@@ -165,6 +165,26 @@ func (s *Stream) heldKeyframeLocked(top uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// heldStartLocked returns the newest keyframe chunk a viewer holds whole
+// or, for a part sink, whose first piece it holds: where a joining viewer
+// in the trees starts (joinProbesLocked), and where one whose first chunk
+// does not come moves its start (skipLostStartLocked).
+func (s *Stream) heldStartLocked() (uint64, bool) {
+	seq, ok := uint64(0), false
+	if s.st.len() > 0 {
+		seq, ok = s.heldKeyframeLocked(s.st.newest)
+	}
+	if !s.parts {
+		return seq, ok
+	}
+	for n, p := range s.partials {
+		if p.prefix > 0 && ChunkFlags(p.head.Flags)&FlagKeyframe != 0 && (!ok || n > seq) {
+			seq, ok = n, true
+		}
+	}
+	return seq, ok
 }
 
 // joinBaseLocked returns the newest chunk to start searching from: the

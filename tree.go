@@ -322,25 +322,6 @@ func (s *Stream) pushFromLocked(c *conn) uint64 {
 // it a chunk before it pulls one.
 const treeJoinWait = 3 * time.Second
 
-// treeStartLocked returns where a joining viewer in the trees starts: the
-// newest keyframe chunk it holds whole or, for a part sink, whose first
-// piece it holds.
-func (s *Stream) treeStartLocked() (uint64, bool) {
-	seq, ok := uint64(0), false
-	if s.st.len() > 0 {
-		seq, ok = s.heldKeyframeLocked(s.st.newest)
-	}
-	if !s.parts {
-		return seq, ok
-	}
-	for n, p := range s.partials {
-		if p.prefix > 0 && ChunkFlags(p.head.Flags)&FlagKeyframe != 0 && (!ok || n > seq) {
-			seq, ok = n, true
-		}
-	}
-	return seq, ok
-}
-
 // leaveParentLocked forgets the parent of stripe i.
 func (s *Stream) leaveParentLocked(i int) {
 	s.tree.parent[i], s.tree.accepted[i] = nil, false
