@@ -128,7 +128,7 @@ func (s *Stream) handle(c *conn, m wire.Message) error {
 	case *wire.Tree:
 		s.treeAdvertLocked(c, m)
 	case *wire.Subscribe:
-		s.subscribeLocked(c, m)
+		s.subscribeLocked(c, m, now)
 	case *wire.Feed:
 		s.feedLocked(c, m, now)
 	case *wire.Ping:

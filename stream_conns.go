@@ -99,8 +99,24 @@ func (s *Stream) clientHandshake(nc net.Conn, ours *wire.Handshake) (*wire.Hands
 	return hs, r, nil
 }
 
-// maxConns bounds the connections of one stream.
-func (s *Stream) maxConns() int { return 4 * s.peer.maxPeers() }
+// maxConns bounds the connections of one stream: four times MaxPeers, and
+// at a live source at least sourceConns.
+func (s *Stream) maxConns() int {
+	n := 4 * s.peer.maxPeers()
+	if s.source {
+		n = max(n, sourceConns)
+	}
+	return n
+}
+
+// sourceConns is how many connections a live source accepts at least. Each
+// viewer dials the source, its last resort, and a stripe's root's children
+// that can reach it take its place at once when the root leaves
+// (rootLeftLocked); one that cannot waits for the tree to re-form below
+// the new root, and its subtree with it (swarm lab, 30% churn per minute:
+// with 32 connections, two of four orphans could not, and 94 viewers lost
+// the stripe). The source's connections cost it a frame per chunk each.
+const sourceConns = 256
 
 // admit decides whether a peer may connect: addr is the address we dialled,
 // or the remote address of an incoming connection.
@@ -203,6 +219,7 @@ func (s *Stream) dropLocked(c *conn) {
 	if s.conns[c.id] == c {
 		delete(s.conns, c.id)
 		s.nqueued -= len(c.queued)
+		s.rootLeftLocked(c, time.Now())
 	}
 	for seq := range c.inflight {
 		s.forgetRequestLocked(c, seq)

@@ -44,9 +44,9 @@ const (
 	// parentGrace is how long a parent that lost its own feed of a
 	// stripe is kept, waiting for it to find another. When a stripe's
 	// root leaves, nobody but the source has the stripe: the root's
-	// children ask the source, which takes one, and the others find
-	// room in its subtree; if their own children leave them meanwhile,
-	// the whole tree comes apart (swarm lab, 30% churn per minute: with
+	// children ask the source, which takes them all for a moment
+	// (tree_roots.go); if their own children left them meanwhile, the
+	// whole tree would come apart (swarm lab, 30% churn per minute: with
 	// 1 s, 130-177 viewers left such parents and 93 of 100 missed a
 	// chunk; with 2 s, 0-19 and 99.53-99.82% continuity).
 	parentGrace = 2 * time.Second
@@ -62,13 +62,22 @@ type treeState struct {
 	fedAt    [stripes]time.Time // last piece of stripe i from parent[i]
 	fedOnce  [stripes]bool      // parent[i] pushed a piece since it said yes
 	lostAt   [stripes]time.Time // when parent[i] said it lost its own feed, if it has not found one since
-	told     wire.Tree          // what we last advertised
-	toldOK   bool
+	// left[i] is the ancestor filter bits of the last parent of stripe i
+	// that went away or stopped feeding it, at leftAt[i]: for a moment,
+	// its descendants' advertisements still say they have the stripe.
+	left   [stripes]uint64
+	leftAt [stripes]time.Time
+	told   wire.Tree // what we last advertised
+	toldOK bool
 	// orphanSince is when s last began to find no parent to ask for some
 	// stripe; zero while every stripe has one.
 	orphanSince time.Time
 	redialAt    time.Time     // when an orphan last asked the tracker for more peers
 	redialGap   time.Duration // how long it waits before asking again
+	// At a source: until when stripe i takes more roots than Fanout, as
+	// one left (rootLeftLocked), and when it last ended an extra one's feed.
+	rerootUntil [stripes]time.Time
+	shedAt      [stripes]time.Time
 }
 
 // pushState is what a parent has pushed of one chunk to one child.
@@ -142,7 +151,7 @@ func (s *Stream) fedDepthLocked(i int) uint8 {
 }
 
 // advertLocked is what s tells its peers of its place in the trees.
-func (s *Stream) advertLocked() *wire.Tree {
+func (s *Stream) advertLocked(now time.Time) *wire.Tree {
 	t := &wire.Tree{}
 	for i := range t.Depth {
 		t.Depth[i] = wire.NoDepth
@@ -151,7 +160,14 @@ func (s *Stream) advertLocked() *wire.Tree {
 			t.Above[i] = s.aboveLocked(i)
 		}
 	}
-	t.Free = uint8(max(0, min(255, s.feedUnits()-s.feedsLocked())))
+	free := s.feedUnits() - s.feedsLocked()
+	if s.source {
+		free = 0
+		for i := range stripes {
+			free += max(0, s.rootRoomLocked(i, now))
+		}
+	}
+	t.Free = uint8(max(0, min(255, free)))
 	return t
 }
 
@@ -161,10 +177,12 @@ func (s *Stream) treeLocked(now time.Time) {
 	if !s.treesOn() || s.st == nil || s.closed {
 		return
 	}
-	if !s.source {
+	if s.source {
+		s.shedRootsLocked(now)
+	} else {
 		s.pickParentsLocked(now)
 	}
-	t := s.advertLocked()
+	t := s.advertLocked(now)
 	if s.tree.toldOK && *t == s.tree.told {
 		return
 	}
@@ -196,7 +214,7 @@ func (s *Stream) lacksParentLocked() bool {
 // child still wants and takes on new ones, its home stripe first, while s
 // has room (or makes some: dropForeignLocked, pushDownLocked) and a feed
 // of the stripe itself.
-func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
+func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	if !s.treesOn() || s.st == nil {
 		c.send(&wire.Feed{})
 		return
@@ -213,14 +231,20 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe) {
 		}
 		free := room
 		if s.source {
-			free = s.fanout - s.stripeFeedsLocked(i)
+			free = s.rootRoomLocked(i, now)
 		}
 		if free <= 0 && (!s.source && home(s.peer.id) == i && s.dropForeignLocked(i, c) ||
-			home(c.id) == i && s.pushDownLocked(i)) {
+			home(c.id) == i && s.pushDownLocked(i, s.source)) {
 			free++ // a leaf of another stripe, or of this one, made room
 			room++
 		}
+		if free <= 0 && s.source {
+			s.log.Debug("tree refused", "stripe", i)
+		}
 		if free > 0 {
+			if s.source && s.stripeFeedsLocked(i) >= s.fanout {
+				s.log.Debug("tree extra root", "stripe", i, "peer", c)
+			}
 			grant |= bit
 			room--
 		}
@@ -250,12 +274,16 @@ func (s *Stream) stripeFeedsLocked(i int) int {
 }
 
 // pushDownLocked ends the feed of stripe i to a child for which i is not
-// home, if there is one, and reports whether it did: a child that forwards
-// the stripe goes first, as the tree grows only through such children.
-func (s *Stream) pushDownLocked(i int) bool {
+// home, if there is one (if leafOnly is set, one that feeds nobody), and
+// reports whether it did. A source pushes down leaves only: its child is
+// the root of a stripe, and ending its feed would take the whole tree
+// apart (swarm lab, 30% churn per minute: a late joiner whose home was the
+// stripe took the place of its root, the root found no parent outside its
+// own subtree, and 92 viewers lost the stripe 2 s later).
+func (s *Stream) pushDownLocked(i int, leafOnly bool) bool {
 	bit := uint8(1) << i
 	for _, c := range s.conns {
-		if c.feed&bit != 0 && home(c.id) != i {
+		if c.feed&bit != 0 && home(c.id) != i && (!leafOnly || isLeaf(c)) {
 			c.feed &^= bit
 			c.send(&wire.Feed{Mask: c.feed})
 			return true
@@ -263,6 +291,9 @@ func (s *Stream) pushDownLocked(i int) bool {
 	}
 	return false
 }
+
+// isLeaf reports whether c feeds nobody, as far as its wire.Tree says.
+func isLeaf(c *conn) bool { return c.treeValid && c.freeLeft >= viewerFeeds }
 
 // dropForeignLocked ends, for a viewer whose home is stripe i, a feed of
 // another stripe to a child other than c for which that stripe is not home
@@ -274,7 +305,6 @@ func (s *Stream) pushDownLocked(i int) bool {
 // 30% churn per minute: viewers whose 8-12 neighbours were all full
 // orphaned for seconds).
 func (s *Stream) dropForeignLocked(i int, c *conn) bool {
-	leaf := func(d *conn) bool { return d.treeValid && d.freeLeft >= viewerFeeds }
 	var drop *conn
 	var bit uint8
 	for _, d := range s.conns {
@@ -282,7 +312,7 @@ func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 			continue
 		}
 		for j := range stripes {
-			if b := uint8(1) << j; j != i && d.feed&b != 0 && home(d.id) != j && (drop == nil || !leaf(drop) && leaf(d)) {
+			if b := uint8(1) << j; j != i && d.feed&b != 0 && home(d.id) != j && (drop == nil || !isLeaf(drop) && isLeaf(d)) {
 				drop, bit = d, b
 			}
 		}
@@ -349,11 +379,11 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 		}
 		if m.Mask&(1<<i) != 0 {
 			if !ts.accepted[i] {
-				s.log.Debug("tree feed", "reason", "granted")
+				s.log.Debug("tree feed", "reason", "granted", "stripe", i, "peer", c)
 				ts.accepted[i], ts.fedAt[i], ts.fedOnce[i] = true, now, false // its grace to start feeding
 			}
 		} else {
-			s.log.Debug("tree feed", "reason", "refused")
+			s.log.Debug("tree feed", "reason", "refused", "stripe", i, "peer", c)
 			s.leaveParentLocked(i)
 			// Of this stripe only: a source grants Fanout feeds per
 			// stripe, so it may refuse one and have room for others.

@@ -55,7 +55,10 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 			continue // keep it
 		}
 		ts.lostAt[i] = time.Time{}
-		s.log.Debug("tree parent left", "reason", reason)
+		if reason == "gone" || reason == "deep" || reason == "silent" {
+			ts.left[i], ts.leftAt[i] = idBits(c.id), now
+		}
+		s.log.Debug("tree parent left", "reason", reason, "stripe", i, "peer", c, "depth", c.tree.Depth[i])
 		s.leaveParentLocked(i)
 	}
 	orphan := false
@@ -63,7 +66,7 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		if ts.parent[i] == nil {
 			if c := s.bestParentLocked(i, now); c != nil {
 				ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, false, now
-				s.log.Debug("tree parent asked", "source", c.source)
+				s.log.Debug("tree parent asked", "source", c.source, "stripe", i, "peer", c)
 				c.freeLeft--
 			} else {
 				orphan = true
@@ -153,7 +156,7 @@ func (s *Stream) pickParentLocked(i int, now time.Time, full bool) *conn {
 	}()
 	var best *conn
 	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || feeding && s.mayDescendLocked(c, i) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
+		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || feeding && s.mayDescendLocked(c, i) || s.belowLeftLocked(c, i, now) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
 			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil[i]) {
 			continue
 		}
@@ -185,6 +188,19 @@ func better(a, b *conn, i int) bool {
 		return a.tree.Depth[i] < b.tree.Depth[i]
 	}
 	return bits.OnesCount8(a.asked) < bits.OnesCount8(b.asked)
+}
+
+// belowLeftLocked reports whether c may descend, in stripe i, from the
+// parent s just left because it went away or lost the stripe: for a
+// moment, until the news has gone down that parent's subtree, c still
+// advertises a depth it no longer has. Asking it would close a loop or
+// wait on a feed that is not coming (swarm lab, 30% churn per minute: the
+// children of a stripe's only root that left took parents in each other's
+// subtrees, the loop's depths counted up to maxDepth and the whole tree
+// came apart 3 s later, 95.62% continuity).
+func (s *Stream) belowLeftLocked(c *conn, i int, now time.Time) bool {
+	l := s.tree.left[i]
+	return !c.source && l != 0 && now.Sub(s.tree.leftAt[i]) < parentGrace && c.tree.Above[i]&l == l
 }
 
 // mayDescendLocked reports whether c's ancestor filter in stripe i holds

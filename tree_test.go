@@ -62,18 +62,18 @@ func TestSubscribe(t *testing.T) {
 	s.treeAdvertLocked(up, advert(1, 0))
 	require.Equal(t, viewerFeeds, s.feedUnits())
 
-	s.subscribeLocked(up, &wire.Subscribe{Mask: allStripes})
+	s.subscribeLocked(up, &wire.Subscribe{Mask: allStripes}, time.Now())
 	assert.Zero(t, lastFeed(up).Mask, "our own parent is refused")
 
 	for _, c := range leaves {
-		s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
+		s.subscribeLocked(c, &wire.Subscribe{Mask: 1}, time.Now())
 		assert.Equal(t, uint8(1), lastFeed(c).Mask)
 	}
 	assert.Equal(t, uint64(2), leaves[0].feedFrom, "pushed from the newest chunk held")
 	assert.Equal(t, viewerFeeds, s.feedsLocked())
-	assert.Zero(t, s.advertLocked().Free)
+	assert.Zero(t, s.advertLocked(time.Now()).Free)
 
-	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, uint8(1), lastFeed(interior).Mask, "a child whose home is the stripe gets in")
 	evicted := 0
 	for _, c := range leaves {
@@ -86,15 +86,17 @@ func TestSubscribe(t *testing.T) {
 	assert.Equal(t, viewerFeeds, s.feedsLocked())
 
 	s.tree.parent[2], s.tree.accepted[2] = nil, false
-	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1 | 1<<2})
+	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1 | 1<<2}, time.Now())
 	assert.Equal(t, uint8(1), lastFeed(interior).Mask, "kept its feed; none of a stripe we do not receive")
-	s.subscribeLocked(interior, &wire.Subscribe{})
+	s.subscribeLocked(interior, &wire.Subscribe{}, time.Now())
 	assert.Zero(t, lastFeed(interior).Mask)
 	assert.Equal(t, viewerFeeds-1, s.feedsLocked(), "an ended feed frees its room")
 }
 
 // TestSourceRootsEveryStripe: a source takes Fanout children per stripe,
-// so the children of some stripes cannot take the room of the others.
+// so the children of some stripes cannot take the room of the others, and
+// a child whose home is the stripe takes the place of a root for which it
+// is not only while that root feeds nobody.
 func TestSourceRootsEveryStripe(t *testing.T) {
 	c1, c2, c3, c4 := treeConn(1, 1), treeConn(2, 2), treeConn(3, 3), treeConn(4, 0)
 	s := liveTestStream(3, c1, c2, c3, c4)
@@ -102,16 +104,22 @@ func TestSourceRootsEveryStripe(t *testing.T) {
 	s.source, s.fanout = true, 1
 	require.Equal(t, stripes, s.feedUnits())
 
-	s.subscribeLocked(c1, &wire.Subscribe{Mask: 1 | 1<<1})
+	s.subscribeLocked(c1, &wire.Subscribe{Mask: 1 | 1<<1}, time.Now())
 	assert.Equal(t, uint8(1|1<<1), lastFeed(c1).Mask)
-	s.subscribeLocked(c2, &wire.Subscribe{Mask: 1 | 1<<2})
+	s.subscribeLocked(c2, &wire.Subscribe{Mask: 1 | 1<<2}, time.Now())
 	assert.Equal(t, uint8(1<<2), lastFeed(c2).Mask, "stripe 0 has its child: a second one would take stripe 3's room")
-	s.subscribeLocked(c3, &wire.Subscribe{Mask: 1 << 3})
+	s.subscribeLocked(c3, &wire.Subscribe{Mask: 1 << 3}, time.Now())
 	assert.Equal(t, uint8(1<<3), lastFeed(c3).Mask, "the last stripe still gets its root")
 
-	s.subscribeLocked(c4, &wire.Subscribe{Mask: 1})
+	c5 := treeConn(5, 0)
+	s.treeAdvertLocked(c1, advert(1, viewerFeeds-1))
+	s.subscribeLocked(c5, &wire.Subscribe{Mask: 1}, time.Now())
+	assert.Zero(t, lastFeed(c5).Mask, "not in the place of a root that feeds others: the whole tree would come apart")
+
+	s.treeAdvertLocked(c1, advert(1, viewerFeeds))
+	s.subscribeLocked(c4, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, uint8(1), lastFeed(c4).Mask, "a child whose home is the stripe gets in")
-	assert.Equal(t, uint8(1<<1), lastFeed(c1).Mask, "in the place of one for which it is not")
+	assert.Equal(t, uint8(1<<1), lastFeed(c1).Mask, "in the place of a leaf for which it is not")
 	for i := range stripes {
 		assert.Equal(t, 1, s.stripeFeedsLocked(i), "stripe %d", i)
 	}
@@ -209,11 +217,11 @@ func TestResubscribeNotPushedTwice(t *testing.T) {
 	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.tree.parent[0], s.tree.accepted[0] = up, true
 	s.treeAdvertLocked(up, advert(1, 0))
-	s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(c, &wire.Subscribe{Mask: 1}, time.Now())
 	require.Equal(t, uint64(2), c.feedFrom)
 	c.feedFrom = 3 // chunk 2 pushed
-	s.subscribeLocked(c, &wire.Subscribe{})
-	s.subscribeLocked(c, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(c, &wire.Subscribe{}, time.Now())
+	s.subscribeLocked(c, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, uint64(3), c.feedFrom)
 }
 
@@ -423,16 +431,16 @@ func TestHomeStripeFirst(t *testing.T) {
 	interior.feed, leaf.feed, asking.feed = 1<<1, 1<<1, 1<<1
 	require.Equal(t, viewerFeeds, s.feedsLocked())
 
-	s.subscribeLocked(asking, &wire.Subscribe{Mask: 1 | 1<<1})
+	s.subscribeLocked(asking, &wire.Subscribe{Mask: 1 | 1<<1}, time.Now())
 	assert.Equal(t, uint8(1|1<<1), lastFeed(asking).Mask, "our home stripe, and its own feed of stripe 1 kept")
 	assert.Zero(t, lastFeed(leaf).Mask, "the other leaf of stripe 1 made room")
 	assert.Nil(t, lastFeed(interior), "stripe 1's interior viewer kept")
 	assert.Equal(t, viewerFeeds, s.feedsLocked())
 
-	s.subscribeLocked(leaf, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(leaf, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, uint8(1), lastFeed(leaf).Mask)
 	assert.Equal(t, uint8(1), lastFeed(asking).Mask, "its feed of stripe 1 made room")
-	s.subscribeLocked(late, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(late, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Zero(t, lastFeed(late).Mask, "full of our home stripe and of an interior viewer: refused")
 
 	// As a child: none with room for stripe 1.
@@ -471,11 +479,11 @@ func TestNewParentPushesTheChunkBefore(t *testing.T) {
 		}
 	}
 
-	s.subscribeLocked(joining, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(joining, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, []uint64{3}, pushed(joining), "the newest, to start with")
 
 	moving.has[0], moving.has[1], moving.has[3] = struct{}{}, struct{}{}, struct{}{}
-	s.subscribeLocked(moving, &wire.Subscribe{Mask: 1})
+	s.subscribeLocked(moving, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, []uint64{2}, pushed(moving), "the one before; not chunk 3, held")
 	assert.Equal(t, uint64(4), moving.feedFrom)
 	assert.Empty(t, moving.pushed, "nothing left to push")
@@ -509,7 +517,7 @@ func TestDropForeignPrefersLeaves(t *testing.T) {
 		c.feed = 1 << 1
 		v.conns[c.id] = c
 	}
-	v.subscribeLocked(asker, &wire.Subscribe{Mask: 1 | 1<<1})
+	v.subscribeLocked(asker, &wire.Subscribe{Mask: 1 | 1<<1}, time.Now())
 	assert.Equal(t, uint8(1<<1), lastFeed(asker).Mask, "the last feed to our home stripe, not to stripe 0")
 }
 

@@ -112,6 +112,23 @@ func (d *diag) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// sourceTrees counts the source's tree events ("source: tree ...") in a
+// diag; its other events would read as the viewers'.
+type sourceTrees struct{ d *diag }
+
+func (h sourceTrees) Enabled(context.Context, slog.Level) bool { return true }
+func (h sourceTrees) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h sourceTrees) WithGroup(string) slog.Handler            { return h }
+
+func (h sourceTrees) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "tree ") {
+		h.d.mu.Lock()
+		h.d.counts["source: "+r.Message]++
+		h.d.mu.Unlock()
+	}
+	return nil
+}
+
 // seqValue returns a seq attribute's value, logged signed or unsigned.
 func seqValue(v slog.Value) int64 {
 	switch v.Kind() {

@@ -186,6 +186,9 @@ func RunLive(cfg Config) (Result, error) {
 	srcHost := sw.host(int64(cfg.SourceUpload * float64(bytesPerSec)))
 	sw.mu.Unlock()
 	srcPeer := &p2pstream.Peer{Tracker: sw.url, Transport: srcHost, Pull: cfg.Pull}
+	if sw.diag != nil {
+		srcPeer.Logger = slog.New(sourceTrees{sw.diag})
+	}
 	defer srcPeer.Close()
 	live, err := srcPeer.Publish(context.Background(), bytes.NewReader(src), p2pstream.PublishOptions{Name: "lab", ChunkDuration: cfg.Chunk, Fanout: cfg.Fanout, ServeLimit: cfg.ServeLimit})
 	if err != nil {
@@ -224,7 +227,9 @@ func RunLive(cfg Config) (Result, error) {
 	for t := time.Second; t <= cfg.Duration; t += time.Second {
 		<-tick.C
 		churnDebt += cfg.Churn * float64(cfg.Peers) / 60
-		for ; churnDebt >= 1; churnDebt-- {
+		// Not as the run ends: a viewer joining then could not start, and
+		// would count as one that never did.
+		for ; churnDebt >= 1 && t < cfg.Duration; churnDebt-- {
 			sw.leave(r)
 			wg.Add(1)
 			go func() {

@@ -1,0 +1,106 @@
+package p2pstream
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/p2pstream/p2pstream/internal/wire"
+)
+
+// filterConn is treeConn with its own bits in the ancestor filters.
+func filterConn(n, home byte) *conn {
+	c := treeConn(n, home)
+	c.id[1], c.id[2] = 2*n, 2*n+1
+	return c
+}
+
+// below is an advert of depth 2 in every stripe under the given ancestors.
+func below(free uint8, ancestors ...*conn) *wire.Tree {
+	t := advert(2, free)
+	for _, a := range ancestors {
+		for i := range t.Above {
+			t.Above[i] |= idBits(a.id)
+		}
+	}
+	return t
+}
+
+// TestReroot: when a stripe's root leaves, its source takes every orphan
+// that asks for rerootWindow; past it, it ends the extra feeds one per
+// shedGap, those with the fewest viewers below them first, and keeps the
+// one with the most.
+func TestReroot(t *testing.T) {
+	root, big, mid, small, late := filterConn(1, 0), filterConn(2, 0), filterConn(3, 0), filterConn(4, 0), filterConn(5, 0)
+	under := []*conn{filterConn(6, 1), filterConn(7, 1), filterConn(8, 1)}
+	s := liveTestStream(3, append(under, root, big, mid, small, late)...)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.source, s.fanout = true, 1
+	s.treeAdvertLocked(under[0], below(5, big))
+	s.treeAdvertLocked(under[1], below(5, big))
+	s.treeAdvertLocked(under[2], below(5, mid))
+	now := time.Now()
+
+	s.subscribeLocked(root, &wire.Subscribe{Mask: 1}, now)
+	require.Equal(t, uint8(1), lastFeed(root).Mask)
+	s.subscribeLocked(late, &wire.Subscribe{Mask: 1}, now)
+	assert.Zero(t, lastFeed(late).Mask, "stripe 0 has its root")
+	assert.Equal(t, uint8(stripes-1), s.advertLocked(now).Free, "the other stripes' roots")
+
+	s.dropLocked(root) // the root leaves
+	now = time.Now()
+	assert.Equal(t, uint8(stripes+rerootExtra), s.advertLocked(now).Free, "its orphans are welcome")
+	for _, c := range []*conn{big, mid, small} {
+		s.subscribeLocked(c, &wire.Subscribe{Mask: 1}, now)
+		require.Equal(t, uint8(1), lastFeed(c).Mask, "an orphan is taken at once")
+	}
+	s.shedRootsLocked(now)
+	assert.Equal(t, 3, s.stripeFeedsLocked(0), "none is shed within the window")
+
+	past := now.Add(rerootWindow)
+	s.subscribeLocked(late, &wire.Subscribe{Mask: 1}, past)
+	assert.Zero(t, lastFeed(late).Mask, "past the window, no more roots")
+	s.shedRootsLocked(past)
+	assert.Equal(t, &wire.Feed{}, lastFeed(small), "the root with nobody below goes first")
+	s.shedRootsLocked(past.Add(shedGap / 2))
+	assert.Nil(t, lastFeed(mid), "one per shedGap")
+	s.shedRootsLocked(past.Add(shedGap))
+	assert.Equal(t, &wire.Feed{}, lastFeed(mid))
+	s.shedRootsLocked(past.Add(2 * shedGap))
+	assert.Nil(t, lastFeed(big), "the root with the most below it stays")
+	assert.Equal(t, 1, s.stripeFeedsLocked(0))
+}
+
+// TestLeftParentsSubtree: a viewer whose parent went away does not ask a
+// peer below that parent, whose advertisement is stale, until parentGrace
+// has passed.
+func TestLeftParentsSubtree(t *testing.T) {
+	parent, stale, other := filterConn(1, 1), filterConn(2, 1), filterConn(3, 1)
+	s := liveTestStream(0, parent, stale, other)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.treeAdvertLocked(parent, advert(1, 0))
+	s.treeAdvertLocked(stale, below(5, parent))
+	s.treeAdvertLocked(other, advert(4, 5))
+	now := time.Now()
+	s.tree.parent[0], s.tree.accepted[0], s.tree.fedAt[0], s.tree.fedOnce[0] = parent, true, now, true
+
+	delete(s.conns, parent.id) // gone
+	s.pickParentsLocked(now)
+	assert.Same(t, other, s.tree.parent[0], "not the shallower peer below the parent that left")
+
+	assert.True(t, s.belowLeftLocked(stale, 0, now.Add(parentGrace-time.Millisecond)))
+	assert.False(t, s.belowLeftLocked(stale, 0, now.Add(parentGrace)), "its advertisement is news by now")
+	assert.False(t, s.belowLeftLocked(stale, 1, now), "in the other stripes, the parent did not leave")
+}
+
+// TestSourceConns: a live source accepts at least sourceConns connections,
+// so that a stripe root's children can reach it when the root leaves.
+func TestSourceConns(t *testing.T) {
+	s := liveTestStream(0)
+	assert.Equal(t, 4*defaultMaxPeers, s.maxConns())
+	s.source = true
+	assert.Equal(t, sourceConns, s.maxConns())
+}
