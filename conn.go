@@ -123,6 +123,7 @@ type conn struct {
 	asked       uint8                 // stripes we asked the peer for (last Subscribe)
 	feeds       uint8                 // stripes the peer pushes to us
 	feed        uint8                 // stripes we push to the peer
+	orphanOf    uint8                 // at a source: stripes whose root the peer was below when it left
 	feedFrom    uint64                // the first chunk still to push to the peer
 	pushed      map[uint64]*pushState // what we pushed of each chunk from feedFrom
 	pushWake    chan struct{}         // pieces arrived to push to the peer

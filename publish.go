@@ -27,10 +27,11 @@ type PublishOptions struct {
 	// key is made, so each Publish is a new stream.
 	Key ed25519.PrivateKey
 	// Fanout is how many children the source feeds in each stripe's tree
-	// (for 3 s after one of them leaves, up to five more: its orphans,
-	// whose feeds end again one a second, those with the fewest viewers
-	// below them first); with Peer.Pull, how many peers each fresh live
-	// chunk is pushed to, the rest fetching it from them. If zero, 1.
+	// (for 3 s after one that had children leaves, up to five more among
+	// the viewers below it, whose feeds beyond Fanout end again one a
+	// second, those with the fewest viewers below them first); with
+	// Peer.Pull, how many peers each fresh live chunk is pushed to, the
+	// rest fetching it from them. If zero, 1.
 	Fanout int
 	// ServeLimit caps what a live source sends in answer to requests, on
 	// top of its Fanout pushes, as a multiple of the bytes published so far.

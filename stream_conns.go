@@ -103,7 +103,7 @@ func (s *Stream) clientHandshake(nc net.Conn, ours *wire.Handshake) (*wire.Hands
 // at a live source at least sourceConns.
 func (s *Stream) maxConns() int {
 	n := 4 * s.peer.maxPeers()
-	if s.source {
+	if s.source && s.kind == KindLive {
 		n = max(n, sourceConns)
 	}
 	return n

@@ -232,9 +232,14 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 		free := room
 		if s.source {
 			free = s.rootRoomLocked(i, now)
+			if !s.orphanOfLocked(c, i, now) {
+				free = min(free, s.fanout-s.stripeFeedsLocked(i))
+			}
 		}
+		// A source over its Fanout (extra roots not yet shed) pushes
+		// none down: the asker would not get the room.
 		if free <= 0 && (!s.source && home(s.peer.id) == i && s.dropForeignLocked(i, c) ||
-			home(c.id) == i && s.pushDownLocked(i, s.source)) {
+			home(c.id) == i && (!s.source || free == 0) && s.pushDownLocked(i, s.source)) {
 			free++ // a leaf of another stripe, or of this one, made room
 			room++
 		}
@@ -243,6 +248,7 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 		}
 		if free > 0 {
 			if s.source && s.stripeFeedsLocked(i) >= s.fanout {
+				c.orphanOf &^= bit
 				s.log.Debug("tree extra root", "stripe", i, "peer", c)
 			}
 			grant |= bit

@@ -56,7 +56,9 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		}
 		ts.lostAt[i] = time.Time{}
 		if reason == "gone" || reason == "deep" || reason == "silent" {
-			ts.left[i], ts.leftAt[i] = idBits(c.id), now
+			// Less the source's bits, which every filter holds: a
+			// parent with the same bits would exclude everyone.
+			ts.left[i], ts.leftAt[i] = idBits(c.id)&^s.sourceBitsLocked(), now
 		}
 		s.log.Debug("tree parent left", "reason", reason, "stripe", i, "peer", c, "depth", c.tree.Depth[i])
 		s.leaveParentLocked(i)
@@ -201,6 +203,20 @@ func better(a, b *conn, i int) bool {
 func (s *Stream) belowLeftLocked(c *conn, i int, now time.Time) bool {
 	l := s.tree.left[i]
 	return !c.source && l != 0 && now.Sub(s.tree.leftAt[i]) < parentGrace && c.tree.Above[i]&l == l
+}
+
+// sourceBitsLocked is the source's bits in the ancestor filters, if s is
+// connected to it (or is it), else 0.
+func (s *Stream) sourceBitsLocked() uint64 {
+	if s.source {
+		return idBits(s.peer.id)
+	}
+	for _, c := range s.conns {
+		if c.source {
+			return idBits(c.id)
+		}
+	}
+	return 0
 }
 
 // mayDescendLocked reports whether c's ancestor filter in stripe i holds

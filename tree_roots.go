@@ -35,7 +35,7 @@ const (
 
 // rootRoomLocked is how many more children a source takes on in stripe i:
 // up to Fanout, or Fanout + rerootExtra within rerootWindow of a root's
-// leaving.
+// leaving (for the peers below that root only: orphanOfLocked).
 func (s *Stream) rootRoomLocked(i int, now time.Time) int {
 	n := s.fanout
 	if now.Before(s.tree.rerootUntil[i]) {
@@ -44,17 +44,35 @@ func (s *Stream) rootRoomLocked(i int, now time.Time) int {
 	return n - s.stripeFeedsLocked(i)
 }
 
-// rootLeftLocked notes, at a source in the trees, that c is gone: the
-// stripes it was fed take more roots for rerootWindow.
+// orphanOfLocked reports whether c may take an extra root's place in
+// stripe i: it was below the root that left, by its filter then, and the
+// window is open. Others (a joiner, a peer that drops and reconnects to
+// reopen the window) take only Fanout's room.
+func (s *Stream) orphanOfLocked(c *conn, i int, now time.Time) bool {
+	return now.Before(s.tree.rerootUntil[i]) && c.orphanOf&(1<<i) != 0
+}
+
+// rootLeftLocked notes, at a source in the trees, that c is gone: for each
+// stripe it fed c, if some peer's filter held c (it had children), the
+// peers below it may take extra roots' places for rerootWindow.
 func (s *Stream) rootLeftLocked(c *conn, now time.Time) {
-	if !s.source || !s.treesOn() {
+	if !s.source || !s.treesOn() || s.closed || c.feed == 0 {
 		return
 	}
+	bits := idBits(c.id) &^ idBits(s.peer.id)
 	for i := range stripes {
-		if c.feed&(1<<i) != 0 {
-			s.tree.rerootUntil[i] = now.Add(rerootWindow)
-			s.log.Debug("tree root left", "stripe", i, "peer", c)
+		if c.feed&(1<<i) == 0 || bits == 0 || s.belowLocked(c, i) == 0 {
+			continue
 		}
+		s.tree.rerootUntil[i] = now.Add(rerootWindow)
+		for _, d := range s.conns {
+			if d.treeValid && d.tree.Above[i]&bits == bits {
+				d.orphanOf |= 1 << i
+			} else {
+				d.orphanOf &^= 1 << i
+			}
+		}
+		s.log.Debug("tree root left", "stripe", i, "peer", c)
 	}
 }
 
@@ -88,11 +106,15 @@ func (s *Stream) shedRootsLocked(now time.Time) {
 }
 
 // belowLocked estimates how many viewers receive stripe i through c: the
-// peers of s whose ancestor filter holds c. A source is everyone's peer
+// peers of s whose ancestor filter holds c's bits that are not the
+// source's (0 if none are). A source is everyone's peer
 // in a small swarm, and a sample of it in a large one; a filter may hold
 // c by chance, which counts alike for every root.
 func (s *Stream) belowLocked(c *conn, i int) int {
-	me, n := idBits(c.id), 0
+	me, n := idBits(c.id)&^idBits(s.peer.id), 0
+	if me == 0 {
+		return 0 // its bits are the source's, in every filter
+	}
 	for _, d := range s.conns {
 		if d != c && d.treeValid && d.tree.Depth[i] < maxDepth && d.tree.Above[i]&me == me {
 			n++

@@ -29,19 +29,23 @@ func below(free uint8, ancestors ...*conn) *wire.Tree {
 	return t
 }
 
-// TestReroot: when a stripe's root leaves, its source takes every orphan
-// that asks for rerootWindow; past it, it ends the extra feeds one per
-// shedGap, those with the fewest viewers below them first, and keeps the
-// one with the most.
+// TestReroot: when a stripe's root leaves, its source takes every peer
+// that was below it (by its filter) and asks, for rerootWindow, but no
+// other; past it, it ends the extra feeds one per shedGap, those with the
+// fewest viewers below them first, and keeps the one with the most.
 func TestReroot(t *testing.T) {
 	root, big, mid, small, late := filterConn(1, 0), filterConn(2, 0), filterConn(3, 0), filterConn(4, 0), filterConn(5, 0)
 	under := []*conn{filterConn(6, 1), filterConn(7, 1), filterConn(8, 1)}
 	s := liveTestStream(3, append(under, root, big, mid, small, late)...)
 	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.source, s.fanout = true, 1
-	s.treeAdvertLocked(under[0], below(5, big))
-	s.treeAdvertLocked(under[1], below(5, big))
-	s.treeAdvertLocked(under[2], below(5, mid))
+	for _, c := range []*conn{big, mid, small} {
+		s.treeAdvertLocked(c, below(5, root))
+	}
+	s.treeAdvertLocked(under[0], below(5, root, big))
+	s.treeAdvertLocked(under[1], below(5, root, big))
+	s.treeAdvertLocked(under[2], below(5, root, mid))
+	s.treeAdvertLocked(late, advert(3, 5))
 	now := time.Now()
 
 	s.subscribeLocked(root, &wire.Subscribe{Mask: 1}, now)
@@ -53,10 +57,14 @@ func TestReroot(t *testing.T) {
 	s.dropLocked(root) // the root leaves
 	now = time.Now()
 	assert.Equal(t, uint8(stripes+rerootExtra), s.advertLocked(now).Free, "its orphans are welcome")
-	for _, c := range []*conn{big, mid, small} {
+	for _, c := range []*conn{big, mid} {
 		s.subscribeLocked(c, &wire.Subscribe{Mask: 1}, now)
 		require.Equal(t, uint8(1), lastFeed(c).Mask, "an orphan is taken at once")
 	}
+	s.subscribeLocked(late, &wire.Subscribe{Mask: 1}, now)
+	assert.Zero(t, lastFeed(late).Mask, "a peer that was not below the root is not")
+	s.subscribeLocked(small, &wire.Subscribe{Mask: 1}, now)
+	require.Equal(t, uint8(1), lastFeed(small).Mask)
 	s.shedRootsLocked(now)
 	assert.Equal(t, 3, s.stripeFeedsLocked(0), "none is shed within the window")
 
@@ -94,13 +102,28 @@ func TestLeftParentsSubtree(t *testing.T) {
 	assert.True(t, s.belowLeftLocked(stale, 0, now.Add(parentGrace-time.Millisecond)))
 	assert.False(t, s.belowLeftLocked(stale, 0, now.Add(parentGrace)), "its advertisement is news by now")
 	assert.False(t, s.belowLeftLocked(stale, 1, now), "in the other stripes, the parent did not leave")
+
+	// A parent with the source's bits, which every filter holds, would
+	// exclude everyone: none are excluded.
+	src, twin := filterConn(4, 0), filterConn(5, 1)
+	src.source = true
+	twin.id[1], twin.id[2] = src.id[1], src.id[2]
+	s.conns[src.id], s.conns[twin.id] = src, twin
+	s.treeAdvertLocked(twin, advert(1, 0))
+	s.tree.parent[1], s.tree.accepted[1], s.tree.fedAt[1], s.tree.fedOnce[1] = twin, true, now, true
+	delete(s.conns, twin.id)
+	s.pickParentsLocked(now)
+	assert.Zero(t, s.tree.left[1])
 }
 
 // TestSourceConns: a live source accepts at least sourceConns connections,
 // so that a stripe root's children can reach it when the root leaves.
 func TestSourceConns(t *testing.T) {
 	s := liveTestStream(0)
+	s.kind = KindLive
 	assert.Equal(t, 4*defaultMaxPeers, s.maxConns())
 	s.source = true
 	assert.Equal(t, sourceConns, s.maxConns())
+	s.kind = KindVOD
+	assert.Equal(t, 4*defaultMaxPeers, s.maxConns(), "a seeder: viewers do not all depend on it")
 }
