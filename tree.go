@@ -164,7 +164,7 @@ func (s *Stream) advertLocked(now time.Time) *wire.Tree {
 	if s.source {
 		free = 0
 		for i := range stripes {
-			free += max(0, s.rootRoomLocked(i, now))
+			free += max(0, s.rootRoomLocked(i, s.rerootingLocked(i, now)))
 		}
 	}
 	t.Free = uint8(max(0, min(255, free)))
@@ -231,15 +231,12 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 		}
 		free := room
 		if s.source {
-			free = s.rootRoomLocked(i, now)
-			if !s.orphanOfLocked(c, i, now) {
-				free = min(free, s.fanout-s.stripeFeedsLocked(i))
-			}
+			free = s.rootRoomLocked(i, s.orphanOfLocked(c, i, now))
 		}
 		// A source over its Fanout (extra roots not yet shed) pushes
 		// none down: the asker would not get the room.
 		if free <= 0 && (!s.source && home(s.peer.id) == i && s.dropForeignLocked(i, c) ||
-			home(c.id) == i && (!s.source || free == 0) && s.pushDownLocked(i, s.source)) {
+			home(c.id) == i && (!s.source || free == 0) && s.pushDownLocked(i)) {
 			free++ // a leaf of another stripe, or of this one, made room
 			room++
 		}
@@ -280,16 +277,16 @@ func (s *Stream) stripeFeedsLocked(i int) int {
 }
 
 // pushDownLocked ends the feed of stripe i to a child for which i is not
-// home, if there is one (if leafOnly is set, one that feeds nobody), and
-// reports whether it did. A source pushes down leaves only: its child is
+// home, if there is one (at a source, one that feeds nobody), and reports
+// whether it did. A source pushes down leaves only: its child is
 // the root of a stripe, and ending its feed would take the whole tree
 // apart (swarm lab, 30% churn per minute: a late joiner whose home was the
 // stripe took the place of its root, the root found no parent outside its
 // own subtree, and 92 viewers lost the stripe 2 s later).
-func (s *Stream) pushDownLocked(i int, leafOnly bool) bool {
+func (s *Stream) pushDownLocked(i int) bool {
 	bit := uint8(1) << i
 	for _, c := range s.conns {
-		if c.feed&bit != 0 && home(c.id) != i && (!leafOnly || isLeaf(c)) {
+		if c.feed&bit != 0 && home(c.id) != i && (!s.source || isLeaf(c)) {
 			c.feed &^= bit
 			c.send(&wire.Feed{Mask: c.feed})
 			return true
@@ -365,6 +362,10 @@ func (s *Stream) leaveParentLocked(i int) {
 
 // idBits is a peer's two bits in the ancestor filters (wire.Tree.Above).
 func idBits(id PeerID) uint64 { return 1<<(id[1]%64) | 1<<(id[2]%64) }
+
+// holds reports whether an ancestor filter holds bits, some (a peer with
+// those bits may be an ancestor); no bits, no ancestor.
+func holds(filter, bits uint64) bool { return bits != 0 && filter&bits == bits }
 
 // aboveLocked is s's ancestor filter in stripe i: its parent's, and s.
 func (s *Stream) aboveLocked(i int) uint64 {

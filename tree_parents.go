@@ -201,8 +201,7 @@ func better(a, b *conn, i int) bool {
 // subtrees, the loop's depths counted up to maxDepth and the whole tree
 // came apart 3 s later, 95.62% continuity).
 func (s *Stream) belowLeftLocked(c *conn, i int, now time.Time) bool {
-	l := s.tree.left[i]
-	return !c.source && l != 0 && now.Sub(s.tree.leftAt[i]) < parentGrace && c.tree.Above[i]&l == l
+	return !c.source && now.Sub(s.tree.leftAt[i]) < parentGrace && holds(c.tree.Above[i], s.tree.left[i])
 }
 
 // sourceBitsLocked is the source's bits in the ancestor filters, if s is
@@ -230,6 +229,5 @@ func (s *Stream) sourceBitsLocked() uint64 {
 // its descendants for 12 s). A parent once taken is not left on its
 // filter: a loop's depths count up to maxDepth, where it breaks.
 func (s *Stream) mayDescendLocked(c *conn, i int) bool {
-	me := idBits(s.peer.id)
-	return !c.source && c.tree.Above[i]&me == me
+	return !c.source && holds(c.tree.Above[i], idBits(s.peer.id))
 }

@@ -34,14 +34,20 @@ const (
 )
 
 // rootRoomLocked is how many more children a source takes on in stripe i:
-// up to Fanout, or Fanout + rerootExtra within rerootWindow of a root's
-// leaving (for the peers below that root only: orphanOfLocked).
-func (s *Stream) rootRoomLocked(i int, now time.Time) int {
+// up to Fanout, and rerootExtra more if extra is set (rerootingLocked; for
+// a child, orphanOfLocked).
+func (s *Stream) rootRoomLocked(i int, extra bool) int {
 	n := s.fanout
-	if now.Before(s.tree.rerootUntil[i]) {
+	if extra {
 		n += rerootExtra
 	}
 	return n - s.stripeFeedsLocked(i)
+}
+
+// rerootingLocked reports whether stripe i is within rerootWindow of a
+// root's leaving.
+func (s *Stream) rerootingLocked(i int, now time.Time) bool {
+	return now.Before(s.tree.rerootUntil[i])
 }
 
 // orphanOfLocked reports whether c may take an extra root's place in
@@ -49,7 +55,7 @@ func (s *Stream) rootRoomLocked(i int, now time.Time) int {
 // window is open. Others (a joiner, a peer that drops and reconnects to
 // reopen the window) take only Fanout's room.
 func (s *Stream) orphanOfLocked(c *conn, i int, now time.Time) bool {
-	return now.Before(s.tree.rerootUntil[i]) && c.orphanOf&(1<<i) != 0
+	return s.rerootingLocked(i, now) && c.orphanOf&(1<<i) != 0
 }
 
 // rootLeftLocked notes, at a source in the trees, that c is gone: for each
@@ -59,14 +65,14 @@ func (s *Stream) rootLeftLocked(c *conn, now time.Time) {
 	if !s.source || !s.treesOn() || s.closed || c.feed == 0 {
 		return
 	}
-	bits := idBits(c.id) &^ idBits(s.peer.id)
+	bits := idBits(c.id) &^ s.sourceBitsLocked()
 	for i := range stripes {
-		if c.feed&(1<<i) == 0 || bits == 0 || s.belowLocked(c, i) == 0 {
+		if c.feed&(1<<i) == 0 || s.belowLocked(c, i) == 0 {
 			continue
 		}
 		s.tree.rerootUntil[i] = now.Add(rerootWindow)
 		for _, d := range s.conns {
-			if d.treeValid && d.tree.Above[i]&bits == bits {
+			if d.treeValid && holds(d.tree.Above[i], bits) {
 				d.orphanOf |= 1 << i
 			} else {
 				d.orphanOf &^= 1 << i
@@ -84,7 +90,7 @@ func (s *Stream) rootLeftLocked(c *conn, now time.Time) {
 // such a root was shed).
 func (s *Stream) shedRootsLocked(now time.Time) {
 	for i := range stripes {
-		if s.rootRoomLocked(i, now) >= 0 || now.Sub(s.tree.shedAt[i]) < shedGap {
+		if s.rootRoomLocked(i, s.rerootingLocked(i, now)) >= 0 || now.Sub(s.tree.shedAt[i]) < shedGap {
 			continue
 		}
 		bit := uint8(1) << i
@@ -107,16 +113,13 @@ func (s *Stream) shedRootsLocked(now time.Time) {
 
 // belowLocked estimates how many viewers receive stripe i through c: the
 // peers of s whose ancestor filter holds c's bits that are not the
-// source's (0 if none are). A source is everyone's peer
-// in a small swarm, and a sample of it in a large one; a filter may hold
-// c by chance, which counts alike for every root.
+// source's, which every filter holds (0 if none are). A source is
+// everyone's peer in a small swarm, and a sample of it in a large one; a
+// filter may hold c by chance, which counts alike for every root.
 func (s *Stream) belowLocked(c *conn, i int) int {
-	me, n := idBits(c.id)&^idBits(s.peer.id), 0
-	if me == 0 {
-		return 0 // its bits are the source's, in every filter
-	}
+	me, n := idBits(c.id)&^s.sourceBitsLocked(), 0
 	for _, d := range s.conns {
-		if d != c && d.treeValid && d.tree.Depth[i] < maxDepth && d.tree.Above[i]&me == me {
+		if d != c && d.treeValid && d.tree.Depth[i] < maxDepth && holds(d.tree.Above[i], me) {
 			n++
 		}
 	}
