@@ -85,8 +85,12 @@ func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.D
 	const viewers = 3
 	sinks, streams := joinWithDelay(t, sw, stream.ID(), viewers, delay)
 	bans := 0
+	var done time.Time // when the first viewer had its whole stream
 	for i, s := range streams {
 		waitDone(t, s, 30*time.Second)
+		if i == 0 {
+			done = time.Now()
+		}
 		checkLive(t, src, sinks[i])
 		bans += s.Stats().Bans
 	}
@@ -104,6 +108,13 @@ func testAdversary(t *testing.T, kind adversary.Kind, maxBad int64, delay time.D
 	if trees && a.Asked.Load() == 0 && a.Dropped.Load() > 0 {
 		// Taken as a parent, and left (unfed) before it pushed a chunk
 		// the viewer needed: its pushes are then ignored unread.
+		return
+	}
+	if trees && bans == 0 && a.FirstBad().After(done) {
+		// It pushed its first forged chunk after the stream had ended:
+		// the viewers needed nothing more and left it unread (seen once
+		// in a loaded full suite: 5 connections, one bad frame each,
+		// closed by the viewers' Close within 4 ms).
 		return
 	}
 	assert.Positive(t, bans, "the adversary was banned")

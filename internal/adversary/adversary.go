@@ -133,6 +133,8 @@ type Peer struct {
 	// maxDelay is the longest time, in nanoseconds, from a connection's
 	// first bad frame to the honest peer closing it.
 	maxDelay atomic.Int64
+	// firstBad is when the first bad frame was sent, Unix ns; 0 if none.
+	firstBad atomic.Int64
 
 	mu     sync.Mutex // guards below
 	chunks map[uint64]*wire.Chunk
@@ -179,6 +181,15 @@ func (p *Peer) Addr() net.Addr { return p.ln.Addr() }
 // MaxBanDelay returns the longest time from a connection's first bad frame
 // to the honest peer closing it.
 func (p *Peer) MaxBanDelay() time.Duration { return time.Duration(p.maxDelay.Load()) }
+
+// FirstBad returns when the adversary sent its first bad frame, on any
+// connection; zero if it sent none.
+func (p *Peer) FirstBad() time.Time {
+	if ns := p.firstBad.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // MaxBadPerConn returns the most bad frames the adversary sent on one
 // connection before the honest peer closed it: how soon it was banned.

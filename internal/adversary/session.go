@@ -46,6 +46,7 @@ func (s *session) writeRaw(b []byte) error {
 func (s *session) badFrame() {
 	if s.bad == 0 {
 		s.firstBad = time.Now()
+		s.p.firstBad.CompareAndSwap(0, s.firstBad.UnixNano())
 	}
 	s.bad++
 	s.p.Bad.Add(1)
