@@ -23,6 +23,7 @@ type pipe struct {
 	segs          []segment  // segs[head:] are queued, oldest first
 	head          int
 	buffered      int       // bytes queued; at most MemWindow
+	roomWanted    int       // bytes a Write waits to fit in the window; 0 if none waits for room
 	last          time.Time // arrival of the newest segment: none arrives before it
 	wclosed       bool      // the writing end closed: Read gives io.EOF after the data
 	rclosed       bool      // the reading end closed: data is dropped and Write fails
@@ -142,7 +143,9 @@ func (p *pipe) take(b []byte, now time.Time) int {
 	}
 	p.buffered -= n
 	p.to.received.Add(int64(n))
-	wake(&p.writeWake)
+	if p.roomWanted > 0 && p.buffered+p.roomWanted <= MemWindow {
+		wake(&p.writeWake) // not at every read: a wake costs the writer a timer reset
+	}
 	return n
 }
 
@@ -177,10 +180,14 @@ func (p *pipe) write(b []byte) (int, error) {
 			at = p.last // TCP delivers in order
 		}
 		p.last = at
+		if p.head == len(p.segs) {
+			// A Read waiting for a queued segment needs no wake: this one
+			// arrives after it. One waiting for data does.
+			wake(&p.readWake)
+		}
 		p.push(newSegment(b[:n], at))
 		p.buffered += n
 		p.from.sent.Add(int64(n))
-		wake(&p.readWake)
 		b = b[n:]
 		total += n
 		if len(b) == 0 {
@@ -203,13 +210,15 @@ func (p *pipe) waitWritable(n int, notBefore time.Time) error {
 		var until time.Time
 		switch {
 		case p.buffered+n > MemWindow:
-			// until a Read makes room
+			p.roomWanted = n // until a Read makes room
 		case notBefore.After(now):
 			until = notBefore
 		default:
 			return nil
 		}
-		if err := p.wait(&p.writeWake, p.writeDeadline, now, until); err != nil {
+		err := p.wait(&p.writeWake, p.writeDeadline, now, until)
+		p.roomWanted = 0
+		if err != nil {
 			return err
 		}
 	}
