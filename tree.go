@@ -78,6 +78,10 @@ type treeState struct {
 	// one left (rootLeftLocked), and when it last ended an extra one's feed.
 	rerootUntil [stripes]time.Time
 	shedAt      [stripes]time.Time
+	// climb[i] is a shallower peer asked to feed stripe i, at climbAt[i],
+	// while parent[i] still does (climbLocked).
+	climb   [stripes]*conn
+	climbAt [stripes]time.Time
 }
 
 // pushState is what a parent has pushed of one chunk to one child.
@@ -381,6 +385,10 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 	ts := &s.tree
 	c.feeds = m.Mask & c.asked
 	for i := range stripes {
+		if ts.climb[i] == c {
+			s.climbAnsweredLocked(i, m.Mask&(1<<i) != 0, now)
+			continue
+		}
 		if ts.parent[i] != c {
 			continue
 		}

@@ -62,6 +62,10 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		}
 		s.log.Debug("tree parent left", "reason", reason, "stripe", i, "peer", c, "depth", c.tree.Depth[i])
 		s.leaveParentLocked(i)
+		if n := ts.climb[i]; n != nil {
+			// Asked already: wait for its answer as for a new parent.
+			ts.parent[i], ts.askedAt[i], ts.climb[i] = n, ts.climbAt[i], nil
+		}
 	}
 	orphan := false
 	for i := range stripes {
@@ -76,11 +80,19 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		}
 	}
 	s.orphanLocked(orphan, now)
-	// Tell each peer the stripes we want from it, where that changed.
+	s.climbLocked(now)
+	s.subscribeMasksLocked()
+}
+
+// subscribeMasksLocked tells each peer the stripes we want from it (as a
+// parent, or a shallower one asked to become it: climbLocked), where that
+// changed.
+func (s *Stream) subscribeMasksLocked() {
+	ts := &s.tree
 	for _, c := range s.conns {
 		var want uint8
 		for i := range stripes {
-			if ts.parent[i] == c {
+			if ts.parent[i] == c || ts.climb[i] == c {
 				want |= 1 << i
 			}
 		}
@@ -139,17 +151,18 @@ func (s *Stream) extraDialsLocked(now time.Time) int {
 // it, have room (if none has, full ones whose home it is), are not fed it
 // by us, and have not refused or failed us lately: the best by better.
 func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
-	if c := s.pickParentLocked(i, now, false); c != nil {
+	if c := s.pickParentLocked(i, now, false, maxDepth-1); c != nil {
 		return c
 	}
 	// None with room: one whose home is the stripe makes room for us by
 	// ending a feed of another stripe (subscribeLocked).
-	return s.pickParentLocked(i, now, true)
+	return s.pickParentLocked(i, now, true, maxDepth-1)
 }
 
-// pickParentLocked is bestParentLocked among the peers with room and, if
-// full is set, full viewers (not the source) whose home is stripe i.
-func (s *Stream) pickParentLocked(i int, now time.Time, full bool) *conn {
+// pickParentLocked is bestParentLocked among the peers at most depth deep
+// in stripe i with room and, if full is set, full viewers (not the source)
+// whose home is stripe i.
+func (s *Stream) pickParentLocked(i int, now time.Time, full bool, depth uint8) *conn {
 	feeding := s.stripeFeedsLocked(i) > 0
 	cands := s.cands[:0]
 	defer func() {
@@ -158,7 +171,7 @@ func (s *Stream) pickParentLocked(i int, now time.Time, full bool) *conn {
 	}()
 	var best *conn
 	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] >= maxDepth || feeding && s.mayDescendLocked(c, i) || s.belowLeftLocked(c, i, now) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
+		if c.closed() || !c.treeValid || c.tree.Depth[i] > depth || feeding && s.mayDescendLocked(c, i) || s.belowLeftLocked(c, i, now) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
 			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil[i]) {
 			continue
 		}

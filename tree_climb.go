@@ -1,0 +1,70 @@
+package p2pstream
+
+import "time"
+
+// Climbing: trees grown greedily are deeper than they need be. A crowd
+// joining at once takes whatever parent has room when it asks (swarm lab,
+// 1,000 viewers: the deepest stripe at depth p50 12-13, p95 15-16, where
+// four levels of five would hold them), and under churn a subtree that
+// loses its parent re-attaches wherever there is room (100 viewers, 30%
+// churn per minute for three minutes: p95 8 -> 15). Every level adds a
+// piece's upload time to the lag of everyone below it. So a viewer whose
+// parent of a stripe has fed it for a while, and that sees a neighbour
+// climbMin or more levels shallower that it may take as a parent, asks that
+// one too, and leaves the old parent only once the new one says yes: make
+// before break, no piece is missed on the way (the new parent pushes from
+// the chunk before its newest: pushFromLocked).
+
+const (
+	// climbMin is how many levels shallower than its parent a peer must
+	// be for a viewer to climb to it: one level would swap places with
+	// the parent's siblings back and forth.
+	climbMin = 2
+	// climbGap is how long a viewer keeps a parent of a stripe before it
+	// climbs from it, and waits between tries.
+	climbGap = 5 * time.Second
+)
+
+// climbLocked asks, for each stripe whose parent has fed s for climbGap,
+// a peer at least climbMin levels shallower to feed it instead, and gives
+// up on one that has not answered within feedWait.
+func (s *Stream) climbLocked(now time.Time) {
+	ts := &s.tree
+	for i := range stripes {
+		if c := ts.climb[i]; c != nil {
+			if c.closed() || s.conns[c.id] != c || now.Sub(ts.climbAt[i]) > feedWait {
+				c.noFeedUntil[i] = now.Add(climbGap)
+				ts.climb[i] = nil
+			}
+			continue
+		}
+		p := ts.parent[i]
+		if p == nil || !ts.accepted[i] || !ts.fedOnce[i] || now.Sub(ts.askedAt[i]) < climbGap || now.Sub(ts.climbAt[i]) < climbGap || p.tree.Depth[i] < climbMin {
+			continue
+		}
+		ts.climbAt[i] = now
+		if c := s.pickParentLocked(i, now, false, p.tree.Depth[i]-climbMin); c != nil {
+			ts.climb[i] = c
+			c.freeLeft--
+			s.log.Debug("tree climb asked", "stripe", i, "peer", c, "depth", c.tree.Depth[i], "from", p.tree.Depth[i])
+		}
+	}
+}
+
+// climbAnsweredLocked takes the answer to a climb of stripe i: granted,
+// the peer asked becomes the parent, and the old one is told at once that
+// it feeds us no more; refused, the old parent stays.
+func (s *Stream) climbAnsweredLocked(i int, granted bool, now time.Time) {
+	ts := &s.tree
+	c := ts.climb[i]
+	ts.climb[i] = nil
+	if !granted {
+		s.log.Debug("tree climb refused", "stripe", i, "peer", c)
+		c.noFeedUntil[i] = now.Add(climbGap)
+		return
+	}
+	s.log.Debug("tree climbed", "stripe", i, "peer", c)
+	ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, true, now
+	ts.fedAt[i], ts.fedOnce[i], ts.lostAt[i] = now, false, time.Time{}
+	s.subscribeMasksLocked()
+}
