@@ -28,7 +28,8 @@ import (
 // from it (checked only if it feeds the stripe to anyone), one whose home
 // is the stripe, then the shallowest. A loop (possible while
 // advertisements are stale) makes depths count up until maxDepth, where it
-// breaks; a parent that stops feeding is left.
+// breaks; a parent that stops feeding is left. A viewer moves up to a
+// shallower parent when it sees one (tree_climb.go).
 
 const (
 	// stripes is how many stripes live chunks are split into.
@@ -416,17 +417,22 @@ func (c *conn) noFeedsUntil(t time.Time) {
 	}
 }
 
-// feedsUsLocked reports whether c is our parent in stripe i and feeds it.
+// feedsUsLocked reports whether c feeds us stripe i: as our parent, or as
+// the shallower peer we climb to (climbLocked).
 func (s *Stream) feedsUsLocked(c *conn, i int) bool {
-	return c.feeds&(1<<i) != 0 && s.tree.parent[i] == c
+	return c.feeds&(1<<i) != 0 && (s.tree.parent[i] == c || s.tree.climb[i] == c)
 }
 
-// fedLocked notes piece index of a chunk from c, for the silence check,
-// and reports whether it came down the trees: c feeds us its stripe.
+// fedLocked notes piece index of a chunk from c, checked, for the silence
+// check, and reports whether it came down the trees: c feeds us its
+// stripe. The first from a peer we climb to makes it our parent.
 func (s *Stream) fedLocked(c *conn, index int, now time.Time) bool {
 	i := index % stripes
 	if !s.feedsUsLocked(c, i) {
 		return false
+	}
+	if s.tree.climb[i] == c {
+		s.climbedLocked(i, now)
 	}
 	s.tree.fedAt[i], s.tree.fedOnce[i] = now, true
 	return true

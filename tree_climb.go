@@ -11,9 +11,11 @@ import "time"
 // piece's upload time to the lag of everyone below it. So a viewer whose
 // parent of a stripe has fed it for a while, and that sees a neighbour
 // climbMin or more levels shallower that it may take as a parent, asks that
-// one too, and leaves the old parent only once the new one says yes: make
-// before break, no piece is missed on the way (the new parent pushes from
-// the chunk before its newest: pushFromLocked).
+// one too, and leaves the old parent only once the new one has pushed it a
+// piece that checks: make before break, no piece is missed on the way (the
+// new parent pushes from the chunk before its newest: pushFromLocked), and
+// a peer that says yes and pushes nothing (one that advertises depth 1 to
+// draw viewers) costs us nothing but the asking.
 
 const (
 	// climbMin is how many levels shallower than its parent a peer must
@@ -26,16 +28,26 @@ const (
 )
 
 // climbLocked asks, for each stripe whose parent has fed s for climbGap,
-// a peer at least climbMin levels shallower to feed it instead, and gives
-// up on one that has not answered within feedWait.
+// a peer at least climbMin levels shallower to feed it too, and gives up
+// on one that has not said yes within feedWait, or has said yes and pushed
+// nothing for two chunk durations.
 func (s *Stream) climbLocked(now time.Time) {
 	ts := &s.tree
+	unfed := max(2*s.chunkDuration(), time.Second)
 	for i := range stripes {
 		if c := ts.climb[i]; c != nil {
-			if c.closed() || s.conns[c.id] != c || now.Sub(ts.climbAt[i]) > feedWait {
+			granted := c.feeds&(1<<i) != 0
+			switch {
+			case c.closed() || s.conns[c.id] != c:
+			case !granted && now.Sub(ts.climbAt[i]) > feedWait:
 				c.noFeedUntil[i] = now.Add(climbGap)
-				ts.climb[i] = nil
+			case granted && now.Sub(ts.climbAt[i]) > unfed:
+				s.log.Debug("tree climb unfed", "stripe", i, "peer", c)
+				c.noFeedsUntil(now.Add(unfedPenalty))
+			default:
+				continue
 			}
+			ts.climb[i] = nil
 			continue
 		}
 		p := ts.parent[i]
@@ -52,19 +64,28 @@ func (s *Stream) climbLocked(now time.Time) {
 }
 
 // climbAnsweredLocked takes the answer to a climb of stripe i: granted,
-// the peer asked becomes the parent, and the old one is told at once that
-// it feeds us no more; refused, the old parent stays.
+// the peer asked has until its first piece (climbLocked's unfed) from now;
+// refused, the old parent stays.
 func (s *Stream) climbAnsweredLocked(i int, granted bool, now time.Time) {
 	ts := &s.tree
 	c := ts.climb[i]
-	ts.climb[i] = nil
-	if !granted {
-		s.log.Debug("tree climb refused", "stripe", i, "peer", c)
-		c.noFeedUntil[i] = now.Add(climbGap)
+	if granted {
+		ts.climbAt[i] = now
 		return
 	}
+	s.log.Debug("tree climb refused", "stripe", i, "peer", c)
+	c.noFeedUntil[i] = now.Add(climbGap)
+	ts.climb[i] = nil
+}
+
+// climbedLocked makes the peer we climb to in stripe i, which has just
+// pushed us a piece that checks, our parent, and tells the old one at once
+// that it feeds us no more.
+func (s *Stream) climbedLocked(i int, now time.Time) {
+	ts := &s.tree
+	c := ts.climb[i]
 	s.log.Debug("tree climbed", "stripe", i, "peer", c)
-	ts.parent[i], ts.accepted[i], ts.askedAt[i] = c, true, now
-	ts.fedAt[i], ts.fedOnce[i], ts.lostAt[i] = now, false, time.Time{}
+	ts.parent[i], ts.accepted[i], ts.askedAt[i], ts.lostAt[i] = c, true, now, time.Time{}
+	ts.climb[i] = nil
 	s.subscribeMasksLocked()
 }

@@ -46,6 +46,8 @@ func TestClimb(t *testing.T) {
 	assert.NotZero(t, shallow.asked&(1<<1))
 
 	s.feedLocked(shallow, &wire.Feed{Mask: shallow.asked}, later)
+	assert.Same(t, deep, s.tree.parent[1], "kept until the new one pushes a piece")
+	assert.True(t, s.fedLocked(shallow, 1, later), "its pieces count as pushed")
 	assert.Same(t, shallow, s.tree.parent[1])
 	assert.True(t, s.tree.accepted[1])
 	assert.Nil(t, s.tree.climb[1])
@@ -53,9 +55,10 @@ func TestClimb(t *testing.T) {
 	assert.Equal(t, uint8(3), s.fedDepthLocked(1))
 }
 
-// TestClimbFails: a climb refused or unanswered keeps the old parent; one
-// whose old parent leaves meanwhile waits for the answer as a new parent's
-// ask; a neighbour one level shallower is not worth a climb.
+// TestClimbFails: a climb refused, unanswered, or said yes to with no
+// piece pushed keeps the old parent; one whose old parent leaves meanwhile
+// goes on as a new parent's ask; a neighbour one level shallower is not
+// worth a climb.
 func TestClimbFails(t *testing.T) {
 	at := time.Now().Add(-climbGap)
 	now := time.Now()
@@ -71,6 +74,12 @@ func TestClimbFails(t *testing.T) {
 	}{
 		{"refused", func(s *Stream, to *conn) { s.feedLocked(to, &wire.Feed{}, now) }},
 		{"unanswered", func(s *Stream, to *conn) { s.pickParentsLocked(now.Add(feedWait + time.Millisecond)) }},
+		{"unfed", func(s *Stream, to *conn) {
+			s.feedLocked(to, &wire.Feed{Mask: to.asked}, now)
+			s.pickParentsLocked(now.Add(2 * time.Second))
+			require.Same(t, to, s.tree.climb[1], "two chunk durations to push a piece")
+			s.pickParentsLocked(now.Add(2*time.Second + time.Millisecond))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			deep, shallow := treeConn(1, 1), treeConn(2, 1)

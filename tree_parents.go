@@ -63,8 +63,12 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		s.log.Debug("tree parent left", "reason", reason, "stripe", i, "peer", c, "depth", c.tree.Depth[i])
 		s.leaveParentLocked(i)
 		if n := ts.climb[i]; n != nil {
-			// Asked already: wait for its answer as for a new parent.
+			// Asked already: it is the new parent, asked, or said yes
+			// (its grace to start feeding runs from then).
 			ts.parent[i], ts.askedAt[i], ts.climb[i] = n, ts.climbAt[i], nil
+			if n.feeds&(1<<i) != 0 {
+				ts.accepted[i], ts.fedAt[i], ts.fedOnce[i] = true, ts.climbAt[i], false
+			}
 		}
 	}
 	orphan := false
