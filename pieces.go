@@ -180,7 +180,7 @@ func (s *Stream) receivePiece(c *conn, m *wire.Piece) error {
 	copy(piece(p.data, i), m.Data)
 	p.got[i] = true
 	p.n++
-	if !s.fedLocked(c, i, now) {
+	if !s.fedLocked(c, i, true, now) {
 		p.pulled++
 	}
 	if p.prefix == i {

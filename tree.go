@@ -79,10 +79,13 @@ type treeState struct {
 	// one left (rootLeftLocked), and when it last ended an extra one's feed.
 	rerootUntil [stripes]time.Time
 	shedAt      [stripes]time.Time
-	// climb[i] is a shallower peer asked to feed stripe i, at climbAt[i],
-	// while parent[i] still does (climbLocked).
+	// climb[i] is a shallower peer asked to feed stripe i while parent[i]
+	// still does (climbLocked). climbAt[i] is when we last tried to climb
+	// in stripe i, or when climb[i] said yes; climbed[i], that parent[i]
+	// was climbed to.
 	climb   [stripes]*conn
 	climbAt [stripes]time.Time
+	climbed [stripes]bool
 }
 
 // pushState is what a parent has pushed of one chunk to one child.
@@ -231,7 +234,7 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	for k := range stripes {
 		i := (home(s.peer.id) + k) % stripes
 		bit := uint8(1) << i
-		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c {
+		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c || s.tree.climb[i] == c {
 			continue
 		}
 		free := room
@@ -360,9 +363,21 @@ func (s *Stream) pushFromLocked(c *conn) uint64 {
 // it a chunk before it pulls one.
 const treeJoinWait = 3 * time.Second
 
-// leaveParentLocked forgets the parent of stripe i.
+// leaveParentLocked forgets the parent of stripe i. A peer we were
+// climbing to in it (climbLocked) becomes the parent, as asked, or as
+// having said yes, its grace to start feeding running from then.
 func (s *Stream) leaveParentLocked(i int) {
-	s.tree.parent[i], s.tree.accepted[i] = nil, false
+	ts := &s.tree
+	ts.parent[i], ts.accepted[i], ts.climbed[i] = nil, false, false
+	n := ts.climb[i]
+	ts.climb[i] = nil
+	if n == nil || n.closed() || s.conns[n.id] != n {
+		return
+	}
+	ts.parent[i], ts.askedAt[i] = n, ts.climbAt[i]
+	if n.feeds&(1<<i) != 0 {
+		ts.accepted[i], ts.fedAt[i], ts.fedOnce[i] = true, ts.climbAt[i], false
+	}
 }
 
 // idBits is a peer's two bits in the ancestor filters (wire.Tree.Above).
@@ -381,13 +396,16 @@ func (s *Stream) aboveLocked(i int) uint64 {
 	return a
 }
 
-// feedLocked takes a parent's wire.Feed answer.
+// feedLocked takes a wire.Feed: the answer of a parent, or of a peer we
+// climb to (climbLocked).
 func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 	ts := &s.tree
+	was := c.feeds
 	c.feeds = m.Mask & c.asked
 	for i := range stripes {
+		bit := uint8(1) << i
 		if ts.climb[i] == c {
-			s.climbAnsweredLocked(i, m.Mask&(1<<i) != 0, now)
+			s.climbAnsweredLocked(i, c.feeds&bit != 0, was&bit == 0, now)
 			continue
 		}
 		if ts.parent[i] != c {
@@ -400,10 +418,16 @@ func (s *Stream) feedLocked(c *conn, m *wire.Feed, now time.Time) {
 			}
 		} else {
 			s.log.Debug("tree feed", "reason", "refused", "stripe", i, "peer", c)
-			s.leaveParentLocked(i)
 			// Of this stripe only: a source grants Fanout feeds per
-			// stripe, so it may refuse one and have room for others.
-			c.noFeedUntil[i] = now.Add(2 * time.Second)
+			// stripe, so it may refuse one and have room for others. A
+			// peer we climbed to that ends the feed at once would draw
+			// us off our next parent too, again and again.
+			wait := 2 * time.Second
+			if ts.climbed[i] && now.Sub(ts.askedAt[i]) < climbGap {
+				wait = unfedPenalty
+			}
+			s.leaveParentLocked(i)
+			c.noFeedUntil[i] = now.Add(wait)
 			s.scheduleSoon() // ask another at once
 		}
 	}
@@ -425,13 +449,19 @@ func (s *Stream) feedsUsLocked(c *conn, i int) bool {
 
 // fedLocked notes piece index of a chunk from c, checked, for the silence
 // check, and reports whether it came down the trees: c feeds us its
-// stripe. The first from a peer we climb to makes it our parent.
-func (s *Stream) fedLocked(c *conn, index int, now time.Time) bool {
+// stripe. The first new one (fresh: we lacked it) from a peer we climb to
+// makes it our parent. An old one is no sign that a peer feeds us (anyone
+// can send one back), nor is a piece from a peer we feed the stripe: we
+// would take our own child as a parent, a loop.
+func (s *Stream) fedLocked(c *conn, index int, fresh bool, now time.Time) bool {
 	i := index % stripes
 	if !s.feedsUsLocked(c, i) {
 		return false
 	}
 	if s.tree.climb[i] == c {
+		if !fresh || c.feed&(1<<i) != 0 {
+			return true
+		}
 		s.climbedLocked(i, now)
 	}
 	s.tree.fedAt[i], s.tree.fedOnce[i] = now, true
@@ -445,6 +475,9 @@ func (s *Stream) emptyStripesLocked(n int, now time.Time) {
 	for i := n; i < stripes; i++ {
 		if s.tree.accepted[i] {
 			s.tree.fedAt[i], s.tree.fedOnce[i] = now, true
+		}
+		if c := s.tree.climb[i]; c != nil && c.feeds&(1<<i) != 0 {
+			s.tree.climbAt[i] = now // nor can the peer we climb to push any
 		}
 	}
 }
@@ -471,7 +504,7 @@ func (s *Stream) fedDuplicate(c *conn, m *wire.Piece, now time.Time) {
 		return
 	}
 	s.mu.Lock()
-	s.fedLocked(c, i, now)
+	s.fedLocked(c, i, false, now)
 	s.mu.Unlock()
 }
 

@@ -10,12 +10,12 @@ import "time"
 // churn per minute for three minutes: p95 8 -> 15). Every level adds a
 // piece's upload time to the lag of everyone below it. So a viewer whose
 // parent of a stripe has fed it for a while, and that sees a neighbour
-// climbMin or more levels shallower that it may take as a parent, asks that
-// one too, and leaves the old parent only once the new one has pushed it a
+// climbMin or more levels shallower with room to spare, asks that one too,
+// and leaves the old parent only once the new one has pushed it a new
 // piece that checks: make before break, no piece is missed on the way (the
 // new parent pushes from the chunk before its newest: pushFromLocked), and
-// a peer that says yes and pushes nothing (one that advertises depth 1 to
-// draw viewers) costs us nothing but the asking.
+// a peer that says yes and pushes nothing new (one that advertises depth 1
+// to draw viewers) costs us nothing but the asking.
 
 const (
 	// climbMin is how many levels shallower than its parent a peer must
@@ -28,9 +28,11 @@ const (
 )
 
 // climbLocked asks, for each stripe whose parent has fed s for climbGap,
-// a peer at least climbMin levels shallower to feed it too, and gives up
-// on one that has not said yes within feedWait, or has said yes and pushed
-// nothing for two chunk durations.
+// a peer with room at least climbMin levels shallower to feed it too,
+// unless s is pulling chunks the trees missed. It
+// gives up on one that has gone, come to descend from s, not said yes
+// within feedWait, or said yes and pushed nothing new for two chunk
+// durations (not asked again for the stripe for unfedPenalty).
 func (s *Stream) climbLocked(now time.Time) {
 	ts := &s.tree
 	unfed := max(2*s.chunkDuration(), time.Second)
@@ -39,11 +41,11 @@ func (s *Stream) climbLocked(now time.Time) {
 			granted := c.feeds&(1<<i) != 0
 			switch {
 			case c.closed() || s.conns[c.id] != c:
-			case !granted && now.Sub(ts.climbAt[i]) > feedWait:
+			case c.feed&(1<<i) != 0 || s.mayDescendLocked(c, i) || !granted && now.Sub(ts.climbAt[i]) > feedWait:
 				c.noFeedUntil[i] = now.Add(climbGap)
 			case granted && now.Sub(ts.climbAt[i]) > unfed:
 				s.log.Debug("tree climb unfed", "stripe", i, "peer", c)
-				c.noFeedsUntil(now.Add(unfedPenalty))
+				c.noFeedUntil[i] = now.Add(unfedPenalty)
 			default:
 				continue
 			}
@@ -51,11 +53,17 @@ func (s *Stream) climbLocked(now time.Time) {
 			continue
 		}
 		p := ts.parent[i]
-		if p == nil || !ts.accepted[i] || !ts.fedOnce[i] || now.Sub(ts.askedAt[i]) < climbGap || now.Sub(ts.climbAt[i]) < climbGap || p.tree.Depth[i] < climbMin {
+		if len(s.pending) > 0 {
+			// Repairing what the trees missed: a move now would add
+			// the new parent's duplicates to a late viewer's load.
+			continue
+		}
+		if p == nil || !ts.accepted[i] || !ts.fedOnce[i] || !ts.lostAt[i].IsZero() || p.tree.Depth[i] >= maxDepth || p.tree.Depth[i] < climbMin ||
+			now.Sub(ts.askedAt[i]) < climbGap || now.Sub(ts.climbAt[i]) < climbGap {
 			continue
 		}
 		ts.climbAt[i] = now
-		if c := s.pickParentLocked(i, now, false, p.tree.Depth[i]-climbMin); c != nil {
+		if c := s.pickParentLocked(i, now, askClimb, p.tree.Depth[i]-climbMin); c != nil {
 			ts.climb[i] = c
 			c.freeLeft--
 			s.log.Debug("tree climb asked", "stripe", i, "peer", c, "depth", c.tree.Depth[i], "from", p.tree.Depth[i])
@@ -63,29 +71,30 @@ func (s *Stream) climbLocked(now time.Time) {
 	}
 }
 
-// climbAnsweredLocked takes the answer to a climb of stripe i: granted,
-// the peer asked has until its first piece (climbLocked's unfed) from now;
-// refused, the old parent stays.
-func (s *Stream) climbAnsweredLocked(i int, granted bool, now time.Time) {
+// climbAnsweredLocked takes the answer to a climb of stripe i: a first
+// yes starts the wait for the peer's first piece (climbLocked); a no keeps
+// the old parent.
+func (s *Stream) climbAnsweredLocked(i int, granted, first bool, now time.Time) {
 	ts := &s.tree
-	c := ts.climb[i]
 	if granted {
-		ts.climbAt[i] = now
+		if first {
+			ts.climbAt[i] = now
+		}
 		return
 	}
-	s.log.Debug("tree climb refused", "stripe", i, "peer", c)
-	c.noFeedUntil[i] = now.Add(climbGap)
+	s.log.Debug("tree climb refused", "stripe", i, "peer", ts.climb[i])
+	ts.climb[i].noFeedUntil[i] = now.Add(climbGap)
 	ts.climb[i] = nil
 }
 
 // climbedLocked makes the peer we climb to in stripe i, which has just
-// pushed us a piece that checks, our parent, and tells the old one at once
-// that it feeds us no more.
+// pushed us a new piece that checks, our parent, and tells the old one at
+// once that it feeds us no more.
 func (s *Stream) climbedLocked(i int, now time.Time) {
 	ts := &s.tree
 	c := ts.climb[i]
 	s.log.Debug("tree climbed", "stripe", i, "peer", c)
-	ts.parent[i], ts.accepted[i], ts.askedAt[i], ts.lostAt[i] = c, true, now, time.Time{}
+	ts.parent[i], ts.accepted[i], ts.askedAt[i], ts.lostAt[i], ts.climbed[i] = c, true, now, time.Time{}, true
 	ts.climb[i] = nil
 	s.subscribeMasksLocked()
 }

@@ -62,14 +62,6 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		}
 		s.log.Debug("tree parent left", "reason", reason, "stripe", i, "peer", c, "depth", c.tree.Depth[i])
 		s.leaveParentLocked(i)
-		if n := ts.climb[i]; n != nil {
-			// Asked already: it is the new parent, asked, or said yes
-			// (its grace to start feeding runs from then).
-			ts.parent[i], ts.askedAt[i], ts.climb[i] = n, ts.climbAt[i], nil
-			if n.feeds&(1<<i) != 0 {
-				ts.accepted[i], ts.fedAt[i], ts.fedOnce[i] = true, ts.climbAt[i], false
-			}
-		}
 	}
 	orphan := false
 	for i := range stripes {
@@ -155,18 +147,32 @@ func (s *Stream) extraDialsLocked(now time.Time) int {
 // it, have room (if none has, full ones whose home it is), are not fed it
 // by us, and have not refused or failed us lately: the best by better.
 func (s *Stream) bestParentLocked(i int, now time.Time) *conn {
-	if c := s.pickParentLocked(i, now, false, maxDepth-1); c != nil {
+	if c := s.pickParentLocked(i, now, askRoom, maxDepth-1); c != nil {
 		return c
 	}
 	// None with room: one whose home is the stripe makes room for us by
 	// ending a feed of another stripe (subscribeLocked).
-	return s.pickParentLocked(i, now, true, maxDepth-1)
+	return s.pickParentLocked(i, now, askFull, maxDepth-1)
 }
 
+// parentAsk says which peers pickParentLocked considers, besides those
+// with room.
+type parentAsk int
+
+const (
+	// askRoom: full ones too if the stripe is our home (they end a feed
+	// of it to a child whose home it is not, for us).
+	askRoom parentAsk = iota
+	// askFull: also full viewers whose home is the stripe (they end a
+	// feed of another stripe for us).
+	askFull
+	// askClimb: none: a climb must not cost another viewer its feed.
+	askClimb
+)
+
 // pickParentLocked is bestParentLocked among the peers at most depth deep
-// in stripe i with room and, if full is set, full viewers (not the source)
-// whose home is stripe i.
-func (s *Stream) pickParentLocked(i int, now time.Time, full bool, depth uint8) *conn {
+// in stripe i with room, and the full ones ask lets through.
+func (s *Stream) pickParentLocked(i int, now time.Time, ask parentAsk, depth uint8) *conn {
 	feeding := s.stripeFeedsLocked(i) > 0
 	cands := s.cands[:0]
 	defer func() {
@@ -175,8 +181,9 @@ func (s *Stream) pickParentLocked(i int, now time.Time, full bool, depth uint8) 
 	}()
 	var best *conn
 	for _, c := range s.conns {
-		if c.closed() || !c.treeValid || c.tree.Depth[i] > depth || feeding && s.mayDescendLocked(c, i) || s.belowLeftLocked(c, i, now) || c.freeLeft <= 0 && home(s.peer.id) != i && !(full && !c.source && home(c.id) == i) ||
-			c.feed&(1<<i) != 0 || now.Before(c.noFeedUntil[i]) {
+		if c.closed() || !c.treeValid || c.tree.Depth[i] > depth || feeding && s.mayDescendLocked(c, i) || s.belowLeftLocked(c, i, now) ||
+			c.freeLeft <= 0 && (ask == askClimb || home(s.peer.id) != i && !(ask == askFull && !c.source && home(c.id) == i)) ||
+			c.feed&(1<<i) != 0 || s.tree.climb[i] == c || now.Before(c.noFeedUntil[i]) {
 			continue
 		}
 		cands = append(cands, c)

@@ -162,7 +162,7 @@ func TestUnfedParent(t *testing.T) {
 			p.asked = 1 << 1
 			s.feedLocked(p, &wire.Feed{Mask: 1 << 1}, now)
 			if tt.fed {
-				assert.True(t, s.fedLocked(p, 1, now))
+				assert.True(t, s.fedLocked(p, 1, true, now))
 			}
 			later := now.Add(tt.after)
 			s.pickParentsLocked(later)
