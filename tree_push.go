@@ -204,11 +204,16 @@ func (s *Stream) requestLocked(seq uint64) wire.Message {
 // one chunk for one viewer.
 func (s *Stream) yieldToPushes(ctx context.Context, n int) {
 	limit := maxYield * time.Duration(n) / wire.MaxPieceSize
+	if limit <= 0 || s.pushers.Load() == 0 {
+		return
+	}
+	tick := time.NewTicker(yieldStep) // one for the whole wait: a pull storm yields often
+	defer tick.Stop()
 	for t := time.Duration(0); t < limit && s.pushers.Load() > 0; t += yieldStep {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(yieldStep):
+		case <-tick.C:
 		}
 	}
 }

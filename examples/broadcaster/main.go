@@ -58,7 +58,7 @@ Flags:
 	upload := fs.String("upload-limit", "", "cap upload at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	keyFile := fs.String("key", "", "ed25519 key `FILE` (created if missing) so the live stream keeps its ID across restarts; default: a new key each run")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")
-	pull := fs.Bool("pull", false, "pull every live chunk instead of joining the stripe trees (Peer.Pull): less CPU and a longer window, but 5-7 s to start and 8-10 s behind the live edge instead of about 1 s and 3 s (swarm lab, 100 viewers); every peer of the stream and the broadcaster should agree")
+	pull := fs.Bool("pull", false, cli.PullUsage)
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Parse(os.Args[1:])
 

@@ -53,7 +53,7 @@ Flags:
 	httpAddr := fs.String("http", "", "serve the stream over HTTP at `ADDR` (e.g. :8081); open http://ADDR/ in VLC, mpv or ffplay (an on-demand stream with seeking)")
 	duration := fs.Duration("duration", 0, "stop after `D` (e.g. 30s); for an on-demand stream with -out and no -http, stop when the file is complete; 0 runs until interrupted")
 	delay := fs.Duration("delay", 0, "live: play-out delay `D` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means one and a half chunk durations, at least 1.5s (with -pull: three, at least 2s)")
-	pull := fs.Bool("pull", false, "pull every live chunk instead of joining the stripe trees (Peer.Pull): less CPU and a longer window, but 5-7 s to start and 8-10 s behind the live edge instead of about 1 s and 3 s (swarm lab, 100 viewers); every peer of the stream and the broadcaster should agree")
+	pull := fs.Bool("pull", false, cli.PullUsage)
 	upload := fs.String("upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	dir := fs.String("download-dir", "", "on demand: keep the file being downloaded in `DIR` while the peer runs (a temporary file, gone when the peer stops, on Unix even if it is killed); default the system's temporary directory")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. :9101); default off")

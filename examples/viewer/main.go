@@ -66,7 +66,7 @@ Flags:
 	fs.StringVar(&f.listen, "listen", ":0", "`ADDR` where this peer serves other peers")
 	fs.StringVar(&f.file, "file", "", "play the local MPEG-TS `FILE` instead of joining a stream")
 	fs.DurationVar(&f.delay, "delay", 0, "live: play-out delay `D` (Peer.Delay): how far behind the chunks' schedule the player may get them before they are skipped; 0 means one and a half chunk durations, at least 1.5s (with -pull: three, at least 2s)")
-	fs.BoolVar(&f.pull, "pull", false, "pull every live chunk instead of joining the stripe trees (Peer.Pull): less CPU and a longer window, but 5-7 s to start and 8-10 s behind the live edge instead of about 1 s and 3 s (swarm lab, 100 viewers); every peer of the stream and the broadcaster should agree")
+	fs.BoolVar(&f.pull, "pull", false, cli.PullUsage)
 	fs.StringVar(&f.upload, "upload-limit", "", "cap upload to other peers at `RATE` bytes/s (e.g. 500k, 2M); default unlimited")
 	fs.DurationVar(&f.duration, "duration", 0, "close the window after `D` (e.g. 30s); 0 runs until closed")
 	fs.StringVar(&f.statsFile, "stats", "", "when the window closes, write the player's statistics as JSON to `FILE` (- = stderr)")
