@@ -109,6 +109,10 @@ func (s *Stream) maxConns() int {
 	return n
 }
 
+// goneLocked reports whether c is closed or no longer one of s's
+// connections.
+func (s *Stream) goneLocked(c *conn) bool { return c.closed() || s.conns[c.id] != c }
+
 // sourceConns is how many connections a live source accepts at least. Each
 // viewer dials the source, its last resort, and a stripe's root's children
 // that can reach it take its place at once when the root leaves

@@ -371,7 +371,7 @@ func (s *Stream) leaveParentLocked(i int) {
 	ts.parent[i], ts.accepted[i], ts.climbed[i] = nil, false, false
 	n := ts.climb[i]
 	ts.climb[i] = nil
-	if n == nil || n.closed() || s.conns[n.id] != n {
+	if n == nil || s.goneLocked(n) {
 		return
 	}
 	ts.parent[i], ts.askedAt[i] = n, ts.climbAt[i]

@@ -35,12 +35,15 @@ const (
 // durations (not asked again for the stripe for unfedPenalty).
 func (s *Stream) climbLocked(now time.Time) {
 	ts := &s.tree
-	unfed := max(2*s.chunkDuration(), time.Second)
+	unfed := s.unfedWait()
+	// Repairing what the trees missed, s asks no new climb: a move now
+	// would add the new parent's duplicates to a late viewer's load.
+	repairing := len(s.pending) > 0
 	for i := range stripes {
 		if c := ts.climb[i]; c != nil {
 			granted := c.feeds&(1<<i) != 0
 			switch {
-			case c.closed() || s.conns[c.id] != c:
+			case s.goneLocked(c):
 			case c.feed&(1<<i) != 0 || s.mayDescendLocked(c, i) || !granted && now.Sub(ts.climbAt[i]) > feedWait:
 				c.noFeedUntil[i] = now.Add(climbGap)
 			case granted && now.Sub(ts.climbAt[i]) > unfed:
@@ -53,12 +56,7 @@ func (s *Stream) climbLocked(now time.Time) {
 			continue
 		}
 		p := ts.parent[i]
-		if len(s.pending) > 0 {
-			// Repairing what the trees missed: a move now would add
-			// the new parent's duplicates to a late viewer's load.
-			continue
-		}
-		if p == nil || !ts.accepted[i] || !ts.fedOnce[i] || !ts.lostAt[i].IsZero() || p.tree.Depth[i] >= maxDepth || p.tree.Depth[i] < climbMin ||
+		if repairing || p == nil || !ts.accepted[i] || !ts.fedOnce[i] || !ts.lostAt[i].IsZero() || p.tree.Depth[i] >= maxDepth || p.tree.Depth[i] < climbMin ||
 			now.Sub(ts.askedAt[i]) < climbGap || now.Sub(ts.climbAt[i]) < climbGap {
 			continue
 		}

@@ -73,6 +73,17 @@ func TestClimb(t *testing.T) {
 	assert.True(t, later.Add(unfedPenalty).Before(shallow.noFeedUntil[1]), "climbed to and ended at once: not asked for the stripe for long")
 }
 
+// climbAsked is climbing with a peer at depth 1 with room, asked at now to
+// feed stripe 1 instead of deep.
+func climbAsked(t *testing.T, at, now time.Time) (s *Stream, deep, shallow *conn) {
+	deep, shallow = treeConn(1, 1), treeConn(2, 1)
+	s = climbing(at, deep, shallow)
+	s.treeAdvertLocked(shallow, advert(1, 5))
+	s.pickParentsLocked(now)
+	require.Same(t, shallow, s.tree.climb[1])
+	return s, deep, shallow
+}
+
 // TestClimbFails: a climb refused, unanswered, or said yes to with no new
 // piece pushed keeps the old parent, and the peer is not asked for the
 // stripe again for a while; one whose old parent leaves or refuses
@@ -113,11 +124,7 @@ func TestClimbFails(t *testing.T) {
 		}, unfedPenalty},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			deep, shallow := treeConn(1, 1), treeConn(2, 1)
-			s := climbing(at, deep, shallow)
-			s.treeAdvertLocked(shallow, advert(1, 5))
-			s.pickParentsLocked(now)
-			require.Same(t, shallow, s.tree.climb[1])
+			s, deep, shallow := climbAsked(t, at, now)
 			when := tc.answer(s, shallow)
 			assert.Nil(t, s.tree.climb[1])
 			assert.Same(t, deep, s.tree.parent[1])
@@ -138,11 +145,7 @@ func TestClimbFails(t *testing.T) {
 		{"parent refused", func(s *Stream, deep *conn) { s.feedLocked(deep, &wire.Feed{}, now) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			deep, shallow := treeConn(1, 1), treeConn(2, 1)
-			s := climbing(at, deep, shallow)
-			s.treeAdvertLocked(shallow, advert(1, 5))
-			s.pickParentsLocked(now)
-			require.Same(t, shallow, s.tree.climb[1])
+			s, deep, shallow := climbAsked(t, at, now)
 			tc.leave(s, deep)
 			assert.Same(t, shallow, s.tree.parent[1], "the peer asked to climb to is the parent asked")
 			assert.Nil(t, s.tree.climb[1])

@@ -17,7 +17,7 @@ import (
 func (s *Stream) pickParentsLocked(now time.Time) {
 	ts := &s.tree
 	silent := 3 * max(s.chunkDuration(), time.Second)
-	unfed := max(2*s.chunkDuration(), time.Second)
+	unfed := s.unfedWait()
 	for i := range stripes {
 		c := ts.parent[i]
 		if c == nil {
@@ -25,7 +25,7 @@ func (s *Stream) pickParentsLocked(now time.Time) {
 		}
 		reason := ""
 		switch {
-		case c.closed() || s.conns[c.id] != c:
+		case s.goneLocked(c):
 			reason = "gone"
 		case !ts.accepted[i] && now.Sub(ts.askedAt[i]) > feedWait:
 			c.noFeedsUntil(now.Add(5 * time.Second))
@@ -98,6 +98,10 @@ func (s *Stream) subscribeMasksLocked() {
 		}
 	}
 }
+
+// unfedWait is how long a peer that said yes to a stripe has to push a
+// piece of it: two chunk durations, at least a second.
+func (s *Stream) unfedWait() time.Duration { return max(2*s.chunkDuration(), time.Second) }
 
 // unfedPenalty is how long a parent that said yes to a stripe and pushed
 // none of it is not asked for any stripe (pickParentsLocked).
