@@ -96,12 +96,20 @@ func (p *playout) lagAt(now time.Time, delay time.Duration) time.Duration {
 }
 
 // aheadAt returns how much of the stream handed to the sink the player has
-// not played at now.
-func (p *playout) aheadAt(now time.Time, delay time.Duration) time.Duration {
+// not played at now: up to the end of the last chunk handed over (of its
+// parts handed over, if it is begun in parts), whose duration is taken to
+// be the chunks' mean, or dur before there is one.
+func (p *playout) aheadAt(now time.Time, delay, dur time.Duration) time.Duration {
 	if p.t0.IsZero() {
 		return 0
 	}
-	return max(0, time.Duration(p.lastTS-p.playing(now, delay))*time.Microsecond)
+	if p.avgDur > 0 {
+		dur = p.avgDur
+	}
+	if p.partOff > 0 {
+		dur = dur * time.Duration(p.partOff) / time.Duration(p.partSize)
+	}
+	return max(0, time.Duration(p.lastTS-p.playing(now, delay))*time.Microsecond+dur)
 }
 
 // playing returns the timestamp of the stream played at now, Unix µs.

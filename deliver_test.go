@@ -30,22 +30,25 @@ func TestPlayoutLagAndBuffered(t *testing.T) {
 		t0            time.Time     // zero: nothing handed to the sink yet
 		lastTS        int64         // timestamp of the last chunk handed to the sink
 		held          uint64        // verified chunks held from the next one for the sink on
+		partOff       int           // of 4 parts of the last chunk: handed over so far, if begun in parts
 		now           time.Duration // since t0
 		lag, buffered time.Duration
 	}{
 		{name: "held back at the start", held: 6, buffered: 6 * chunk},
-		{name: "first chunk handed over", t0: t0, lastTS: ts0, lag: 8 * time.Second, buffered: delay},
-		{name: "first chunk not played yet", t0: t0, lastTS: ts0, now: time.Second, lag: 8 * time.Second, buffered: time.Second},
+		{name: "first chunk handed over", t0: t0, lastTS: ts0, lag: 8 * time.Second, buffered: delay + chunk},
+		{name: "first chunk not played yet", t0: t0, lastTS: ts0, now: time.Second, lag: 8 * time.Second, buffered: 2 * time.Second},
 		{name: "fresh chunks handed over at once", t0: t0, lastTS: at(10*time.Second - 50*time.Millisecond), now: 4 * time.Second,
-			lag: 8 * time.Second, buffered: 8*time.Second - 50*time.Millisecond},
+			lag: 8 * time.Second, buffered: 9*time.Second - 50*time.Millisecond},
 		{name: "more held, not handed over yet", t0: t0, lastTS: at(8*time.Second - 50*time.Millisecond), held: 2, now: 4 * time.Second,
-			lag: 8 * time.Second, buffered: 8*time.Second - 50*time.Millisecond},
+			lag: 8 * time.Second, buffered: 9*time.Second - 50*time.Millisecond},
 		{name: "chunks arriving just in time", t0: t0, lastTS: at(3 * time.Second), now: 4*time.Second + 900*time.Millisecond,
-			lag: 8 * time.Second, buffered: 100 * time.Millisecond},
+			lag: 8 * time.Second, buffered: 1100 * time.Millisecond},
 		{name: "waiting for a late chunk", t0: t0, lastTS: at(3 * time.Second), now: 7 * time.Second,
 			lag: 10 * time.Second, buffered: 0},
 		{name: "a later chunk came", t0: t0, lastTS: at(6 * time.Second), now: 7 * time.Second,
-			lag: 8 * time.Second, buffered: time.Second},
+			lag: 8 * time.Second, buffered: 2 * time.Second},
+		{name: "a quarter of a chunk handed over in parts", t0: t0, lastTS: at(6 * time.Second), partOff: 1, now: 7 * time.Second,
+			lag: 8 * time.Second, buffered: 1250 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +56,9 @@ func TestPlayoutLagAndBuffered(t *testing.T) {
 			s.play.started, s.play.next = true, 100
 			if !tt.t0.IsZero() {
 				s.play.first, s.play.t0, s.play.ts0, s.play.lastTS = tt.t0, tt.t0, ts0, tt.lastTS
+			}
+			if tt.partOff > 0 {
+				s.play.partOff, s.play.partSize = tt.partOff, 4
 			}
 			for seq := range tt.held {
 				s.st.put(Chunk{Seq: 100 + seq, Data: []byte{1}})

@@ -81,9 +81,10 @@ func TestLiveStatsLagAndBuffered(t *testing.T) {
 		assert.GreaterOrEqual(c, st.Lag, startLag+delay-250*time.Millisecond, "lag %v: start %v behind, delay %v", st.Lag, startLag, delay)
 		assert.LessOrEqual(c, st.Lag, startLag+delay+time.Millisecond, "lag %v: start %v behind, delay %v", st.Lag, startLag, delay)
 		// The source pushes each chunk to its one viewer as it is cut, so
-		// the player has what it has not yet played: at least the delay,
-		// less what the newest chunk came later after its cut than the
-		// first (a busy machine).
+		// the player has what it has not yet played, the newest chunk
+		// whole: at least the delay until the next chunk is due, less what
+		// the newest chunk came later after its cut than the first (a busy
+		// machine).
 		lastLag := lastReceived.Sub(time.UnixMicro(lastTS))
 		assert.GreaterOrEqual(c, st.Buffered, delay-max(0, lastLag-startLag), "buffered: first chunk %v after its cut, newest %v", startLag, lastLag)
 		assert.GreaterOrEqual(c, st.Buffered, st.Lag-now.Sub(time.UnixMicro(lastTS)), "buffered: the stream handed over and not played")

@@ -345,7 +345,7 @@ func (s *Stream) bufferedLocked(now time.Time, delay time.Duration) time.Duratio
 		n++
 	}
 	if s.st.live() {
-		return time.Duration(n)*s.chunkDuration() + s.play.aheadAt(now, delay)
+		return time.Duration(n)*s.chunkDuration() + s.play.aheadAt(now, delay, s.chunkDuration())
 	}
 	if s.info.Bitrate > 0 {
 		return time.Duration(int64(n) * int64(s.st.manifest.ChunkSize) * 8 * int64(time.Second) / s.info.Bitrate)
