@@ -408,15 +408,42 @@ func (c *conn) writeFrame(bw *bufio.Writer, m wire.Message, flush bool) error {
 
 // writePiece writes piece index of live chunk seq to bw: the frame's
 // header, then data from the chunk itself (no frame-sized buffer per
-// connection). An error closes the connection.
+// connection). A piece larger than bw's buffer (a push through a
+// connection's small one) goes out in one write of its own, after what bw
+// holds: through bw it would be split at the buffer's end, and each write is
+// a segment on the link, a wake of the reader and, in transport.Mem, a timer
+// (a 300-viewer lab run: 2.0 writes a piece before, 1.0 after). An error
+// closes the connection.
 func (c *conn) writePiece(bw *bufio.Writer, seq uint64, index int, data []byte) error {
 	c.wbuf = wire.AppendPieceHeader(c.wbuf[:0], seq, uint32(index), len(data))
-	err := c.write(bw, c.wbuf, data)
+	var err error
+	if n := len(c.wbuf) + len(data); n > bw.Size() {
+		err = c.writeWhole(bw, c.wbuf, data)
+	} else {
+		err = c.write(bw, c.wbuf, data)
+	}
 	if err != nil {
 		c.close(err)
 	}
 	return err
 }
+
+// writeWhole flushes bw and writes header and data to the connection in
+// one write, through a pooled buffer.
+func (c *conn) writeWhole(bw *bufio.Writer, header, data []byte) error {
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	c.setWriteDeadline()
+	buf := pieceFrames.Get().(*[]byte)
+	defer pieceFrames.Put(buf)
+	*buf = append(append((*buf)[:0], header...), data...)
+	_, err := c.nc.Write(*buf)
+	return err
+}
+
+// pieceFrames are buffers for writeWhole, each one frame of a piece.
+var pieceFrames = sync.Pool{New: func() any { b := make([]byte, 0, 64+wire.MaxPieceSize); return &b }}
 
 // write writes a and b to bw, within the chunk's deadline while a live
 // chunk is sent.
