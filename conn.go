@@ -127,6 +127,8 @@ type conn struct {
 	feedFrom    uint64                // the first chunk still to push to the peer
 	pushed      map[uint64]*pushState // what we pushed of each chunk from feedFrom
 	pushWake    chan struct{}         // pieces arrived to push to the peer
+	told        wire.Tree             // our advertisement as last sent to the peer (treeLocked)
+	toldAt      time.Time             // when
 }
 
 // newConn makes the connection to the peer that sent hs, on which our

@@ -179,6 +179,7 @@ func (s *Stream) register(c *conn) {
 	}
 	if s.treesOn() && s.tree.toldOK {
 		t := s.tree.told
+		c.told, c.toldAt = t, time.Now()
 		c.send(&t)
 	}
 	// Counted while s.mu shows the stream open: Close sets closed under

@@ -68,8 +68,9 @@ type treeState struct {
 	// its descendants' advertisements still say they have the stripe.
 	left   [stripes]uint64
 	leftAt [stripes]time.Time
-	told   wire.Tree // what we last advertised
+	told   wire.Tree // what we advertise
 	toldOK bool
+	untold bool // some neighbours have not been sent told yet (tellTreeLocked)
 	// orphanSince is when s last began to find no parent to ask for some
 	// stripe; zero while every stripe has one.
 	orphanSince time.Time
@@ -191,13 +192,81 @@ func (s *Stream) treeLocked(now time.Time) {
 		s.pickParentsLocked(now)
 	}
 	t := s.advertLocked(now)
-	if s.tree.toldOK && *t == s.tree.told {
-		return
+	if !s.tree.toldOK || *t != s.tree.told {
+		s.tree.told, s.tree.toldOK, s.tree.untold = *t, true, true
 	}
-	s.tree.told, s.tree.toldOK = *t, true
+	if s.tree.untold {
+		s.tree.untold = s.tellTreeLocked(t, now)
+	}
+}
+
+// advertGap is how often at most a peer sends its changed advertisement to
+// a neighbour it does not feed and that is fed every stripe: such a
+// neighbour picks a parent only to climb, and can go by one a second old
+// (the parent's answer to a Subscribe has the last word). While a flash
+// crowd's trees form, depths, filters and room change at every tick: a
+// 1,000-viewer lab run spent half its frames in its first 5 s on wire.Tree
+// (181,377 of 346,037).
+const advertGap = time.Second
+
+// advertDue reports whether neighbour c is to be sent advertisement t now:
+// a child at once (its depth and filters follow ours); one fed every
+// stripe after advertGap; one looking for a parent at once if t is news to
+// it (advertNews), else after a fifth of advertGap.
+func advertDue(c *conn, t *wire.Tree, now time.Time) bool {
+	switch since := now.Sub(c.toldAt); {
+	case c.feed != 0:
+		return true
+	case fedAll(c):
+		return since >= advertGap
+	default:
+		return advertNews(c, &c.told, t) || since >= advertGap/5
+	}
+}
+
+// advertNews reports whether advertisement t changes, since old, what
+// neighbour c may ask of us for the stripes it lacks: room to take a feed
+// on, or one of those stripes, which we have, or had.
+func advertNews(c *conn, old, t *wire.Tree) bool {
+	if (old.Free == 0) != (t.Free == 0) {
+		return true
+	}
+	for i := range stripes {
+		if (!c.treeValid || c.tree.Depth[i] == wire.NoDepth) && (old.Depth[i] == wire.NoDepth) != (t.Depth[i] == wire.NoDepth) {
+			return true
+		}
+	}
+	return false
+}
+
+// fedAll reports whether c's last advertisement says it is fed every
+// stripe: it is not looking for a parent.
+func fedAll(c *conn) bool {
+	if !c.treeValid {
+		return false
+	}
+	for i := range stripes {
+		if c.tree.Depth[i] == wire.NoDepth {
+			return false
+		}
+	}
+	return true
+}
+
+// tellTreeLocked sends advertisement t to the neighbours that have not had
+// it, when it is due to each (advertDue). It reports whether some wait.
+func (s *Stream) tellTreeLocked(t *wire.Tree, now time.Time) (untold bool) {
 	for _, c := range s.conns {
-		c.send(t)
+		switch {
+		case c.told == *t:
+		case !advertDue(c, t, now):
+			untold = true
+		default:
+			c.told, c.toldAt = *t, now
+			c.send(t)
+		}
 	}
+	return untold
 }
 
 // treeAdvertLocked takes a peer's wire.Tree.

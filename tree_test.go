@@ -554,3 +554,57 @@ func TestTreeStats(t *testing.T) {
 	s.peer.Pull = true
 	assert.Zero(t, s.Stats().TreeFeeds, "outside the trees")
 }
+
+// TestAdvertDue: a changed advertisement goes to a child at once, to a
+// neighbour looking for a parent at once if it is news to it and else
+// after a fifth of advertGap, and to a neighbour fed every stripe after
+// advertGap.
+func TestAdvertDue(t *testing.T) {
+	now := time.Now()
+	told := advert(3, 2) // what the neighbour was told last
+	lacking := advert(4, 1)
+	lacking.Depth[1] = wire.NoDepth // looking for a parent of stripe 1
+	tests := []struct {
+		name  string
+		feed  uint8      // stripes we push to the neighbour
+		tree  *wire.Tree // its advertisement; nil: none yet
+		since time.Duration
+		next  func(*wire.Tree) // the change to our advertisement
+		due   bool
+	}{
+		{name: "child", feed: 1, tree: advert(4, 1), next: func(t *wire.Tree) { t.Above[0] = 9 }, due: true},
+		{name: "fed neighbour, depth changed", tree: advert(4, 1), next: func(t *wire.Tree) { t.Depth[0] = 2 }},
+		{name: "fed neighbour, room gone", tree: advert(4, 1), next: func(t *wire.Tree) { t.Free = 0 }},
+		{name: "fed neighbour, a second later", tree: advert(4, 1), since: advertGap, next: func(t *wire.Tree) { t.Depth[0] = 2 }, due: true},
+		{name: "looking, room gone", tree: lacking, next: func(t *wire.Tree) { t.Free = 0 }, due: true},
+		{name: "looking, its stripe lost", tree: lacking, next: func(t *wire.Tree) { t.Depth[1] = wire.NoDepth }, due: true},
+		{name: "looking, another stripe lost", tree: lacking, next: func(t *wire.Tree) { t.Depth[0] = wire.NoDepth }},
+		{name: "looking, depth changed", tree: lacking, next: func(t *wire.Tree) { t.Depth[1] = 2 }},
+		{name: "looking, a fifth of a second later", tree: lacking, since: advertGap / 5, next: func(t *wire.Tree) { t.Depth[1] = 2 }, due: true},
+		{name: "no advertisement from it yet, a stripe lost", next: func(t *wire.Tree) { t.Depth[0] = wire.NoDepth }, due: true},
+		{name: "no advertisement from it yet, depth changed", next: func(t *wire.Tree) { t.Depth[0] = 2 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := treeConn(1, 0)
+			c.feed = tt.feed
+			if tt.tree != nil {
+				c.tree, c.treeValid = *tt.tree, true
+			}
+			c.told, c.toldAt = *told, now.Add(-tt.since)
+			next := *told
+			tt.next(&next)
+			assert.Equal(t, tt.due, advertDue(c, &next, now))
+
+			s := liveTestStream(0, c)
+			assert.Equal(t, !tt.due, s.tellTreeLocked(&next, now), "some wait")
+			if tt.due {
+				assert.Equal(t, next, c.told)
+				assert.Len(t, c.ctrl, 1)
+			} else {
+				assert.Equal(t, *told, c.told)
+				assert.Empty(t, c.ctrl)
+			}
+		})
+	}
+}
