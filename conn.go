@@ -384,10 +384,26 @@ func (c *conn) writeLoop(ctx context.Context) {
 	}
 }
 
-// pushNow writes and flushes what there is to push (writePushes); it
-// reports false, having closed the connection, if that failed.
+// pushNow writes and flushes what there is to push (writePushes), through
+// a buffer borrowed for it (pushWriters), as writeLive does: through the
+// connection's small one, bw, each piece would be split at the buffer's end
+// into two writes, each a segment on the link, a wake of the reader and,
+// in transport.Mem, a timer (a 300-viewer lab run: 2.0 writes a piece, and
+// one more for each chunk's head). It reports false, having closed the
+// connection, if that failed.
 func (c *conn) pushNow(ctx context.Context, bw *bufio.Writer) bool {
-	if c.writePushes(ctx, bw) != nil || bw.Flush() != nil {
+	big := pushWriters.Get().(*bufio.Writer)
+	big.Reset(c.nc)
+	err := bw.Flush()
+	if err == nil {
+		err = c.writePushes(ctx, big)
+	}
+	if err == nil {
+		err = big.Flush()
+	}
+	big.Reset(nil)
+	pushWriters.Put(big)
+	if err != nil {
 		c.close(errors.New("p2pstream: writing pushed pieces"))
 		return false
 	}
@@ -410,42 +426,15 @@ func (c *conn) writeFrame(bw *bufio.Writer, m wire.Message, flush bool) error {
 
 // writePiece writes piece index of live chunk seq to bw: the frame's
 // header, then data from the chunk itself (no frame-sized buffer per
-// connection). A piece larger than bw's buffer (a push through a
-// connection's small one) goes out in one write of its own, after what bw
-// holds: through bw it would be split at the buffer's end, and each write is
-// a segment on the link, a wake of the reader and, in transport.Mem, a timer
-// (a 300-viewer lab run: 2.0 writes a piece before, 1.0 after). An error
-// closes the connection.
+// connection). An error closes the connection.
 func (c *conn) writePiece(bw *bufio.Writer, seq uint64, index int, data []byte) error {
 	c.wbuf = wire.AppendPieceHeader(c.wbuf[:0], seq, uint32(index), len(data))
-	var err error
-	if n := len(c.wbuf) + len(data); n > bw.Size() {
-		err = c.writeWhole(bw, c.wbuf, data)
-	} else {
-		err = c.write(bw, c.wbuf, data)
-	}
+	err := c.write(bw, c.wbuf, data)
 	if err != nil {
 		c.close(err)
 	}
 	return err
 }
-
-// writeWhole flushes bw and writes header and data to the connection in
-// one write, through a pooled buffer.
-func (c *conn) writeWhole(bw *bufio.Writer, header, data []byte) error {
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	c.setWriteDeadline()
-	buf := pieceFrames.Get().(*[]byte)
-	defer pieceFrames.Put(buf)
-	*buf = append(append((*buf)[:0], header...), data...)
-	_, err := c.nc.Write(*buf)
-	return err
-}
-
-// pieceFrames are buffers for writeWhole, each one frame of a piece.
-var pieceFrames = sync.Pool{New: func() any { b := make([]byte, 0, 64+wire.MaxPieceSize); return &b }}
 
 // write writes a and b to bw, within the chunk's deadline while a live
 // chunk is sent.
@@ -552,6 +541,10 @@ func (c *conn) writeChunk(ctx context.Context, bw *bufio.Writer, out outgoing) (
 	}
 	return len(data), nil
 }
+
+// pushWriters are the write buffers of pushes under way (pushNow), each
+// large enough for the largest piece and the frames before it.
+var pushWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, wire.MaxPieceSize+2<<10) }}
 
 // pieceWriters are the large write buffers of live uploads under way.
 var pieceWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}

@@ -129,7 +129,9 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 }
 
 // writePushes writes what there is to push to c now, through the upload
-// limiter, with control frames between pieces.
+// limiter, with control frames between pieces. Each piece is flushed with
+// the frames before it (its chunk's head among them): one write a piece,
+// which leaves as soon as it is pushed.
 func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 	s := c.s
 	lim := s.peer.limiter
@@ -176,6 +178,9 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 		}
 		n += len(p.data)
 		if err := c.writeQueued(bw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
 			return err
 		}
 	}
