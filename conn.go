@@ -129,6 +129,7 @@ type conn struct {
 	pushWake    chan struct{}         // pieces arrived to push to the peer
 	told        wire.Tree             // our advertisement as last sent to the peer (treeLocked)
 	toldAt      time.Time             // when
+	owedMap     bool                  // Haves held back from the peer (announceLocked): a buffer map is due
 }
 
 // newConn makes the connection to the peer that sent hs, on which our

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/p2pstream/p2pstream/internal/wire"
@@ -223,16 +224,54 @@ func (s *Stream) completeLocked(c *conn, p *partial, now time.Time) {
 }
 
 // announceLocked tells every connection but from that we hold (or are
-// receiving) chunk seq.
+// receiving) chunk seq. A viewer in the trees that pushes all the feeds it
+// takes on serves no pull (pushesFullLocked), so it tells only those that
+// may use it (haveWantedLocked) and owes the others a buffer map for when
+// it can serve again (tellHeldLocked).
 func (s *Stream) announceLocked(seq uint64, from *conn) {
 	have := &wire.Have{Seq: seq}
+	full := s.pushesFullLocked()
 	for _, c := range s.conns {
 		if c == from {
 			continue
 		}
-		if _, ok := c.has[seq]; !ok {
-			c.send(have)
+		if _, ok := c.has[seq]; ok {
+			continue
 		}
+		if full && !s.haveWantedLocked(c) {
+			c.owedMap = true
+			continue
+		}
+		c.send(have)
+	}
+}
+
+// haveWantedLocked reports whether c has a use for our Haves while we
+// serve no pull: a parent, which pushes us nothing we hold whole, and a
+// neighbour looking for a parent (a joining viewer picks its start by what
+// its neighbours hold).
+func (s *Stream) haveWantedLocked(c *conn) bool {
+	return c.feeds != 0 || slices.Contains(s.tree.parent[:], c) || !fedAll(c)
+}
+
+// tellHeldLocked sends a buffer map to the connections whose Haves were
+// held back (announceLocked) once s serves pulls again.
+func (s *Stream) tellHeldLocked() {
+	if s.pushesFullLocked() {
+		return
+	}
+	var bm *wire.BufferMap
+	for _, c := range s.conns {
+		if !c.owedMap {
+			continue
+		}
+		c.owedMap = false
+		if bm == nil {
+			if bm = s.bufferMapLocked(); bm == nil {
+				return
+			}
+		}
+		c.send(bm)
 	}
 }
 

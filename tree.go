@@ -198,6 +198,7 @@ func (s *Stream) treeLocked(now time.Time) {
 	if s.tree.untold {
 		s.tree.untold = s.tellTreeLocked(t, now)
 	}
+	s.tellHeldLocked()
 }
 
 // advertGap is how often at most a peer sends its changed advertisement to

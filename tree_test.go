@@ -608,3 +608,52 @@ func TestAdvertDue(t *testing.T) {
 		})
 	}
 }
+
+// TestFullPusherHaves: a viewer pushing all its feeds serves no pull, so
+// its Haves go only to its parents and to neighbours looking for a parent;
+// the others get a buffer map once it has a feed to spare again.
+func TestFullPusherHaves(t *testing.T) {
+	parent, child, fed, looking := treeConn(1, 0), treeConn(2, 0), treeConn(3, 1), treeConn(4, 2)
+	s := liveTestStream(3, parent, child, fed, looking)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.tree.parent[0], s.tree.accepted[0] = parent, true
+	parent.feeds = 1
+	for _, c := range []*conn{child, fed} {
+		c.tree, c.treeValid = *advert(3, 0), true
+	}
+	child.feed = 0b1111
+	fed.feed = 0b0001 // five feeds: full
+	require.True(t, s.pushesFullLocked())
+
+	s.announceLocked(2, nil)
+	haves := func(c *conn) (n int, maps int) {
+		for len(c.ctrl) > 0 {
+			switch (<-c.ctrl).(type) {
+			case *wire.Have:
+				n++
+			case *wire.BufferMap:
+				maps++
+			}
+		}
+		return n, maps
+	}
+	for _, tt := range []struct {
+		c     *conn
+		haves int
+	}{{parent, 1}, {child, 0}, {fed, 0}, {looking, 1}} {
+		n, _ := haves(tt.c)
+		assert.Equal(t, tt.haves, n, "Haves to %v", tt.c)
+	}
+
+	s.tellHeldLocked() // still full: nothing
+	assert.Empty(t, child.ctrl)
+	fed.feed = 0 // a feed to spare again
+	s.tellHeldLocked()
+	for _, c := range []*conn{child, fed} {
+		_, maps := haves(c)
+		assert.Equal(t, 1, maps, "buffer map to %v", c)
+		assert.False(t, c.owedMap)
+	}
+	s.tellHeldLocked() // owed once
+	assert.Empty(t, child.ctrl)
+}
