@@ -49,6 +49,8 @@ func TestPlayoutLagAndBuffered(t *testing.T) {
 			lag: 8 * time.Second, buffered: 2 * time.Second},
 		{name: "a quarter of a chunk handed over in parts", t0: t0, lastTS: at(6 * time.Second), partOff: 1, now: 7 * time.Second,
 			lag: 8 * time.Second, buffered: 1250 * time.Millisecond},
+		{name: "the chunk begun in parts held whole", t0: t0, lastTS: at(6 * time.Second), partOff: 1, held: 1, now: 7 * time.Second,
+			lag: 8 * time.Second, buffered: 1250 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -249,9 +249,9 @@ func (s *Stream) announceLocked(seq uint64, from *conn) {
 // haveWantedLocked reports whether c has a use for our Haves while we
 // serve no pull: a parent, which pushes us nothing we hold whole, and a
 // neighbour looking for a parent (a joining viewer picks its start by what
-// its neighbours hold).
+// its neighbours hold), and one we climb to (about to feed us).
 func (s *Stream) haveWantedLocked(c *conn) bool {
-	return c.feeds != 0 || slices.Contains(s.tree.parent[:], c) || !fedAll(c)
+	return c.feeds != 0 || slices.Contains(s.tree.parent[:], c) || slices.Contains(s.tree.climb[:], c) || !fedAll(c)
 }
 
 // tellHeldLocked sends a buffer map to the connections whose Haves were
@@ -265,12 +265,12 @@ func (s *Stream) tellHeldLocked() {
 		if !c.owedMap {
 			continue
 		}
-		c.owedMap = false
 		if bm == nil {
 			if bm = s.bufferMapLocked(); bm == nil {
 				return
 			}
 		}
+		c.owedMap = false
 		c.send(bm)
 	}
 }

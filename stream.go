@@ -341,7 +341,11 @@ func (s *Stream) Stats() Stats {
 // what was handed to the sink but is not due to be played yet.
 func (s *Stream) bufferedLocked(now time.Time, delay time.Duration) time.Duration {
 	n := 0
-	for seq := s.play.next; s.st.has(seq) && n < 10000; seq++ {
+	next := s.play.next
+	if s.play.partOff > 0 {
+		next++ // begun in parts: counted by aheadAt
+	}
+	for seq := next; s.st.has(seq) && n < 10000; seq++ {
 		n++
 	}
 	if s.st.live() {

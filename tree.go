@@ -211,15 +211,18 @@ func (s *Stream) treeLocked(now time.Time) {
 const advertGap = time.Second
 
 // advertDue reports whether neighbour c is to be sent advertisement t now:
-// a child at once (its depth and filters follow ours); one fed every
-// stripe after advertGap; one looking for a parent at once if t is news to
-// it (advertNews), else after a fifth of advertGap.
+// at once a child (its depth and filters follow ours), a parent and the
+// source (which weigh their children's room and filters when they make
+// room or re-root a stripe's orphans); one fed every stripe when our room
+// came or went, else after advertGap (it may pull a repair from us); one
+// looking for a parent at once if t is news to it (advertNews), else after
+// a fifth of advertGap.
 func advertDue(c *conn, t *wire.Tree, now time.Time) bool {
 	switch since := now.Sub(c.toldAt); {
-	case c.feed != 0:
+	case c.feed != 0 || c.feeds != 0 || c.source:
 		return true
 	case fedAll(c):
-		return since >= advertGap
+		return since >= advertGap || (c.told.Free == 0) != (t.Free == 0)
 	default:
 		return advertNews(c, &c.told, t) || since >= advertGap/5
 	}
