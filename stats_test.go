@@ -62,7 +62,7 @@ func TestLiveStatsLagAndBuffered(t *testing.T) {
 	viewer := sw.peer()
 	viewer.Delay = delay
 	sink := &timedSink{}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // longer than the samples
 	defer cancel()
 	s, err := viewer.Join(ctx, pub.ID(), sink)
 	require.NoError(t, err)
@@ -79,7 +79,10 @@ func TestLiveStatsLagAndBuffered(t *testing.T) {
 		// delay (less while the player waits for a late chunk).
 		startLag := firstReceived.Sub(time.UnixMicro(ts0))
 		assert.GreaterOrEqual(c, st.Lag, startLag+delay-250*time.Millisecond, "lag %v: start %v behind, delay %v", st.Lag, startLag, delay)
-		assert.LessOrEqual(c, st.Lag, startLag+delay+time.Millisecond, "lag %v: start %v behind, delay %v", st.Lag, startLag, delay)
+		// A chunk skipped on a busy machine makes the player wait a chunk
+		// longer from then on.
+		skipped := time.Duration(st.ChunksSkipped) * chunk
+		assert.LessOrEqual(c, st.Lag, startLag+delay+skipped+time.Millisecond, "lag %v: start %v behind, delay %v, %d skipped", st.Lag, startLag, delay, st.ChunksSkipped)
 		// The source pushes each chunk to its one viewer as it is cut, so
 		// the player has what it has not yet played, the newest chunk
 		// whole: at least the delay until the next chunk is due, less what
@@ -88,6 +91,8 @@ func TestLiveStatsLagAndBuffered(t *testing.T) {
 		lastLag := lastReceived.Sub(time.UnixMicro(lastTS))
 		assert.GreaterOrEqual(c, st.Buffered, delay-max(0, lastLag-startLag), "buffered: first chunk %v after its cut, newest %v", startLag, lastLag)
 		assert.GreaterOrEqual(c, st.Buffered, st.Lag-now.Sub(time.UnixMicro(lastTS)), "buffered: the stream handed over and not played")
-		assert.LessOrEqual(c, st.Buffered, st.Lag+chunk, "buffered: no more than the viewer is behind")
+		// No more than the viewer is behind, the newest chunk's duration
+		// (counted to its end), and one held but not yet handed over.
+		assert.LessOrEqual(c, st.Buffered, st.Lag+2*chunk, "buffered: no more than the viewer is behind")
 	}, 20*time.Second, 50*time.Millisecond)
 }
