@@ -63,10 +63,7 @@ func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, boo
 	if p.t0.IsZero() || seq < p.next {
 		return time.Time{}, false
 	}
-	avg := p.avgDur
-	if avg == 0 {
-		avg = dur
-	}
+	avg := p.meanDur(dur)
 	est := time.Duration(p.lastTS-p.ts0)*time.Microsecond + time.Duration(seq-p.lastSeq)*avg
 	if seq == p.lastSeq && p.partOff > 0 {
 		// Chunk next, begun in parts: the player reaches the rest of it
@@ -103,13 +100,19 @@ func (p *playout) aheadAt(now time.Time, delay, dur time.Duration) time.Duration
 	if p.t0.IsZero() {
 		return 0
 	}
-	if p.avgDur > 0 {
-		dur = p.avgDur
-	}
+	dur = p.meanDur(dur)
 	if p.partOff > 0 {
 		dur = dur * time.Duration(p.partOff) / time.Duration(p.partSize)
 	}
 	return max(0, time.Duration(p.lastTS-p.playing(now, delay))*time.Microsecond+dur)
+}
+
+// meanDur returns the chunks' mean duration, or dur before there is one.
+func (p *playout) meanDur(dur time.Duration) time.Duration {
+	if p.avgDur > 0 {
+		return p.avgDur
+	}
+	return dur
 }
 
 // playing returns the timestamp of the stream played at now, Unix µs.
