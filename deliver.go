@@ -82,29 +82,36 @@ func (p *playout) deadline(seq uint64, dur, delay time.Duration) (time.Time, boo
 
 // lagAt returns how far behind the live edge the viewer plays at now: the
 // first chunk's age when it was handed over, plus delay; or, once the
-// play-out point has passed the last chunk handed over, that chunk's age, as
-// the player waits for the next. It compares the publisher's timestamps with
-// this machine's clock. Zero before the first chunk.
-func (p *playout) lagAt(now time.Time, delay time.Duration) time.Duration {
+// play-out point has passed the end of what was handed over (handedEnd), the
+// age of that end, as the player waits there for the next chunk. It compares
+// the publisher's timestamps with this machine's clock. Zero before the
+// first chunk.
+func (p *playout) lagAt(now time.Time, delay, dur time.Duration) time.Duration {
 	if p.t0.IsZero() {
 		return 0
 	}
-	return now.Sub(time.UnixMicro(min(p.playing(now, delay), p.lastTS)))
+	return now.Sub(time.UnixMicro(min(p.playing(now, delay), p.handedEnd(dur))))
 }
 
 // aheadAt returns how much of the stream handed to the sink the player has
-// not played at now: up to the end of the last chunk handed over (of its
-// parts handed over, if it is begun in parts), whose duration is taken to
-// be the chunks' mean, or dur before there is one.
+// not played at now.
 func (p *playout) aheadAt(now time.Time, delay, dur time.Duration) time.Duration {
 	if p.t0.IsZero() {
 		return 0
 	}
+	return max(0, time.Duration(p.handedEnd(dur)-p.playing(now, delay))*time.Microsecond)
+}
+
+// handedEnd returns the timestamp, Unix µs, of the end of the stream handed
+// to the sink: of the last chunk handed over (of its parts handed over, if
+// it is begun in parts), whose duration is taken to be the chunks' mean, or
+// dur before there is one.
+func (p *playout) handedEnd(dur time.Duration) int64 {
 	dur = p.meanDur(dur)
 	if p.partOff > 0 {
 		dur = dur * time.Duration(p.partOff) / time.Duration(p.partSize)
 	}
-	return max(0, time.Duration(p.lastTS-p.playing(now, delay))*time.Microsecond+dur)
+	return p.lastTS + dur.Microseconds()
 }
 
 // meanDur returns the chunks' mean duration, or dur before there is one.

@@ -44,7 +44,9 @@ func TestPlayoutLagAndBuffered(t *testing.T) {
 		{name: "chunks arriving just in time", t0: t0, lastTS: at(3 * time.Second), now: 4*time.Second + 900*time.Millisecond,
 			lag: 8 * time.Second, buffered: 1100 * time.Millisecond},
 		{name: "waiting for a late chunk", t0: t0, lastTS: at(3 * time.Second), now: 7 * time.Second,
-			lag: 10 * time.Second, buffered: 0},
+			lag: 9 * time.Second, buffered: 0},
+		{name: "waiting for the rest of a chunk begun in parts", t0: t0, lastTS: at(3 * time.Second), partOff: 2, now: 7 * time.Second,
+			lag: 9500 * time.Millisecond, buffered: 0},
 		{name: "a later chunk came", t0: t0, lastTS: at(6 * time.Second), now: 7 * time.Second,
 			lag: 8 * time.Second, buffered: 2 * time.Second},
 		{name: "a quarter of a chunk handed over in parts", t0: t0, lastTS: at(6 * time.Second), partOff: 1, now: 7 * time.Second,
@@ -66,7 +68,7 @@ func TestPlayoutLagAndBuffered(t *testing.T) {
 				s.st.put(Chunk{Seq: 100 + seq, Data: []byte{1}})
 			}
 			now := t0.Add(tt.now)
-			assert.Equal(t, tt.lag, s.play.lagAt(now, delay), "lag")
+			assert.Equal(t, tt.lag, s.play.lagAt(now, delay, chunk), "lag")
 			assert.Equal(t, tt.buffered, s.bufferedLocked(now, delay), "buffered")
 		})
 	}

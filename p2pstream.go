@@ -148,8 +148,8 @@ type Stats struct {
 	// Lag is how far behind the live edge a live viewer plays: the player
 	// behind the sink is taken to play each chunk at its playback deadline,
 	// so Lag is the start behind the newest chunk plus Peer.Delay (and what
-	// skipped chunks added to it), or more while the player waits for a
-	// chunk past its deadline. After the stream's last chunk it stays what
+	// skipped chunks added to it), or more while the player waits, at the
+	// end of what it was handed, for a chunk past its deadline. After the stream's last chunk it stays what
 	// it was then. It compares the publisher's clock with this machine's.
 	Lag time.Duration `json:"lag"`
 	// Buffered is how much verified stream lies ahead of the player: held

@@ -308,7 +308,7 @@ func (s *Stream) Stats() Stats {
 		ChunksOnTime:    p.onTime,
 		ChunksSkipped:   p.skipped,
 		Continuity:      1,
-		Lag:             p.lagAt(lagNow, delay),
+		Lag:             p.lagAt(lagNow, delay, s.chunkDuration()),
 		Delivered:       p.next,
 		BytesFromPeers:  s.counters.fromPeers,
 		BytesFromSource: s.counters.fromSource,

@@ -280,11 +280,11 @@ func runClient(ctx context.Context, h *transport.MemHost, until time.Time, chunk
 	}
 }
 
-// playLag is how far behind the live edge a client plays at now, by the
-// rule of p2pstream's Stats.Lag: each chunk plays at its deadline, so the
-// client plays its first chunk's age at t0 plus delay behind the edge, or,
-// once that point has passed the last chunk received (stamped last), that
-// chunk's age.
+// playLag is how far behind the live edge a client plays at now, when a
+// chunk stamped last arrives, by the rule of p2pstream's Stats.Lag: each
+// chunk plays at its deadline, so the client plays its first chunk's age at
+// t0 plus delay behind the edge, or, if it waited at the end of the chunk
+// before (which ends where this one starts), this chunk's age.
 func playLag(now, t0 time.Time, ts0, last int64, delay time.Duration) time.Duration {
 	return max(t0.Sub(time.UnixMicro(ts0))+delay, now.Sub(time.UnixMicro(last)))
 }
