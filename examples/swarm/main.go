@@ -57,6 +57,7 @@ Flags:
 	fs.BoolVar(&cfg.Pull, "pull", false, "viewers pull every chunk (Peer.Pull) instead of fresh chunks being pushed down stripe trees")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "viewers' playout `delay` (Peer.Delay); 0 means the library default")
 	fs.IntVar(&cfg.MaxPeers, "max-peers", 0, "peers each viewer dials (Peer.MaxPeers; it accepts up to four times as many); 0 means the library default")
+	gcLimit := fs.String("gc-limit", "auto", "live: let the heap grow to this `SIZE` (powers of 1024: k, M, G) before the collector runs (GOGC=off with this GOMEMLIMIT), as every viewer's heap is in one process; auto is three times what the run is estimated to use, at most half the machine's memory; 0 leaves the collector to GOGC and GOMEMLIMIT")
 	prefault := fs.String("prefault", "auto", "live: touch this `SIZE` of heap (powers of 1024: k, M, G) before the stream starts, so the first touch of the viewers' memory, all in one process, does not cost the run's first seconds; auto estimates what the run will use, 0 touches none")
 	fs.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "one-way link `latency` (with 25% jitter)")
 	fs.Float64Var(&cfg.Loss, "loss", 0, "`probability` a write is lost and retransmitted")
@@ -64,7 +65,7 @@ Flags:
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured `duration` of the live run")
 	vod := fs.String("vod", "", "run an on-demand swarm of this `SIZE` (e.g. 256M) instead of a live one")
 	seeder := fs.String("seeder-rate", "20M", "on demand: the seeder's upload cap in `bytes/s` (powers of 1024: k, M, G)")
-	fs.BoolVar(&cfg.Diagnose, "diagnose", false, "count why chunks missed their deadline, requests and rejects, and how old chunks are (since cut) when their heads reach viewers and when viewers store them, and print it; without -pull, also how many viewers the trees feed, and how deep, each second for the first 30 s")
+	fs.BoolVar(&cfg.Diagnose, "diagnose", false, "count why chunks missed their deadline, requests and rejects, and how old chunks are (since cut) when their heads reach viewers and when viewers store them, and print it; without -pull, also how many viewers the trees feed, how deep, and how long goroutines waited for a CPU, each second for the first 30 s")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	fs.StringVar(&cfg.HeapProfile, "memprofile", "", "live: write a heap profile at the end of the run, swarm still up, to `FILE`")
 	noBaseline := fs.Bool("no-baseline", false, "skip the client-server baseline")
@@ -78,6 +79,15 @@ Flags:
 	}
 	if cfg.SeederRate, err = parseSize(*seeder, 1024); err != nil {
 		return fmt.Errorf("-seeder-rate: %w", err)
+	}
+	switch *gcLimit {
+	case "auto":
+	case "0":
+		cfg.GCLimit = -1
+	default:
+		if cfg.GCLimit, err = parseSize(*gcLimit, 1024); err != nil {
+			return fmt.Errorf("-gc-limit: %w", err)
+		}
 	}
 	switch *prefault {
 	case "auto":

@@ -70,6 +70,7 @@ func (l *chunkLog) newest() int {
 // as p2pstream's playout: due at t0 + (ts - ts0) + the default Peer.Delay.
 func RunClientServer(cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
+	defer collectAt(gcLimit(cfg))()
 	network := transport.NewMem()
 	defer network.Close()
 	network.SetDefaultLink(transport.Link{Latency: cfg.Latency, Jitter: cfg.Latency / 4, Loss: cfg.Loss})

@@ -52,6 +52,11 @@ type Config struct {
 	// stream starts (prefault.go); if zero, an estimate of what the run
 	// will use; negative, none.
 	Prefault int64
+	// GCLimit is the heap a run may grow to before the collector runs
+	// (gc.go): the collector is off below it. If zero, three times the
+	// heap the run is estimated to fill; negative, the collector runs as
+	// GOGC and GOMEMLIMIT say.
+	GCLimit int64
 	// Latency is the one-way latency of every link (with 25% jitter); if zero, 20 ms.
 	Latency time.Duration
 	// Loss is the probability a write is lost and retransmitted.

@@ -170,6 +170,7 @@ func RunLive(cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer sw.close()
+	defer collectAt(gcLimit(cfg))()
 	if n := prefaultSize(cfg); n > 0 {
 		t := time.Now()
 		prefault(n)
@@ -222,6 +223,7 @@ func RunLive(cfg Config) (Result, error) {
 	var lags []time.Duration
 	var churnDebt float64
 	prevDue, prevOnTime := int64(0), int64(0)
+	sched := newSchedLatency()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for t := time.Second; t <= cfg.Duration; t += time.Second {
@@ -257,7 +259,7 @@ func RunLive(cfg Config) (Result, error) {
 		sw.mu.Unlock()
 		lags = append(lags, now...)
 		if cfg.Diagnose && !cfg.Pull && t <= formationWatch {
-			cfg.Logf("trees t=%v: %s", t, treeFormation(all))
+			cfg.Logf("trees t=%v: %s; %v", t, treeFormation(all), sched)
 		}
 		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
 		if d := due - prevDue; d > 0 {

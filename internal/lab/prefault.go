@@ -20,14 +20,20 @@ import (
 // prefaultBlock is the size of the blocks prefault allocates.
 const prefaultBlock = 1 << 20
 
-// prefaultSize is how much heap to touch before a run of cfg: per viewer,
-// three windows of the stream (the window, and what the collector lets
-// pile up before it frees chunks gone out of it) and 512 KiB for its
-// connections; at most a quarter of the machine's memory.
+// prefaultSize is how much heap to touch before a run of cfg:
+// Config.Prefault, or heapEstimate, at most a quarter of the machine's
+// memory.
 func prefaultSize(cfg Config) int64 {
 	if cfg.Prefault != 0 {
 		return max(0, cfg.Prefault)
 	}
+	return min(heapEstimate(cfg), totalRAM()/4)
+}
+
+// heapEstimate is the heap a live run of cfg fills: per viewer, three
+// windows of the stream (the window, and what the collector lets pile up
+// before it frees chunks gone out of it) and 512 KiB for its connections.
+func heapEstimate(cfg Config) int64 {
 	window := cfg.Window
 	if window <= 0 {
 		window = 8 * time.Second // Peer.Window's default
@@ -36,12 +42,16 @@ func prefaultSize(cfg Config) int64 {
 		}
 	}
 	perViewer := 3*int64(window.Seconds()*float64(cfg.Bitrate/8)) + 512<<10
-	n := int64(cfg.Peers) * perViewer
+	return int64(cfg.Peers) * perViewer
+}
+
+// totalRAM is the machine's memory in bytes, or a gibibyte if unknown.
+func totalRAM() int64 {
 	var si syscall.Sysinfo_t
-	if err := syscall.Sysinfo(&si); err == nil {
-		n = min(n, int64(si.Totalram)*int64(si.Unit)/4)
+	if err := syscall.Sysinfo(&si); err != nil {
+		return 1 << 30
 	}
-	return n
+	return int64(si.Totalram) * int64(si.Unit)
 }
 
 // prefault touches n bytes of fresh heap, one byte a page, and frees
