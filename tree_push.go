@@ -135,15 +135,11 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 	s := c.s
 	lim := s.peer.limiter
-	n := 0
+	n := 0 // bytes pushed and not yet counted
 	defer func() {
-		if n > 0 {
-			s.mu.Lock()
-			s.counters.up += int64(n)
-			c.sentUp += int64(n)
-			c.lastSent = time.Now()
-			s.mu.Unlock()
-		}
+		s.mu.Lock()
+		s.sentLocked(c, n)
+		s.mu.Unlock()
 	}()
 	s.pushers.Add(1)
 	defer s.pushers.Add(-1)
@@ -154,6 +150,10 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 			return err
 		}
 		s.mu.Lock()
+		// Counted as they go: a writer that always has more to push
+		// (a source feeding Fanout 4 on a 4x uplink) never returns.
+		s.sentLocked(c, n)
+		n = 0
 		p, ok := s.nextPushLocked(c)
 		s.mu.Unlock()
 		if !ok {
