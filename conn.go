@@ -103,8 +103,6 @@ type conn struct {
 	queued       map[uint64]struct{} // uploads queued in data and still wanted
 	rate         float64             // measured chunk bytes per second from the peer
 	lastRecv     time.Time
-	lastSent     time.Time
-	sentUp       int64
 	sending      int                 // chunks being written to the peer now (0 or 1)
 	writing      uint64              // the live chunk being written to the peer, or noSeq
 	back         uint64              // the live chunk the peer asked for last piece first (RequestBack), or noSeq

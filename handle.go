@@ -338,17 +338,7 @@ func (s *Stream) sent(c *conn, n int, ok bool) {
 	if !ok {
 		return
 	}
-	s.sentLocked(c, n)
-}
-
-// sentLocked counts n chunk bytes uploaded to c.
-func (s *Stream) sentLocked(c *conn, n int) {
-	if n <= 0 {
-		return
-	}
 	s.counters.up += int64(n)
-	c.sentUp += int64(n)
-	c.lastSent = time.Now()
 }
 
 // receive verifies and stores a chunk. A chunk that fails verification bans

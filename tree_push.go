@@ -138,7 +138,7 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 	n := 0 // bytes pushed and not yet counted
 	defer func() {
 		s.mu.Lock()
-		s.sentLocked(c, n)
+		s.counters.up += int64(n)
 		s.mu.Unlock()
 	}()
 	s.pushers.Add(1)
@@ -152,7 +152,7 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 		s.mu.Lock()
 		// Counted as they go: a writer that always has more to push
 		// (a source feeding Fanout 4 on a 4x uplink) never returns.
-		s.sentLocked(c, n)
+		s.counters.up += int64(n)
 		n = 0
 		p, ok := s.nextPushLocked(c)
 		s.mu.Unlock()
