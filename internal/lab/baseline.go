@@ -290,6 +290,7 @@ func playLag(now, t0 time.Time, ts0, last int64, delay time.Duration) time.Durat
 	return max(t0.Sub(time.UnixMicro(ts0))+delay, now.Sub(time.UnixMicro(last)))
 }
 
-// playDelay is p2pstream's default Peer.Delay for chunks of the given
-// duration: three chunk durations, at least 2 s.
+// playDelay is the play-out delay the baseline's clients get: p2pstream's
+// default Peer.Delay for pulling viewers (Peer.Pull), three chunk
+// durations, at least 2 s, twice the trees' default.
 func playDelay(chunk time.Duration) time.Duration { return max(3*chunk, 2*time.Second) }
