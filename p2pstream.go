@@ -149,8 +149,9 @@ type Stats struct {
 	// behind the sink is taken to play each chunk at its playback deadline,
 	// so Lag is the start behind the newest chunk plus Peer.Delay (and what
 	// skipped chunks added to it), or more while the player waits, at the
-	// end of what it was handed, for a chunk past its deadline. After the stream's last chunk it stays what
-	// it was then. It compares the publisher's clock with this machine's.
+	// end of what it was handed, for a chunk past its deadline. After the
+	// stream's last chunk it stays what it was then. It compares the
+	// publisher's clock with this machine's.
 	Lag time.Duration `json:"lag"`
 	// Buffered is how much verified stream lies ahead of the player: held
 	// and not yet handed to the sink (as chunks are at the start), or, live,

@@ -137,9 +137,11 @@ func (c *conn) writePushes(ctx context.Context, bw *bufio.Writer) error {
 	lim := s.peer.limiter
 	n := 0 // bytes pushed and not yet counted
 	defer func() {
-		s.mu.Lock()
-		s.counters.up += int64(n)
-		s.mu.Unlock()
+		if n > 0 {
+			s.mu.Lock()
+			s.counters.up += int64(n)
+			s.mu.Unlock()
+		}
 	}()
 	s.pushers.Add(1)
 	defer s.pushers.Add(-1)

@@ -59,6 +59,12 @@ func TestPushesCountedAsTheyGo(t *testing.T) {
 	s.mu.Unlock()
 	assert.GreaterOrEqual(t, up, int64(wire.MinPieceSize), "the first piece counted while the writer pushes on")
 	read(4)
-	require.NoError(t, <-done)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		b.Close() // ends the writer
+		t.Fatal("the writer pushed more than the six pieces there are")
+	}
 	assert.Equal(t, int64(6*wire.MinPieceSize), s.counters.up)
 }

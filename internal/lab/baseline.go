@@ -180,8 +180,8 @@ func RunClientServer(cfg Config) (Result, error) {
 	res.LagP50, res.LagP95 = percentile(lags, 0.5), percentile(lags, 0.95)
 	published := int64(cfg.Duration.Seconds() * float64(cfg.Bitrate) / 8)
 	res.SourceUpload = float64(srcHost.Stats().Sent) / float64(published)
+	res.HeapPerPeer = heapPerPeer(cfg.Peers) // first: its collection is the run's (live.go)
 	res.CPUSeconds = cpuTime() - cpu0
-	res.HeapPerPeer = heapPerPeer(cfg.Peers)
 	return res, nil
 }
 
@@ -292,5 +292,5 @@ func playLag(now, t0 time.Time, ts0, last int64, delay time.Duration) time.Durat
 
 // playDelay is the play-out delay the baseline's clients get: p2pstream's
 // default Peer.Delay for pulling viewers (Peer.Pull), three chunk
-// durations, at least 2 s, twice the trees' default.
+// durations, at least 2 s (twice the trees' default at 1 s chunks).
 func playDelay(chunk time.Duration) time.Duration { return max(3*chunk, 2*time.Second) }

@@ -20,8 +20,8 @@ func TestGCLimit(t *testing.T) {
 	}{
 		{"explicit", Config{GCLimit: 64 << 20, Peers: 1000}, 64 << 20},
 		{"off", Config{GCLimit: -1, Peers: 1000}, 0},
-		{"small run", Config{Peers: 10, Bitrate: 500_000}, 1 << 30},
-		{"estimate", big, min(3*heapEstimate(big), totalRAM()/2)},
+		{"small run", Config{Peers: 10, Bitrate: 500_000}, min(1<<30, totalRAM()/2)},
+		{"estimate", big, min(6_072_864_000, totalRAM()/2)}, // 3 x 1,000 x (3 x 8 s x 62,500 B/s + 512 KiB)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, gcLimit(tc.cfg))

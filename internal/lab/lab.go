@@ -52,10 +52,11 @@ type Config struct {
 	// stream starts (prefault.go); if zero, an estimate of what the run
 	// will use; negative, none.
 	Prefault int64
-	// GCLimit is the heap a run may grow to before the collector runs
-	// (gc.go): the collector is off below it. If zero, three times the
-	// heap the run is estimated to fill; negative, the collector runs as
-	// GOGC and GOMEMLIMIT say.
+	// GCLimit is the memory a live run may grow to before the collector
+	// runs (gc.go: GOGC=off with this GOMEMLIMIT); the collector is off
+	// below it. If zero, three times the heap the run is estimated to
+	// fill, at least 1 GiB, at most half the machine's memory; negative,
+	// the collector runs as GOGC and GOMEMLIMIT say.
 	GCLimit int64
 	// Latency is the one-way latency of every link (with 25% jitter); if zero, 20 ms.
 	Latency time.Duration
@@ -73,9 +74,9 @@ type Config struct {
 	// SkipBaseline skips the client-server run.
 	SkipBaseline bool
 	// Diagnose counts the viewers' debug events (why chunks missed their
-	// deadline, requests, rejects) into Result.Diagnosis; without Pull, it
-	// also logs how the trees form (treeFormation), each second for the
-	// first 30 s.
+	// deadline, requests, rejects) into Result.Diagnosis, and logs, each
+	// second for the first 30 s, how long goroutines waited for a CPU and,
+	// without Pull, how the trees form (treeFormation).
 	Diagnose bool
 	// HeapProfile, if set, is a file to write a heap profile to at the end
 	// of the live run, while the swarm is still up.

@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestSmallLiveSwarm runs the lab at a small size and checks that every
 // figure is measured and the swarm carried the stream.
 func TestSmallLiveSwarm(t *testing.T) {
-	cfg := Config{Peers: 10, Bitrate: 500_000, Chunk: 500 * time.Millisecond, Duration: 6 * time.Second, Logf: t.Logf}
+	cfg := Config{Peers: 10, Bitrate: 500_000, Chunk: 500 * time.Millisecond, Duration: 6 * time.Second, GCLimit: -1, Logf: t.Logf}
 	p2p, err := RunLive(cfg)
 	require.NoError(t, err)
 	t.Log(Header)
@@ -43,7 +43,7 @@ func TestSmallLiveSwarm(t *testing.T) {
 func TestBaselineNeverStarted(t *testing.T) {
 	// A source with a tenth of the stream's rate for 20 viewers: none gets
 	// a whole chunk in 2 s.
-	cfg := Config{Peers: 20, Bitrate: 500_000, SourceUpload: 0.1, Duration: 2 * time.Second, Logf: t.Logf}
+	cfg := Config{Peers: 20, Bitrate: 500_000, SourceUpload: 0.1, Duration: 2 * time.Second, GCLimit: -1, Logf: t.Logf}
 	cs, err := RunClientServer(cfg)
 	require.NoError(t, err)
 	t.Log(cs)

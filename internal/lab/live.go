@@ -198,6 +198,7 @@ func RunLive(cfg Config) (Result, error) {
 	pubStart := time.Now()
 	// Let the first chunk exist, then the crowd arrives at once.
 	time.Sleep(cfg.Chunk + 100*time.Millisecond)
+	sched := newSchedLatency() // the crowd's join included
 	start := time.Now()
 	upload := int64(cfg.Upload * float64(bytesPerSec))
 	var wg sync.WaitGroup
@@ -223,7 +224,6 @@ func RunLive(cfg Config) (Result, error) {
 	var lags []time.Duration
 	var churnDebt float64
 	prevDue, prevOnTime := int64(0), int64(0)
-	sched := newSchedLatency()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for t := time.Second; t <= cfg.Duration; t += time.Second {
@@ -258,8 +258,14 @@ func RunLive(cfg Config) (Result, error) {
 		}
 		sw.mu.Unlock()
 		lags = append(lags, now...)
-		if cfg.Diagnose && !cfg.Pull && t <= formationWatch {
-			cfg.Logf("trees t=%v: %s; %v", t, treeFormation(all), sched)
+		if cfg.Diagnose && t <= formationWatch {
+			p50, p99 := sched.next()
+			waits := fmt.Sprintf("goroutines waited for a CPU p50 <= %v, p99 <= %v", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+			if cfg.Pull {
+				cfg.Logf("t=%v: %s", t, waits)
+			} else {
+				cfg.Logf("trees t=%v: %s; %s", t, treeFormation(all), waits)
+			}
 		}
 		sample := Sample{T: t, Continuity: 1, LagP50: percentile(now, 0.5), Viewers: len(all)}
 		if d := due - prevDue; d > 0 {
@@ -310,8 +316,10 @@ func RunLive(cfg Config) (Result, error) {
 	if n := len(res.Series); n > 0 {
 		res.SourceUpload = res.Series[n-1].SourceUpload
 	}
-	res.CPUSeconds = cpuTime() - cpu0
+	// After heapPerPeer's collection: with the collector off (gc.go) the
+	// run's one collection of what it allocated is counted too.
 	res.HeapPerPeer = heapPerPeer(cfg.Peers)
+	res.CPUSeconds = cpuTime() - cpu0
 	if cfg.HeapProfile != "" {
 		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
 			return res, err

@@ -3,6 +3,8 @@ package lab
 import (
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -45,13 +47,21 @@ func heapEstimate(cfg Config) int64 {
 	return int64(cfg.Peers) * perViewer
 }
 
-// totalRAM is the machine's memory in bytes, or a gibibyte if unknown.
+// totalRAM is the memory the process may use in bytes: the machine's, or
+// its cgroup's limit if lower (cgroup v2 memory.max), or a gibibyte if
+// unknown.
 func totalRAM() int64 {
 	var si syscall.Sysinfo_t
 	if err := syscall.Sysinfo(&si); err != nil {
 		return 1 << 30
 	}
-	return int64(si.Totalram) * int64(si.Unit)
+	n := int64(si.Totalram) * int64(si.Unit)
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && limit > 0 {
+			n = min(n, limit) // "max" (no limit) does not parse
+		}
+	}
+	return n
 }
 
 // prefault touches n bytes of fresh heap, one byte a page, and frees
