@@ -257,15 +257,15 @@ func (s *Stream) haveWantedLocked(c *conn) bool {
 // tellHeldLocked sends a buffer map to the connections whose Haves were
 // held back (announceLocked) once s serves pulls again.
 func (s *Stream) tellHeldLocked() {
-	if s.pushesFullLocked() {
-		return
-	}
 	var bm *wire.BufferMap
 	for _, c := range s.conns {
 		if !c.owedMap {
 			continue
 		}
-		if bm == nil {
+		if bm == nil { // the first owed: whether s serves again, and what it holds
+			if s.pushesFullLocked() {
+				return
+			}
 			if bm = s.bufferMapLocked(); bm == nil {
 				return
 			}

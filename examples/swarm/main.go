@@ -80,23 +80,11 @@ Flags:
 	if cfg.SeederRate, err = parseSize(*seeder, 1024); err != nil {
 		return fmt.Errorf("-seeder-rate: %w", err)
 	}
-	switch *gcLimit {
-	case "auto":
-	case "0":
-		cfg.GCLimit = -1
-	default:
-		if cfg.GCLimit, err = parseSize(*gcLimit, 1024); err != nil {
-			return fmt.Errorf("-gc-limit: %w", err)
-		}
+	if cfg.GCLimit, err = parseAutoSize(*gcLimit); err != nil {
+		return fmt.Errorf("-gc-limit: %w", err)
 	}
-	switch *prefault {
-	case "auto":
-	case "0":
-		cfg.Prefault = -1
-	default:
-		if cfg.Prefault, err = parseSize(*prefault, 1024); err != nil {
-			return fmt.Errorf("-prefault: %w", err)
-		}
+	if cfg.Prefault, err = parseAutoSize(*prefault); err != nil {
+		return fmt.Errorf("-prefault: %w", err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -172,6 +160,18 @@ Flags:
 		fmt.Fprintln(os.Stderr, "wrote", *plotOut)
 	}
 	return nil
+}
+
+// parseAutoSize parses a size in powers of 1024 as the lab's Config takes
+// it: "auto" is 0 (the lab's estimate), "0" is -1 (none).
+func parseAutoSize(s string) (int64, error) {
+	switch s {
+	case "auto":
+		return 0, nil
+	case "0":
+		return -1, nil
+	}
+	return parseSize(s, 1024)
 }
 
 // parseSize parses "500k", "2M", "1.5G" with the given unit base.
