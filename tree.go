@@ -264,7 +264,15 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	if grant&^c.feed != 0 && c.feed == 0 {
 		// Never back: a peer that unsubscribes and subscribes again
 		// would otherwise be pushed the newest chunk again each time.
-		c.feedFrom = max(c.feedFrom, s.pushFromLocked(c))
+		from := s.pushFromLocked(c)
+		if m.HasFrom {
+			from = m.From // nextPushLocked keeps it within maxPushBehind
+		}
+		c.feedFrom = max(c.feedFrom, from)
+		// A joining viewer that has begun no chunk yet (it would say
+		// where it starts) is pushed its first chunk's first piece
+		// (pushLead).
+		c.lead, c.leadOwed = c.feedFrom, len(c.has) == 0 && !m.HasFrom
 	}
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})

@@ -8,7 +8,7 @@ const Magic = "P2PS"
 
 // Version is the protocol version this package speaks. A Handshake with
 // any other version is a protocol error.
-const Version uint8 = 7
+const Version uint8 = 8
 
 // FlagSource is the Handshake flag bit saying the sender publishes the
 // stream. Other flag bits are reserved and must be zero.

@@ -85,7 +85,9 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return 0, 0, true
 	case TypeTree:
 		return treeLen, treeLen, true
-	case TypeSubscribe, TypeFeed:
+	case TypeSubscribe:
+		return 1, subscribeFromLen, true
+	case TypeFeed:
 		return 1, 1, true
 	case TypeRequestStripes:
 		return 9, 9, true

@@ -63,6 +63,8 @@ func samples() []sample {
 		{"ready", &Ready{}},
 		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5, Above: [MaxStripes]uint64{3: 0xdeadbeef}}},
 		{"subscribe", &Subscribe{Mask: 0b1010}},
+		{"subscribe from", &Subscribe{Mask: 0b0001, From: 1 << 40, HasFrom: true}},
+		{"subscribe from 0", &Subscribe{Mask: 0b0100, HasFrom: true}},
 		{"feed", &Feed{Mask: 0b0101}},
 		{"request stripes", &RequestStripes{Seq: 1 << 50, Mask: 0b0110}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
@@ -106,7 +108,7 @@ func TestFrameBytes(t *testing.T) {
 		msg  Message
 		hex  string
 	}{
-		{"handshake", hs, "0000004b" + "01" + "50325053" + "07" + "01" +
+		{"handshake", hs, "0000004b" + "01" + "50325053" + "08" + "01" +
 			"aa" + strings.Repeat("00", 30) + "bb" + "cc" + strings.Repeat("00", 14) + "dd" +
 			"ee" + strings.Repeat("00", 15) + "03" + "613a31"},
 		{"buffer map", bm, "0000000f" + "02" + "0000000000000010" + "0000000a" + "8040"},
@@ -122,6 +124,7 @@ func TestFrameBytes(t *testing.T) {
 		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, 0xff, 0xff, 0xff, 0xff}, Free: 5, Above: [MaxStripes]uint64{1, 2: 1 << 63}}, "0000004a" + "11" + "00010203ffffffff" + "05" +
 			"0000000000000001" + "0000000000000000" + "8000000000000000" + strings.Repeat("0000000000000000", 5)},
 		{"subscribe", &Subscribe{Mask: 3}, "00000002" + "12" + "03"},
+		{"subscribe from", &Subscribe{Mask: 1, From: 0x0102, HasFrom: true}, "0000000a" + "12" + "01" + "0000000000000102"},
 		{"feed", &Feed{Mask: 1}, "00000002" + "13" + "01"},
 		{"request stripes", &RequestStripes{Seq: 5, Mask: 2}, "0000000a" + "14" + "0000000000000005" + "02"},
 		{"manifest", &Manifest{Data: []byte("{}")}, "00000003" + "09" + "7b7d"},
@@ -190,7 +193,7 @@ func TestUnencodable(t *testing.T) {
 		want string
 	}{
 		{"long address", &Handshake{Version: Version, ListenAddr: strings.Repeat("a", 256)}, "listen address of 256 bytes"},
-		{"version unset", &Handshake{}, "version 0, want 7"},
+		{"version unset", &Handshake{}, "version 0, want 8"},
 		{"short signature", &Chunk{Sig: make([]byte, 63)}, "signature of 63 bytes"},
 		{"source proof unsigned", &SourceProof{}, "signature of 0 bytes, want 64"},
 		{"head unsigned", &Head{Size: 1, Hashes: make([]byte, HashSize)}, "signature of 0 bytes, want 64"},
