@@ -124,8 +124,6 @@ type conn struct {
 	orphanOf    uint8                 // at a source: stripes whose root the peer was below when it left
 	feedFrom    uint64                // the first chunk still to push to the peer
 	pushed      map[uint64]*pushState // what we pushed of each chunk from feedFrom
-	lead        uint64                // a joining peer's first chunk (pushLead)
-	leadOwed    bool                  // its first piece is still to push
 	pushWake    chan struct{}         // pieces arrived to push to the peer
 	told        wire.Tree             // our advertisement as last sent to the peer (treeLocked)
 	toldAt      time.Time             // when

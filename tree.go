@@ -269,10 +269,6 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 			from = m.From // nextPushLocked keeps it within maxPushBehind
 		}
 		c.feedFrom = max(c.feedFrom, from)
-		// A joining viewer that has begun no chunk yet (it would say
-		// where it starts) is pushed its first chunk's first piece
-		// (pushLead).
-		c.lead, c.leadOwed = c.feedFrom, len(c.has) == 0 && !m.HasFrom
 	}
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})

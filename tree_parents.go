@@ -104,9 +104,9 @@ func (s *Stream) subscribeMasksLocked() {
 // joinFromLocked is where a joining viewer (one that holds no chunk whole
 // yet) asks a new parent to start pushing: its first chunk, or, before it
 // chose one, the oldest chunk it has begun. Parents that say yes at
-// different moments would otherwise each start at their own newest chunk,
-// and the later ones could skip the first chunk of the viewer, which
-// started on the first piece pushed to it (pushLead).
+// different moments would otherwise each start at their own newest chunk:
+// a parent that says yes after a chunk was cut would skip the viewer's
+// first for its stripe, and that stripe would have to be pulled in time.
 func (s *Stream) joinFromLocked() (uint64, bool) {
 	if s.st.len() > 0 {
 		return 0, false

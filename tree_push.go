@@ -98,9 +98,6 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 		}
 		n := wire.Pieces(len(r.data))
 		p := s.partials[seq]
-		if pushLead(c, seq, n, p) {
-			return push{seq: seq, index: 0, data: piece(r.data, 0)}, true
-		}
 		done := true
 		best := -1
 		for i := range stripes {
@@ -129,20 +126,6 @@ func (s *Stream) nextPushLocked(c *conn) (push, bool) {
 		}
 	}
 	return push{}, false
-}
-
-// pushLead reports whether piece 0 of chunk seq, of n pieces (p, if it
-// is still arriving), is to be pushed to c now as its lead: c joined, and
-// the chunk is the first pushed to it (subscribeLocked). A part sink
-// starts on a chunk's first piece, which is stripe 0's: the first parent
-// to say yes pushes it whatever stripes it feeds, and the viewer starts
-// without waiting for stripe 0's tree to reach it.
-func pushLead(c *conn, seq uint64, n int, p *partial) bool {
-	if !c.leadOwed || seq < c.lead || n == 0 || p != nil && !p.got[0] {
-		return false
-	}
-	c.leadOwed = false
-	return seq == c.lead && c.feed&1 == 0
 }
 
 // writePushes writes what there is to push to c now, through the upload

@@ -71,10 +71,9 @@ func TestPushesCountedAsTheyGo(t *testing.T) {
 	assert.Equal(t, int64(6*wire.MinPieceSize), s.counters.up)
 }
 
-// TestJoinPushes: a parent pushes a joining viewer the first piece of its
-// first chunk whatever stripes it feeds it (a part sink starts on that
-// piece); a viewer that says where it starts (wire.Subscribe.From) is
-// pushed from there, at most maxPushBehind chunks back, and no lead piece.
+// TestJoinPushes: a parent pushes a joining viewer from the newest chunk
+// it holds whole, or, if the viewer says where it starts
+// (wire.Subscribe.From), from there, at most maxPushBehind chunks back.
 func TestJoinPushes(t *testing.T) {
 	data := bytes.Repeat([]byte{7}, 8*wire.MinPieceSize) // stripe 1: pieces 1 and 5
 	tests := []struct {
@@ -82,8 +81,8 @@ func TestJoinPushes(t *testing.T) {
 		sub  wire.Subscribe
 		want []string // chunk.piece, in the order pushed
 	}{
-		{"no start yet", wire.Subscribe{Mask: 1 << 1}, []string{"3.0", "3.1", "3.5"}},
-		{"fed stripe 0 too", wire.Subscribe{Mask: 1<<0 | 1<<1}, []string{"3.0", "3.1", "3.4", "3.5"}},
+		{"no start yet", wire.Subscribe{Mask: 1 << 1}, []string{"3.1", "3.5"}},
+		{"two stripes", wire.Subscribe{Mask: 1<<0 | 1<<1}, []string{"3.0", "3.1", "3.4", "3.5"}},
 		{"from its start", wire.Subscribe{Mask: 1 << 1, From: 2, HasFrom: true}, []string{"2.1", "2.5", "3.1", "3.5"}},
 		{"from too far back", wire.Subscribe{Mask: 1 << 1, From: 0, HasFrom: true}, []string{"1.1", "1.5", "2.1", "2.5", "3.1", "3.5"}},
 		{"from ahead", wire.Subscribe{Mask: 1 << 1, From: 1 << 60, HasFrom: true}, nil},

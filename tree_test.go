@@ -131,7 +131,7 @@ func TestNextPush(t *testing.T) {
 	c := treeConn(1, 0)
 	s := liveTestStream(0, c)
 	s.partials = make(map[uint64]*partial)
-	data := bytes.Repeat([]byte{7}, 10*wire.MaxPieceSize+100) // 11 pieces of 16 KiB
+	data := bytes.Repeat([]byte{7}, 10*wire.MinPieceSize+100) // 11 pieces of 4 KiB
 	s.st.put(Chunk{Seq: 4, Data: data})
 	arriving := make([]byte, 8*wire.MinPieceSize) // 8 pieces of 4 KiB
 	p := &partial{head: &wire.Head{Seq: 5, Size: uint32(len(arriving))}, data: arriving, got: make([]bool, 8), grew: make(chan struct{})}

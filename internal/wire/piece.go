@@ -19,13 +19,16 @@ const (
 	// MaxPieceSize is the largest piece size, and the most data a Piece
 	// frame carries.
 	MaxPieceSize = 16 << 10
-	// targetPieces is how many pieces a chunk is cut into when the piece
-	// size allows: at 500 kbit/s a 1 s chunk of 62.5 KB has 16 pieces of
-	// 4 KiB, four per stripe (stripe trees), and a relay that pushes one to
-	// five children at 1.5 times the stream's rate passes it on in 0.2 s
-	// instead of the 0.85 s a 16 KiB piece takes. At 2 Mbit/s the pieces
-	// are 16 KiB.
-	targetPieces = 16
+	// targetPieces is how many pieces a chunk is cut into at most when
+	// the piece size allows: up to 256 KiB (2 Mbit/s in 1 s chunks), pieces
+	// of 4 KiB. A relay that pushes a piece to five children at 1.5 times
+	// the stream's rate passes it on in a quarter of the time a 16 KiB
+	// piece takes, and each level of a stripe tree adds that: swarm lab,
+	// 100 viewers at 2 Mbit/s, chunks stored 1.0 s after they were cut
+	// instead of 1.4 s, startup p95 0.65-0.73 s instead of 0.90-1.06 s
+	// (docs/BENCHMARKS.md, "Twenty-second session"); 16 pieces (protocol
+	// version 7) cut 2 Mbit/s into 16 KiB pieces.
+	targetPieces = 64
 )
 
 // PieceSize returns the size of every piece but the last of a chunk of
@@ -39,7 +42,7 @@ func PieceSize(size int) int {
 }
 
 // MaxPieces returns the most pieces a chunk of up to size bytes has. It
-// is not Pieces(size): a chunk just over 16 small pieces has 9 larger ones.
+// is not Pieces(size): a chunk just over 64 small pieces has 33 larger ones.
 func MaxPieces(size int) int {
 	if size > targetPieces*MinPieceSize {
 		return max(Pieces(size), targetPieces)

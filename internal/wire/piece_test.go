@@ -18,10 +18,12 @@ func TestPieceSize(t *testing.T) {
 		{"one byte", 1, MinPieceSize, 1},
 		{"250 kbit/s, 1 s", 31_250, MinPieceSize, 8},
 		{"500 kbit/s, 1 s", 62_500, MinPieceSize, 16},
-		{"just over 16 small pieces", 16*MinPieceSize + 1, 2 * MinPieceSize, 9},
-		{"1 Mbit/s, 1 s", 125_000, 8 << 10, 16},
-		{"2 Mbit/s, 1 s", 250_000, MaxPieceSize, 16},
+		{"1 Mbit/s, 1 s", 125_000, MinPieceSize, 31},
+		{"2 Mbit/s, 1 s", 250_000, MinPieceSize, 62},
+		{"just over 64 small pieces", 64*MinPieceSize + 1, 2 * MinPieceSize, 33},
+		{"4 Mbit/s, 1 s", 500_000, 8 << 10, 62},
 		{"8 Mbit/s, 1 s", 1_000_000, MaxPieceSize, 62},
+		{"16 Mbit/s, 1 s", 2_000_000, MaxPieceSize, 123},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,7 +55,7 @@ func samples() []sample {
 		{"chunk", &Chunk{Seq: 9, Timestamp: 1_700_000_000_000_000, Flags: 1, Sig: sig, Data: data}},
 		{"chunk unsigned", &Chunk{Seq: 10, Timestamp: -1, Flags: 0xFF, Data: []byte{1, 2, 3}}},
 		{"chunk empty", &Chunk{Seq: 11, Flags: 2, Sig: sig}},
-		{"head", &Head{Seq: 12, Timestamp: 1_700_000_000_000_000, Flags: 1, Size: 16*MaxPieceSize + 1, Sig: sig, Hashes: bytes.Repeat([]byte{0xAB}, 17*HashSize)}},
+		{"head", &Head{Seq: 12, Timestamp: 1_700_000_000_000_000, Flags: 1, Size: 64*MaxPieceSize + 1, Sig: sig, Hashes: bytes.Repeat([]byte{0xAB}, 65*HashSize)}},
 		{"head of empty chunk", &Head{Seq: 13, Flags: 2, Sig: sig}},
 		{"piece", &Piece{Seq: 12, Index: 1, Data: []byte{0x47}}},
 		{"full piece", &Piece{Seq: 12, Index: 0, Data: bytes.Repeat([]byte{0x47}, MaxPieceSize)}},
