@@ -264,11 +264,7 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	if grant&^c.feed != 0 && c.feed == 0 {
 		// Never back: a peer that unsubscribes and subscribes again
 		// would otherwise be pushed the newest chunk again each time.
-		from := s.pushFromLocked(c)
-		if m.HasFrom {
-			from = m.From // nextPushLocked keeps it within maxPushBehind
-		}
-		c.feedFrom = max(c.feedFrom, from)
+		c.feedFrom = max(c.feedFrom, s.pushFromLocked(c))
 	}
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})

@@ -94,33 +94,9 @@ func (s *Stream) subscribeMasksLocked() {
 		}
 		if want != c.asked {
 			c.asked = want
-			m := &wire.Subscribe{Mask: want}
-			m.From, m.HasFrom = s.joinFromLocked()
-			c.send(m)
+			c.send(&wire.Subscribe{Mask: want})
 		}
 	}
-}
-
-// joinFromLocked is where a joining viewer (one that holds no chunk whole
-// yet) asks a new parent to start pushing: its first chunk, or, before it
-// chose one, the oldest chunk it has begun. Parents that say yes at
-// different moments would otherwise each start at their own newest chunk:
-// a parent that says yes after a chunk was cut would skip the viewer's
-// first for its stripe, and that stripe would have to be pulled in time.
-func (s *Stream) joinFromLocked() (uint64, bool) {
-	if s.st.len() > 0 {
-		return 0, false
-	}
-	if s.play.started {
-		return s.play.next, true
-	}
-	from, ok := uint64(0), false
-	for seq := range s.partials {
-		if !ok || seq < from {
-			from, ok = seq, true
-		}
-	}
-	return from, ok
 }
 
 // unfedWait is how long a peer that said yes to a stripe has to push a

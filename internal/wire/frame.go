@@ -126,7 +126,7 @@ func ParseMessage(t Type, payload []byte, lim Limits) (Message, error) {
 	case TypeTree:
 		return parseTree(payload), nil
 	case TypeSubscribe:
-		return parseSubscribe(payload)
+		return &Subscribe{Mask: payload[0]}, nil
 	case TypeFeed:
 		return &Feed{Mask: payload[0]}, nil
 	case TypeRequestStripes:

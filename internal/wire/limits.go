@@ -85,9 +85,7 @@ func typeBounds(t Type, l Limits) (lo, hi int, ok bool) {
 		return 0, 0, true
 	case TypeTree:
 		return treeLen, treeLen, true
-	case TypeSubscribe:
-		return 1, subscribeFromLen, true
-	case TypeFeed:
+	case TypeSubscribe, TypeFeed:
 		return 1, 1, true
 	case TypeRequestStripes:
 		return 9, 9, true

@@ -24,15 +24,8 @@ type Tree struct {
 
 // Subscribe (type 0x12) asks the receiver to push the pieces of the
 // stripes in Mask (bit s for stripe s) of every fresh live chunk, from now
-// on, in place of any earlier Subscribe. A zero Mask ends every feed. With
-// HasFrom, a new feed starts at chunk From (a joining viewer's first),
-// if the receiver still pushes chunks that old, instead of where the
-// receiver chooses; the payload is then 9 bytes instead of 1.
-type Subscribe struct {
-	Mask    uint8
-	From    uint64
-	HasFrom bool
-}
+// on, in place of any earlier Subscribe. A zero Mask ends every feed.
+type Subscribe struct{ Mask uint8 }
 
 // Feed (type 0x13) answers a [Subscribe]: the stripes the sender will push
 // from now on.
@@ -56,27 +49,8 @@ func (m *Tree) AppendPayload(b []byte) []byte {
 	return b
 }
 
-// AppendPayload appends Mask, then From (big-endian) if HasFrom.
-func (m *Subscribe) AppendPayload(b []byte) []byte {
-	b = append(b, m.Mask)
-	if m.HasFrom {
-		b = binary.BigEndian.AppendUint64(b, m.From)
-	}
-	return b
-}
-
-// subscribeFromLen is the payload of a Subscribe with From.
-const subscribeFromLen = 9
-
-func parseSubscribe(p []byte) (*Subscribe, error) {
-	switch len(p) {
-	case 1:
-		return &Subscribe{Mask: p[0]}, nil
-	case subscribeFromLen:
-		return &Subscribe{Mask: p[0], From: binary.BigEndian.Uint64(p[1:]), HasFrom: true}, nil
-	}
-	return nil, errorf(TypeSubscribe, "payload of %d bytes, want 1 or %d", len(p), subscribeFromLen)
-}
+// AppendPayload appends Mask.
+func (m *Subscribe) AppendPayload(b []byte) []byte { return append(b, m.Mask) }
 
 // AppendPayload appends Mask.
 func (m *Feed) AppendPayload(b []byte) []byte { return append(b, m.Mask) }

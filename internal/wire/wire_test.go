@@ -63,8 +63,6 @@ func samples() []sample {
 		{"ready", &Ready{}},
 		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, NoDepth, NoDepth, NoDepth, NoDepth}, Free: 5, Above: [MaxStripes]uint64{3: 0xdeadbeef}}},
 		{"subscribe", &Subscribe{Mask: 0b1010}},
-		{"subscribe from", &Subscribe{Mask: 0b0001, From: 1 << 40, HasFrom: true}},
-		{"subscribe from 0", &Subscribe{Mask: 0b0100, HasFrom: true}},
 		{"feed", &Feed{Mask: 0b0101}},
 		{"request stripes", &RequestStripes{Seq: 1 << 50, Mask: 0b0110}},
 		{"manifest", &Manifest{Data: []byte(`{"name":"film.ts","size":123}`)}},
@@ -124,7 +122,6 @@ func TestFrameBytes(t *testing.T) {
 		{"tree", &Tree{Depth: [MaxStripes]uint8{0, 1, 2, 3, 0xff, 0xff, 0xff, 0xff}, Free: 5, Above: [MaxStripes]uint64{1, 2: 1 << 63}}, "0000004a" + "11" + "00010203ffffffff" + "05" +
 			"0000000000000001" + "0000000000000000" + "8000000000000000" + strings.Repeat("0000000000000000", 5)},
 		{"subscribe", &Subscribe{Mask: 3}, "00000002" + "12" + "03"},
-		{"subscribe from", &Subscribe{Mask: 1, From: 0x0102, HasFrom: true}, "0000000a" + "12" + "01" + "0000000000000102"},
 		{"feed", &Feed{Mask: 1}, "00000002" + "13" + "01"},
 		{"request stripes", &RequestStripes{Seq: 5, Mask: 2}, "0000000a" + "14" + "0000000000000005" + "02"},
 		{"manifest", &Manifest{Data: []byte("{}")}, "00000003" + "09" + "7b7d"},
