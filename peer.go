@@ -33,8 +33,8 @@ type Peer struct {
 	// MaxPeers is how many peers each stream dials; if zero, 8. Each stream
 	// also accepts incoming connections while it has fewer than 4*MaxPeers
 	// connections in all (a live source: at least 256). With fewer, a viewer in a small swarm takes
-	// longer to find its tree parents (swarm lab, 100 viewers: startup p95
-	// 2.3 s with 4, 0.85-1.05 s with 8).
+	// longer to find its tree parents (swarm lab, 100 viewers with 16 KiB
+	// pieces: startup p95 2.3 s with 4, 0.85-1.05 s with 8).
 	MaxPeers int
 	// Window is how much of a live stream each peer keeps to serve others;
 	// if zero, 8 s (and at least 8 chunks): viewers play 2.5-5 s behind
@@ -56,15 +56,14 @@ type Peer struct {
 	// every chunk, and a publisher pushes each fresh chunk to a few peers
 	// whole (PublishOptions.Fanout). Peers of a stream should agree; a
 	// viewer in the trees whose neighbours do not push pulls. Swarm lab
-	// (docs/BENCHMARKS.md), 100 viewers at 2 Mbit/s: startup p95 about 1 s
-	// and lag p95 2.5-2.9 s in the trees, 5.3-6.9 s and 8.5-10 s pulling,
-	// both at 99.5-100% continuity. Pulling holds up better where the
-	// trees are weakest: 30% churn per minute, 99-100% against 91.6-99.8%
-	// (>= 99% in 4 runs of 5: a stripe root that leaves can stall its
-	// tree), and 1,000 viewers at 500 kbit/s in one process on two busy
-	// cores, 100% against 73-99.99% (>= 99% in 15 runs of 24); it takes
-	// less CPU (31 against 42-58 CPU seconds for those 1,000 viewers) and
-	// keeps a longer window.
+	// (docs/BENCHMARKS.md), 100 viewers at 2 Mbit/s: startup p95
+	// 0.65-0.88 s and lag p95 2.3-2.6 s in the trees, 5.3-6.9 s and
+	// 8.5-10 s pulling, both at 99.5-100% continuity; with 30% churn per
+	// minute, about 99-100% either way. 1,000 viewers at 500 kbit/s in one
+	// process on two cores: >= 99% pulling in 96 runs of 102, in the
+	// trees in most runs (their forming can stall for seconds); pulling
+	// takes less CPU (31 against 35-53 CPU seconds for those 1,000
+	// viewers) and keeps a longer window.
 	Pull bool
 	// DownloadDir is where a viewer of an on-demand stream keeps the chunks
 	// it fetches, in one temporary file per stream; if empty,

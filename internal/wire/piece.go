@@ -25,7 +25,7 @@ const (
 	// the stream's rate passes it on in a quarter of the time a 16 KiB
 	// piece takes, and each level of a stripe tree adds that: swarm lab,
 	// 100 viewers at 2 Mbit/s, chunks stored 1.0 s after they were cut
-	// instead of 1.4 s, startup p95 0.65-0.73 s instead of 0.90-1.06 s
+	// instead of 1.4 s, startup p95 0.65-0.88 s instead of 0.90-1.06 s
 	// (docs/BENCHMARKS.md, "Twenty-second session"); 16 pieces (protocol
 	// version 7) cut 2 Mbit/s into 16 KiB pieces.
 	targetPieces = 64
