@@ -18,8 +18,9 @@ import (
 // peer passes each piece on as soon as it has checked it against the
 // signed head, instead of waiting for the whole chunk. Store-and-forward of
 // 1 s chunks costs a hop 0.7 s at 1.5x the bitrate; a 4 KiB piece at
-// 2 Mbit/s costs it about 11 ms a child. A peer advertises a chunk (Have) once it holds its verified head, and
-// serves whatever prefix of pieces it has, then the rest as it comes.
+// 2 Mbit/s costs it about 11 ms a child. A peer advertises a chunk (Have)
+// once it holds its verified head, and serves whatever prefix of pieces it
+// has, then the rest as it comes.
 
 // partial is a live chunk being received: its verified head and the pieces
 // so far. Guarded by Stream.mu, except the data of received pieces (got),
