@@ -103,6 +103,7 @@ func TestSourceRootsEveryStripe(t *testing.T) {
 	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.source, s.fanout = true, 1
 	require.Equal(t, stripes, s.feedUnits())
+	s.treeAdvertLocked(c4, advert(2, viewerFeeds)) // fed stripe 0 elsewhere: no root place kept for it
 
 	s.subscribeLocked(c1, &wire.Subscribe{Mask: 1 | 1<<1}, time.Now())
 	assert.Equal(t, uint8(1|1<<1), lastFeed(c1).Mask)
@@ -123,6 +124,75 @@ func TestSourceRootsEveryStripe(t *testing.T) {
 	for i := range stripes {
 		assert.Equal(t, 1, s.stripeFeedsLocked(i), "stripe %d", i)
 	}
+}
+
+// TestSourceKeepsRootForHome: a source keeps a stripe's root place for a
+// viewer whose home is the stripe while one it is connected to lacks the
+// stripe, for feedWait at most.
+func TestSourceKeepsRootForHome(t *testing.T) {
+	other, homed := treeConn(1, 1), treeConn(2, 0)
+	s := liveTestStream(3, other, homed)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.source, s.fanout = true, 1
+	now := time.Now()
+
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now)
+	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask, "stripe 0 kept for the viewer whose home it is, not yet heard from")
+	s.treeAdvertLocked(homed, advert(wire.NoDepth, viewerFeeds))
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(feedWait/2))
+	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask, "it lacks stripe 0")
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(feedWait))
+	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "it did not ask in time")
+	s.treeAdvertLocked(other, advert(1, viewerFeeds)) // a leaf
+	s.subscribeLocked(homed, &wire.Subscribe{Mask: 1}, now.Add(feedWait))
+	assert.Equal(t, uint8(1), lastFeed(homed).Mask, "in the place of a leaf for which it is not")
+	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask)
+
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 << 1}, now) // back to stripe 1 only
+	s.subscribeLocked(homed, &wire.Subscribe{}, now)
+	s.treeAdvertLocked(homed, advert(2, viewerFeeds))
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(2*feedWait))
+	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "nobody whose home is stripe 0 lacks it: at once")
+}
+
+// TestRootMakesRoom: a stripe's root makes room for its stripe whatever its
+// home, if it must by ending a feed to a child whose home that stripe is,
+// but never a feed of its home stripe; nor, for its home stripe, a feed of
+// the stripe it roots.
+func TestRootMakesRoom(t *testing.T) {
+	src, homed, own, asker := treeConn(1, 0), treeConn(2, 2), treeConn(3, 1), treeConn(4, 3)
+	s := liveTestStream(3, src, homed, own, asker)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.peer.id = PeerID{1} // home stripe 1
+	for i := range stripes {
+		s.tree.parent[i], s.tree.accepted[i] = src, true
+	}
+	s.treeAdvertLocked(src, advert(0, 0)) // the source: we root every stripe
+	for _, c := range []*conn{homed, own} {
+		s.treeAdvertLocked(c, advert(2, 0))
+	}
+	homed.feed, own.feed = 1<<2, 1<<1
+	for _, c := range []*conn{treeConn(5, 1), treeConn(6, 1), treeConn(7, 1)} {
+		c.feed = 1 << 1
+		s.conns[c.id] = c
+	}
+	require.True(t, s.ownsLocked(0))
+	require.True(t, s.ownsLocked(1))
+	require.True(t, s.ownsLocked(2), "it roots stripe 2 too")
+
+	s.tree.parent[2] = treeConn(8, 2) // no longer roots stripe 2
+	s.treeAdvertLocked(s.tree.parent[2], advert(3, 0))
+	require.False(t, s.ownsLocked(2))
+	s.subscribeLocked(asker, &wire.Subscribe{Mask: 1}, time.Now())
+	assert.Equal(t, uint8(1), lastFeed(asker).Mask, "room made for the stripe it roots")
+	assert.Zero(t, lastFeed(homed).Mask, "by ending a feed of stripe 2, though its child's home")
+	assert.Nil(t, lastFeed(own), "not of its home stripe")
+
+	late := treeConn(9, 1)
+	s.conns[late.id] = late
+	s.subscribeLocked(late, &wire.Subscribe{Mask: 1 << 1}, time.Now())
+	assert.Zero(t, lastFeed(late).Mask, "for its home stripe, no feed of the stripe it roots ends")
+	assert.Equal(t, uint8(1), asker.feed)
 }
 
 // TestNextPush: a child is pushed a chunk's head, then the pieces of its
