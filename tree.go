@@ -233,18 +233,23 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	}
 	want := m.Mask & allStripes
 	grant := c.feed & want
+	for i := range stripes {
+		if c.feed&^want&(1<<i) != 0 {
+		}
+	}
+	leaf := s.feedsLocked() == 0
 	c.feed = grant // what is dropped frees room for the rest
 	room := s.feedUnits() - s.feedsLocked()
 	for k := range stripes {
 		i := (home(s.peer.id) + k) % stripes
 		bit := uint8(1) << i
-		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c || s.tree.climb[i] == c {
+		if want&bit == 0 || grant&bit != 0 || s.depthLocked(i) >= maxDepth-1 || s.tree.parent[i] == c || s.tree.climb[i] == c || s.mayAscendLocked(c, i) {
 			continue
 		}
 		free := room
 		if s.source {
 			free = s.rootRoomLocked(i, s.orphanOfLocked(c, i, now))
-			if free > 0 && s.keepRootLocked(c, i, now) {
+			if free > 0 && s.keepRootLocked(c, i, grant, now) {
 				free = 0
 			}
 		}
@@ -276,6 +281,12 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	c.feed = grant
 	c.send(&wire.Feed{Mask: grant})
 	notify(c.pushWake)
+	if leaf && grant != 0 && !s.source {
+		// No longer a leaf: our parents are told at once, as they end
+		// a leaf's feed first to make room (dropForeignLocked) and feed
+		// a leaf without checking it is not their ancestor.
+		s.scheduleSoon()
+	}
 }
 
 // stripeFeedsLocked counts the feeds of stripe i s gives now. A source
@@ -293,16 +304,18 @@ func (s *Stream) stripeFeedsLocked(i int) int {
 }
 
 // pushDownLocked ends the feed of stripe i to a child for which i is not
-// home, if there is one (at a source, one that feeds nobody), and reports
-// whether it did. A source pushes down leaves only: its child is
-// the root of a stripe, and ending its feed would take the whole tree
-// apart (swarm lab, 30% churn per minute: a late joiner whose home was the
-// stripe took the place of its root, the root found no parent outside its
-// own subtree, and 92 viewers lost the stripe 2 s later).
+// home and that feeds nobody (a leaf, as far as its wire.Tree says), if
+// there is one, and reports whether it did. Ending a feed to a child with
+// children of its own cuts a subtree from the stripe for one viewer: at a
+// source, the root of a stripe, whose whole tree came apart (swarm lab,
+// 30% churn per minute: the root found no parent outside its own subtree,
+// and 92 viewers lost the stripe 2 s later); near the top of a forming
+// tree, hundreds of viewers, who waited out parentGrace while the cut child
+// looked for room in a full crowd (1,000 viewers: 93-367 cut at once).
 func (s *Stream) pushDownLocked(i int) bool {
 	bit := uint8(1) << i
 	for _, c := range s.conns {
-		if c.feed&bit != 0 && home(c.id) != i && (!s.source || isLeaf(c)) {
+		if c.feed&bit != 0 && home(c.id) != i && isLeaf(c) {
 			c.feed &^= bit
 			c.send(&wire.Feed{Mask: c.feed})
 			return true
@@ -361,6 +374,19 @@ func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 	drop.feed &^= bit
 	drop.send(&wire.Feed{Mask: drop.feed})
 	return true
+}
+
+// mayAscendLocked reports whether c, which feeds others (as far as its
+// wire.Tree says), may be an ancestor of s in stripe i: our parent's
+// ancestor filter holds it. Feeding it would close a loop. The asker
+// checked our filter too (mayDescendLocked), but in the advertisement it
+// had of us, which may be a second old while the trees form; ours is our
+// parent's, fresh (swarm lab, 1,000 viewers: a viewer cut from its parent
+// asked one 12 levels below it, and 13 viewers and their subtrees waited
+// on the loop for 2 s).
+func (s *Stream) mayAscendLocked(c *conn, i int) bool {
+	p := s.tree.parent[i]
+	return !s.source && !isLeaf(c) && p != nil && p.treeValid && !p.source && holds(p.tree.Above[i], idBits(c.id)&^s.sourceBitsLocked())
 }
 
 // ownsLocked reports whether a viewer's upload goes to stripe i first: its

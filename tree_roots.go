@@ -128,27 +128,32 @@ func (s *Stream) belowLocked(c *conn, i int) int {
 
 // keepRootLocked reports whether a source keeps the place of a root of
 // stripe i that c asks for for a viewer whose home is i: one it is
-// connected to lacks the stripe (or has not said yet), and the place has been kept for less than
-// feedWait. In a flash crowd everyone asks the source first, and the first
-// to ask became the root; one whose home was another stripe filled its
-// feeds with its own stripe's children and made no room for the stripe it
-// rooted, whose tree then had no place to grow (swarm lab, 1,000 viewers:
-// one stripe fed to its root alone for 30 s, 41.20% continuity). The wait
-// is bounded so that peers that never ask cannot keep a stripe rootless.
-func (s *Stream) keepRootLocked(c *conn, i int, now time.Time) bool {
+// connected to lacks the stripe (or has not said yet), or c roots another
+// stripe not its home already (it is granted those in grant, or fed them),
+// and the place has been kept for less than feedWait. In a flash crowd
+// everyone asks the source first, for every stripe, and the first to ask
+// became the root of every one: one whose home was another stripe filled
+// its feeds with its own stripe's children, and the tree of a stripe it
+// rooted had no place to grow (swarm lab, 1,000 viewers: one stripe fed to
+// its root alone for 30 s, 41.20% continuity; three stripes sharing a
+// root's five feeds, 76.15%). The wait is bounded so that peers that never
+// ask cannot keep a stripe rootless.
+func (s *Stream) keepRootLocked(c *conn, i int, grant uint8, now time.Time) bool {
 	if home(c.id) == i || s.orphanOfLocked(c, i, now) {
 		return false
 	}
 	if t := s.tree.rootWait[i]; !t.IsZero() && now.Sub(t) >= feedWait {
 		return false
 	}
+	keep := (grant|c.feed)&^(1<<home(c.id)) != 0
 	for _, d := range s.conns {
-		if d != c && home(d.id) == i && lacks(d, i) && !d.closed() {
-			if s.tree.rootWait[i].IsZero() {
-				s.tree.rootWait[i] = now
-			}
-			return true
+		if keep {
+			break
 		}
+		keep = d != c && home(d.id) == i && lacks(d, i) && !d.closed()
 	}
-	return false
+	if keep && s.tree.rootWait[i].IsZero() {
+		s.tree.rootWait[i] = now
+	}
+	return keep
 }

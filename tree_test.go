@@ -49,7 +49,7 @@ func lastFeed(c *conn) *wire.Feed {
 
 // TestSubscribe: a parent takes on feeds up to its room, only of stripes
 // it receives itself, and makes room for a child whose home is the stripe
-// by ending a feed to a child for which it is not.
+// by ending a feed to a leaf for which it is not.
 func TestSubscribe(t *testing.T) {
 	up := treeConn(1, 0) // our parent in every stripe
 	leaves := []*conn{treeConn(2, 1), treeConn(3, 1), treeConn(4, 2), treeConn(5, 3), treeConn(6, 1)}
@@ -73,12 +73,19 @@ func TestSubscribe(t *testing.T) {
 	assert.Equal(t, viewerFeeds, s.feedsLocked())
 	assert.Zero(t, s.advertLocked(time.Now()).Free)
 
+	for _, c := range leaves {
+		s.treeAdvertLocked(c, advert(2, viewerFeeds-1)) // each feeds one
+	}
+	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1}, time.Now())
+	assert.Zero(t, lastFeed(interior).Mask, "no leaf to make room: a subtree is not cut for one viewer")
+	s.treeAdvertLocked(leaves[3], advert(2, viewerFeeds))
 	s.subscribeLocked(interior, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, uint8(1), lastFeed(interior).Mask, "a child whose home is the stripe gets in")
 	evicted := 0
 	for _, c := range leaves {
 		if f := lastFeed(c); f != nil {
 			assert.Zero(t, f.Mask)
+			assert.Same(t, leaves[3], c, "the leaf made room")
 			evicted++
 		}
 	}
@@ -128,7 +135,8 @@ func TestSourceRootsEveryStripe(t *testing.T) {
 
 // TestSourceKeepsRootForHome: a source keeps a stripe's root place for a
 // viewer whose home is the stripe while one it is connected to lacks the
-// stripe, for feedWait at most.
+// stripe, or the asker roots another stripe not its home already, for
+// feedWait at most.
 func TestSourceKeepsRootForHome(t *testing.T) {
 	other, homed := treeConn(1, 1), treeConn(2, 0)
 	s := liveTestStream(3, other, homed)
@@ -153,6 +161,15 @@ func TestSourceKeepsRootForHome(t *testing.T) {
 	s.treeAdvertLocked(homed, advert(2, viewerFeeds))
 	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(2*feedWait))
 	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "nobody whose home is stripe 0 lacks it: at once")
+
+	solo := treeConn(3, 1)
+	s = liveTestStream(3, solo)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.source, s.fanout = true, 1
+	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now)
+	assert.Equal(t, uint8(1|1<<1), lastFeed(solo).Mask, "its home stripe, and one other: the first to ask roots no more")
+	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now.Add(feedWait))
+	assert.Equal(t, uint8(allStripes), lastFeed(solo).Mask, "nobody else asked in time")
 }
 
 // TestRootMakesRoom: a stripe's root makes room for its stripe whatever its
@@ -619,4 +636,27 @@ func TestTreeStats(t *testing.T) {
 
 	s.peer.Pull = true
 	assert.Zero(t, s.Stats().TreeFeeds, "outside the trees")
+}
+
+// TestRefuseAncestor: a viewer does not feed a stripe to a peer that feeds
+// others and that its parent's ancestor filter holds: it may be an
+// ancestor, and the feed would close a loop. A leaf cannot be one.
+func TestRefuseAncestor(t *testing.T) {
+	up, ancestor, leaf := filterConn(1, 0), filterConn(2, 0), filterConn(3, 0)
+	s := liveTestStream(3, up, ancestor, leaf)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.resched = make(chan struct{}, 1)
+	for i := range stripes {
+		s.tree.parent[i], s.tree.accepted[i] = up, true
+	}
+	s.treeAdvertLocked(up, below(0, ancestor, leaf)) // both in its filter
+	s.treeAdvertLocked(ancestor, advert(wire.NoDepth, viewerFeeds-2))
+	s.treeAdvertLocked(leaf, advert(wire.NoDepth, viewerFeeds))
+
+	s.subscribeLocked(ancestor, &wire.Subscribe{Mask: 1}, time.Now())
+	assert.Zero(t, lastFeed(ancestor).Mask, "it may be our ancestor")
+	assert.Empty(t, s.resched, "no grant, nothing to tell")
+	s.subscribeLocked(leaf, &wire.Subscribe{Mask: 1}, time.Now())
+	assert.Equal(t, uint8(1), lastFeed(leaf).Mask, "a leaf descends from nobody")
+	assert.Len(t, s.resched, 1, "no longer a leaf: our parent is told at once")
 }
