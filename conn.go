@@ -122,6 +122,7 @@ type conn struct {
 	feeds       uint8                 // stripes the peer pushes to us
 	feed        uint8                 // stripes we push to the peer
 	orphanOf    uint8                 // at a source: stripes whose root the peer was below when it left
+	opened      time.Time             // when the connection was made
 	feedFrom    uint64                // the first chunk still to push to the peer
 	pushed      map[uint64]*pushState // what we pushed of each chunk from feedFrom
 	pushWake    chan struct{}         // pieces arrived to push to the peer
@@ -172,6 +173,7 @@ func newConn(s *Stream, nc net.Conn, r *wire.Reader, hs *wire.Handshake, nonce [
 		pushWake: make(chan struct{}, 1),
 		limit:    4,
 		lastRecv: time.Now(),
+		opened:   time.Now(),
 	}
 	if s.key != nil {
 		// We publish this live stream: register sends the proof first.

@@ -233,10 +233,6 @@ func (s *Stream) subscribeLocked(c *conn, m *wire.Subscribe, now time.Time) {
 	}
 	want := m.Mask & allStripes
 	grant := c.feed & want
-	for i := range stripes {
-		if c.feed&^want&(1<<i) != 0 {
-		}
-	}
 	leaf := s.feedsLocked() == 0
 	c.feed = grant // what is dropped frees room for the rest
 	room := s.feedUnits() - s.feedsLocked()
@@ -331,16 +327,15 @@ func isLeaf(c *conn) bool { return c.treeValid && c.freeLeft >= viewerFeeds }
 // feed of a stripe it does not own to a child other than c for which that
 // stripe is not home either, if there is one, and reports whether it did:
 // of such children, one that feeds nobody, if any (a leaf, as far as its
-// wire.Tree says). A
-// viewer's upload goes to its home stripe first, as in SplitStream: the
-// child finds room with its stripe's home viewers, and no stripe is left
-// without room while viewers' feeds of other stripes fill it (swarm lab,
-// 30% churn per minute: viewers whose 8-12 neighbours were all full
-// orphaned for seconds). A stripe's root (fed by the source) makes room
-// for its stripe likewise whatever its home, and if it must, by ending a
-// feed of another stripe to a child whose home that is: a root full of
-// other stripes' feeds would leave its stripe's whole tree without a
-// place to grow (swarm lab, 1,000 viewers: one stripe fed to its root
+// wire.Tree says). A viewer's upload goes to its home stripe first, as in
+// SplitStream: the child finds room with its stripe's home viewers, and no
+// stripe is left without room while viewers' feeds of other stripes fill
+// it (swarm lab, 30% churn per minute: viewers whose 8-12 neighbours were
+// all full orphaned for seconds). A stripe's root (fed by the source)
+// makes room for its stripe likewise whatever its home, and if it must, by
+// ending a feed of another stripe to a child whose home that is: a root
+// full of other stripes' feeds would leave its stripe's whole tree without
+// a place to grow (swarm lab, 1,000 viewers: one stripe fed to its root
 // alone for 30 s, 41.20% continuity).
 func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 	root := s.depthLocked(i) == 1
@@ -376,17 +371,19 @@ func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 	return true
 }
 
-// mayAscendLocked reports whether c, which feeds others (as far as its
-// wire.Tree says), may be an ancestor of s in stripe i: our parent's
-// ancestor filter holds it. Feeding it would close a loop. The asker
-// checked our filter too (mayDescendLocked), but in the advertisement it
-// had of us, which may be a second old while the trees form; ours is our
-// parent's, fresh (swarm lab, 1,000 viewers: a viewer cut from its parent
-// asked one 12 levels below it, and 13 viewers and their subtrees waited
-// on the loop for 2 s).
+// mayAscendLocked reports whether c, which feeds others (its wire.Tree
+// says so; a joiner has sent none yet), may be an ancestor of s in stripe
+// i: our parent's ancestor filter holds it. Feeding it would close a loop.
+// The asker checked our filter too (mayDescendLocked), but in the
+// advertisement it had of us, which may be a second old while the trees
+// form; ours is our parent's, fresh (swarm lab, 1,000 viewers: a viewer
+// cut from its parent asked one 12 levels below it, and 13 viewers and
+// their subtrees waited on the loop for 2 s). A Tree does not say which
+// stripes a peer feeds: one that feeds only others, held by the filter by
+// chance (2 bits of 64 a level), is refused too, and asks elsewhere.
 func (s *Stream) mayAscendLocked(c *conn, i int) bool {
 	p := s.tree.parent[i]
-	return !s.source && !isLeaf(c) && p != nil && p.treeValid && !p.source && holds(p.tree.Above[i], idBits(c.id)&^s.sourceBitsLocked())
+	return !s.source && c.treeValid && c.freeLeft < viewerFeeds && p != nil && p.treeValid && !p.source && holds(p.tree.Above[i], idBits(c.id)&^s.sourceBitsLocked())
 }
 
 // ownsLocked reports whether a viewer's upload goes to stripe i first: its

@@ -127,17 +127,17 @@ func (s *Stream) belowLocked(c *conn, i int) int {
 }
 
 // keepRootLocked reports whether a source keeps the place of a root of
-// stripe i that c asks for for a viewer whose home is i: one it is
-// connected to lacks the stripe (or has not said yet), or c roots another
-// stripe not its home already (it is granted those in grant, or fed them),
-// and the place has been kept for less than feedWait. In a flash crowd
-// everyone asks the source first, for every stripe, and the first to ask
-// became the root of every one: one whose home was another stripe filled
-// its feeds with its own stripe's children, and the tree of a stripe it
-// rooted had no place to grow (swarm lab, 1,000 viewers: one stripe fed to
-// its root alone for 30 s, 41.20% continuity; three stripes sharing a
-// root's five feeds, 76.15%). The wait is bounded so that peers that never
-// ask cannot keep a stripe rootless.
+// stripe i that c asks for, for another peer that may ask for it soon
+// (awaits): one whose home is i, or any, if c roots a stripe not its home
+// already (it is granted one in grant); and the place has been kept for
+// less than feedWait. In a flash crowd everyone asks the source first, for
+// every stripe, and the first to ask became the root of every one: one
+// whose home was another stripe filled its feeds with its own stripe's
+// children, and the tree of a stripe it rooted had no place to grow (swarm
+// lab, 1,000 viewers: one stripe fed to its root alone for 30 s, 41.20%
+// continuity; three stripes sharing a root's five feeds, 76.15%). A lone
+// viewer roots every stripe at once. The wait is bounded so that peers
+// that never ask cannot keep a stripe rootless.
 func (s *Stream) keepRootLocked(c *conn, i int, grant uint8, now time.Time) bool {
 	if home(c.id) == i || s.orphanOfLocked(c, i, now) {
 		return false
@@ -145,15 +145,30 @@ func (s *Stream) keepRootLocked(c *conn, i int, grant uint8, now time.Time) bool
 	if t := s.tree.rootWait[i]; !t.IsZero() && now.Sub(t) >= feedWait {
 		return false
 	}
-	keep := (grant|c.feed)&^(1<<home(c.id)) != 0
+	foreign := grant&^(1<<home(c.id)) != 0
+	keep := false
 	for _, d := range s.conns {
-		if keep {
+		if d != c && !d.closed() && (foreign || home(d.id) == i) && awaits(d, i, now) {
+			keep = true
 			break
 		}
-		keep = d != c && home(d.id) == i && lacks(d, i) && !d.closed()
 	}
-	if keep && s.tree.rootWait[i].IsZero() {
+	switch {
+	case !keep:
+		s.tree.rootWait[i] = time.Time{} // nobody to keep it for
+	case s.tree.rootWait[i].IsZero():
 		s.tree.rootWait[i] = now
 	}
 	return keep
+}
+
+// awaits reports whether a source's peer d may soon ask it for stripe i:
+// its wire.Tree says it lacks the stripe, or it has sent none yet and
+// connected less than feedWait ago (a joiner's Subscribe comes before its
+// first Tree; a peer that never sends one, pulling, does not count).
+func awaits(d *conn, i int, now time.Time) bool {
+	if d.treeValid {
+		return d.tree.Depth[i] == wire.NoDepth
+	}
+	return now.Sub(d.opened) < feedWait
 }

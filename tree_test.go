@@ -135,14 +135,16 @@ func TestSourceRootsEveryStripe(t *testing.T) {
 
 // TestSourceKeepsRootForHome: a source keeps a stripe's root place for a
 // viewer whose home is the stripe while one it is connected to lacks the
-// stripe, or the asker roots another stripe not its home already, for
-// feedWait at most.
+// stripe (or has just connected), or, if the asker roots another stripe
+// not its home already, for any such peer, for feedWait at most; a peer
+// silent for longer (pulling) does not count.
 func TestSourceKeepsRootForHome(t *testing.T) {
 	other, homed := treeConn(1, 1), treeConn(2, 0)
 	s := liveTestStream(3, other, homed)
 	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.source, s.fanout = true, 1
 	now := time.Now()
+	homed.opened = now // just connected: its Tree is on the way
 
 	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now)
 	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask, "stripe 0 kept for the viewer whose home it is, not yet heard from")
@@ -162,14 +164,22 @@ func TestSourceKeepsRootForHome(t *testing.T) {
 	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(2*feedWait))
 	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "nobody whose home is stripe 0 lacks it: at once")
 
-	solo := treeConn(3, 1)
-	s = liveTestStream(3, solo)
+	solo, joining, silent := treeConn(3, 1), treeConn(4, 1), treeConn(5, 2)
+	s = liveTestStream(3, solo, silent)
 	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
 	s.source, s.fanout = true, 1
 	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now)
-	assert.Equal(t, uint8(1|1<<1), lastFeed(solo).Mask, "its home stripe, and one other: the first to ask roots no more")
-	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now.Add(feedWait))
-	assert.Equal(t, uint8(allStripes), lastFeed(solo).Mask, "nobody else asked in time")
+	assert.Equal(t, uint8(allStripes), lastFeed(solo).Mask, "nobody else to keep a place for: every stripe at once")
+	assert.Equal(t, [stripes]time.Time{}, s.tree.rootWait)
+
+	s.subscribeLocked(solo, &wire.Subscribe{}, now)
+	joining.opened = now
+	s.conns[joining.id] = joining
+	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now)
+	assert.Equal(t, uint8(1|1<<1), lastFeed(solo).Mask, "its home stripe, and one other: the first to ask roots no more while a joiner may ask")
+	s.subscribeLocked(joining, &wire.Subscribe{Mask: allStripes}, now)
+	assert.Equal(t, uint8(1<<2|1<<3), lastFeed(joining).Mask)
+	assert.Equal(t, [stripes]time.Time{}, s.tree.rootWait, "granted: no wait left to go stale")
 }
 
 // TestRootMakesRoom: a stripe's root makes room for its stripe whatever its
@@ -658,5 +668,10 @@ func TestRefuseAncestor(t *testing.T) {
 	assert.Empty(t, s.resched, "no grant, nothing to tell")
 	s.subscribeLocked(leaf, &wire.Subscribe{Mask: 1}, time.Now())
 	assert.Equal(t, uint8(1), lastFeed(leaf).Mask, "a leaf descends from nobody")
+	joiner := filterConn(4, 0)
+	s.conns[joiner.id] = joiner
+	s.treeAdvertLocked(up, below(0, joiner))
+	s.subscribeLocked(joiner, &wire.Subscribe{Mask: 1}, time.Now())
+	assert.Equal(t, uint8(1), lastFeed(joiner).Mask, "a joiner that has sent no Tree yet feeds nobody")
 	assert.Len(t, s.resched, 1, "no longer a leaf: our parent is told at once")
 }
