@@ -675,3 +675,37 @@ func TestRefuseAncestor(t *testing.T) {
 	assert.Equal(t, uint8(1), lastFeed(joiner).Mask, "a joiner that has sent no Tree yet feeds nobody")
 	assert.Len(t, s.resched, 1, "no longer a leaf: our parent is told at once")
 }
+
+// TestDropForeignOrder: a viewer making room for a stripe it owns ends,
+// of its feeds of stripes it does not own, one to a leaf whose home that
+// stripe is not first, then one to such a child that feeds others, and
+// only at a root one to a child whose home the stripe is.
+func TestDropForeignOrder(t *testing.T) {
+	src, homed, forwards, leaf := treeConn(1, 0), treeConn(2, 2), treeConn(3, 3), treeConn(4, 3)
+	s := liveTestStream(3, src, homed, forwards, leaf)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.peer.id = PeerID{1} // home stripe 1
+	for i := range stripes {
+		s.tree.parent[i], s.tree.accepted[i] = src, true
+	}
+	s.treeAdvertLocked(src, advert(3, 0)) // not a root: owns stripe 1 only
+	s.treeAdvertLocked(homed, advert(5, viewerFeeds))
+	s.treeAdvertLocked(forwards, advert(5, viewerFeeds-1))
+	s.treeAdvertLocked(leaf, advert(5, viewerFeeds))
+	homed.feed, forwards.feed, leaf.feed = 1<<2, 1<<2, 1<<2
+
+	require.True(t, s.dropForeignLocked(1, nil))
+	assert.Zero(t, leaf.feed, "the leaf first")
+	require.True(t, s.dropForeignLocked(1, nil))
+	assert.Zero(t, forwards.feed, "then one that feeds others")
+	assert.False(t, s.dropForeignLocked(1, nil), "not a child whose home the stripe is")
+	assert.Equal(t, uint8(1<<2), homed.feed)
+
+	s.treeAdvertLocked(src, advert(0, 0)) // now a root of every stripe: it owns them all
+	assert.False(t, s.dropForeignLocked(1, nil), "a stripe it owns is never cut")
+	s.tree.parent[2] = treeConn(5, 2)
+	s.treeAdvertLocked(s.tree.parent[2], advert(3, 0))
+	s.tree.accepted[2] = true
+	require.True(t, s.dropForeignLocked(0, nil), "a root, if it must, cuts a child whose home the stripe is")
+	assert.Zero(t, homed.feed)
+}
