@@ -127,3 +127,52 @@ func TestSourceConns(t *testing.T) {
 	s.kind = KindVOD
 	assert.Equal(t, 4*defaultMaxPeers, s.maxConns(), "a seeder: viewers do not all depend on it")
 }
+
+// TestSourceKeepsRootForHome: a source keeps a stripe's root place for a
+// viewer whose home is the stripe while one it is connected to lacks the
+// stripe (or has just connected), or, if the asker roots another stripe
+// not its home already, for any such peer, for feedWait at most; a peer
+// silent for longer (pulling) does not count.
+func TestSourceKeepsRootForHome(t *testing.T) {
+	other, homed := treeConn(1, 1), treeConn(2, 0)
+	s := liveTestStream(3, other, homed)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.source, s.fanout = true, 1
+	now := time.Now()
+	homed.opened = now // just connected: its Tree is on the way
+
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now)
+	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask, "stripe 0 kept for the viewer whose home it is, not yet heard from")
+	s.treeAdvertLocked(homed, advert(wire.NoDepth, viewerFeeds))
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(feedWait/2))
+	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask, "it lacks stripe 0")
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(feedWait))
+	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "it did not ask in time")
+	s.treeAdvertLocked(other, advert(1, viewerFeeds)) // a leaf
+	s.subscribeLocked(homed, &wire.Subscribe{Mask: 1}, now.Add(feedWait))
+	assert.Equal(t, uint8(1), lastFeed(homed).Mask, "in the place of a leaf for which it is not")
+	assert.Equal(t, uint8(1<<1), lastFeed(other).Mask)
+
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 << 1}, now) // back to stripe 1 only
+	s.subscribeLocked(homed, &wire.Subscribe{}, now)
+	s.treeAdvertLocked(homed, advert(2, viewerFeeds))
+	s.subscribeLocked(other, &wire.Subscribe{Mask: 1 | 1<<1}, now.Add(2*feedWait))
+	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "nobody whose home is stripe 0 lacks it: at once")
+
+	solo, joining, silent := treeConn(3, 1), treeConn(4, 1), treeConn(5, 2)
+	s = liveTestStream(3, solo, silent)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.source, s.fanout = true, 1
+	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now)
+	assert.Equal(t, uint8(allStripes), lastFeed(solo).Mask, "nobody else to keep a place for: every stripe at once")
+	assert.Equal(t, [stripes]time.Time{}, s.tree.rootWait)
+
+	s.subscribeLocked(solo, &wire.Subscribe{}, now)
+	joining.opened = now
+	s.conns[joining.id] = joining
+	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now)
+	assert.Equal(t, uint8(1|1<<1), lastFeed(solo).Mask, "its home stripe, and one other: the first to ask roots no more while a joiner may ask")
+	s.subscribeLocked(joining, &wire.Subscribe{Mask: allStripes}, now)
+	assert.Equal(t, uint8(1<<2|1<<3), lastFeed(joining).Mask)
+	assert.Equal(t, [stripes]time.Time{}, s.tree.rootWait, "granted: no wait left to go stale")
+}
