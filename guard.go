@@ -172,34 +172,15 @@ func (s *Stream) noteTopLocked(c *conn, seq uint64) {
 
 // Peer-level limits on incoming connections.
 
-func (p *Peer) maxIncoming() int {
-	if p.MaxIncoming <= 0 {
-		return defaultMaxIncoming
-	}
-	return p.MaxIncoming
-}
+func (p *Peer) maxIncoming() int { return positiveOr(p.MaxIncoming, defaultMaxIncoming) }
 
-func (p *Peer) maxConnsPerIP() int {
-	if p.MaxConnsPerIP <= 0 {
-		return defaultMaxConnsPerIP
-	}
-	return p.MaxConnsPerIP
-}
+func (p *Peer) maxConnsPerIP() int { return positiveOr(p.MaxConnsPerIP, defaultMaxConnsPerIP) }
 
-func (p *Peer) maxServe() int {
-	if p.MaxServe <= 0 {
-		return defaultMaxServe
-	}
-	return p.MaxServe
-}
+func (p *Peer) maxServe() int { return positiveOr(p.MaxServe, defaultMaxServe) }
 
 // wireLimits bounds every frame a peer may send us.
 func (p *Peer) wireLimits() wire.Limits {
-	n := p.MaxChunk
-	if n <= 0 {
-		n = MaxChunkSize
-	}
-	return wire.Limits{MaxChunk: n}
+	return wire.Limits{MaxChunk: positiveOr(p.MaxChunk, MaxChunkSize)}
 }
 
 // admitIncoming counts an accepted connection against MaxIncoming and

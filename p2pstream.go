@@ -197,3 +197,12 @@ func (s Stats) P2PRatio() float64 {
 	}
 	return float64(s.BytesFromPeers) / float64(total)
 }
+
+// positiveOr returns v if it is positive, else def: a setting left zero
+// (or made negative) means its default.
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}

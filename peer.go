@@ -168,12 +168,7 @@ func (p *Peer) logger() *slog.Logger {
 	return p.Logger
 }
 
-func (p *Peer) maxPeers() int {
-	if p.MaxPeers <= 0 {
-		return defaultMaxPeers
-	}
-	return p.MaxPeers
-}
+func (p *Peer) maxPeers() int { return positiveOr(p.MaxPeers, defaultMaxPeers) }
 
 // ID returns the peer's random ID (zero before the peer starts).
 func (p *Peer) ID() PeerID {

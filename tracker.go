@@ -235,47 +235,17 @@ func (t *Tracker) isClosed() bool {
 	return t.closed
 }
 
-func (t *Tracker) ttl() time.Duration {
-	if t.TTL > 0 {
-		return t.TTL
-	}
-	return defaultTrackerTTL
-}
+func (t *Tracker) ttl() time.Duration { return positiveOr(t.TTL, defaultTrackerTTL) }
 
-func (t *Tracker) interval() time.Duration {
-	if t.Interval > 0 {
-		return t.Interval
-	}
-	return defaultTrackerInterval
-}
+func (t *Tracker) interval() time.Duration { return positiveOr(t.Interval, defaultTrackerInterval) }
 
-func (t *Tracker) maxPeers() int {
-	if t.MaxPeers > 0 {
-		return t.MaxPeers
-	}
-	return defaultTrackerMaxPeers
-}
+func (t *Tracker) maxPeers() int { return positiveOr(t.MaxPeers, defaultTrackerMaxPeers) }
 
-func (t *Tracker) maxStreamPeers() int {
-	if t.MaxStreamPeers > 0 {
-		return t.MaxStreamPeers
-	}
-	return maxTrackerPeersPerStream
-}
+func (t *Tracker) maxStreamPeers() int { return positiveOr(t.MaxStreamPeers, maxTrackerPeersPerStream) }
 
-func (t *Tracker) maxStreams() int {
-	if t.MaxStreams > 0 {
-		return t.MaxStreams
-	}
-	return maxTrackerStreams
-}
+func (t *Tracker) maxStreams() int { return positiveOr(t.MaxStreams, maxTrackerStreams) }
 
-func (t *Tracker) maxBodyBytes() int64 {
-	if t.MaxBodyBytes > 0 {
-		return t.MaxBodyBytes
-	}
-	return defaultTrackerBodyBytes
-}
+func (t *Tracker) maxBodyBytes() int64 { return positiveOr(t.MaxBodyBytes, defaultTrackerBodyBytes) }
 
 // announceRate returns the announces per second allowed per IP, or a
 // negative number for no limit.
