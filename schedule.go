@@ -324,7 +324,7 @@ func (s *Stream) pickPeerLocked(free []*conn, seq uint64, now time.Time) *conn {
 			// upload for us.
 			eta += pushLoad(c) * s.chunkDuration().Seconds()
 		}
-		if best == nil || eta < bestETA || c.source == false && best.source && eta <= 2*bestETA {
+		if best == nil || eta < bestETA || !c.source && best.source && eta <= 2*bestETA {
 			best, bestETA = c, eta
 		}
 	}

@@ -168,7 +168,7 @@ func openSinks(out string, httpLn net.Listener, vod bool, log interface{ Info(st
 	var sinks multiSink
 	closeHTTP := func() {}
 	if out != "" {
-		var w io.WriteCloser = os.Stdout
+		var w io.WriteCloser
 		if out != "-" {
 			f, err := os.Create(out)
 			if err != nil {

@@ -149,7 +149,6 @@ func (b *sectionBuffer) append(data []byte, tableID byte, done func([]byte)) {
 			return
 		}
 		b.buf = append(b.buf, data...)
-		data = nil
 		if len(b.buf) < 3 {
 			return
 		}
