@@ -90,7 +90,7 @@ func (s *Stream) dropForeignLocked(i int, c *conn) bool {
 // chance (2 bits of 64 a level), is refused too, and asks elsewhere.
 func (s *Stream) mayAscendLocked(c *conn, i int) bool {
 	p := s.tree.parent[i]
-	return !s.source && c.treeValid && c.freeLeft < viewerFeeds && p != nil && p.treeValid && !p.source && holds(p.tree.Above[i], idBits(c.id)&^s.sourceBitsLocked())
+	return !s.source && c.treeValid && !isLeaf(c) && p != nil && p.treeValid && !p.source && holds(p.tree.Above[i], idBits(c.id)&^s.sourceBitsLocked())
 }
 
 // ownsLocked reports whether a viewer's upload goes to stripe i first: its

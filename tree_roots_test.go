@@ -36,9 +36,7 @@ func below(free uint8, ancestors ...*conn) *wire.Tree {
 func TestReroot(t *testing.T) {
 	root, big, mid, small, late := filterConn(1, 0), filterConn(2, 0), filterConn(3, 0), filterConn(4, 0), filterConn(5, 0)
 	under := []*conn{filterConn(6, 1), filterConn(7, 1), filterConn(8, 1)}
-	s := liveTestStream(3, append(under, root, big, mid, small, late)...)
-	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
-	s.source, s.fanout = true, 1
+	s := treeSource(append(under, root, big, mid, small, late)...)
 	for _, c := range []*conn{big, mid, small} {
 		s.treeAdvertLocked(c, below(5, root))
 	}
@@ -135,9 +133,7 @@ func TestSourceConns(t *testing.T) {
 // silent for longer (pulling) does not count.
 func TestSourceKeepsRootForHome(t *testing.T) {
 	other, homed := treeConn(1, 1), treeConn(2, 0)
-	s := liveTestStream(3, other, homed)
-	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
-	s.source, s.fanout = true, 1
+	s := treeSource(other, homed)
 	now := time.Now()
 	homed.opened = now // just connected: its Tree is on the way
 
@@ -160,9 +156,7 @@ func TestSourceKeepsRootForHome(t *testing.T) {
 	assert.Equal(t, uint8(1|1<<1), lastFeed(other).Mask, "nobody whose home is stripe 0 lacks it: at once")
 
 	solo, joining, silent := treeConn(3, 1), treeConn(4, 1), treeConn(5, 2)
-	s = liveTestStream(3, solo, silent)
-	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
-	s.source, s.fanout = true, 1
+	s = treeSource(solo, silent)
 	s.subscribeLocked(solo, &wire.Subscribe{Mask: allStripes}, now)
 	assert.Equal(t, uint8(allStripes), lastFeed(solo).Mask, "nobody else to keep a place for: every stripe at once")
 	assert.Equal(t, [stripes]time.Time{}, s.tree.rootWait)

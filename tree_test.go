@@ -59,6 +59,15 @@ func fedViewer(home byte, up *conn, others ...*conn) *Stream {
 	return s
 }
 
+// treeSource is a live source's stream with Fanout 1, holding chunks 0..2
+// and connected to conns.
+func treeSource(conns ...*conn) *Stream {
+	s := liveTestStream(3, conns...)
+	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
+	s.source, s.fanout = true, 1
+	return s
+}
+
 // TestSubscribe: a parent takes on feeds up to its room, only of stripes
 // it receives itself, and makes room for a child whose home is the stripe
 // by ending a feed to a leaf for which it is not.
@@ -114,9 +123,7 @@ func TestSubscribe(t *testing.T) {
 // is not only while that root feeds nobody.
 func TestSourceRootsEveryStripe(t *testing.T) {
 	c1, c2, c3, c4 := treeConn(1, 1), treeConn(2, 2), treeConn(3, 3), treeConn(4, 0)
-	s := liveTestStream(3, c1, c2, c3, c4)
-	s.kind, s.log = KindLive, slog.New(slog.DiscardHandler)
-	s.source, s.fanout = true, 1
+	s := treeSource(c1, c2, c3, c4)
 	require.Equal(t, stripes, s.feedUnits())
 	s.treeAdvertLocked(c4, advert(2, viewerFeeds)) // fed stripe 0 elsewhere: no root place kept for it
 
